@@ -1,0 +1,5 @@
+"""Allow `python -m pyengineer`."""
+
+from pyengineer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""Settings: one pydantic model, defaults in one place.
+
+Sources, lowest to highest precedence: the defaults below, `[tool.pyengineer]` in pyproject.toml (or a
+`pyengineer.toml` beside it, which wins, as ruff.toml does over pyproject.toml), then editor settings.
+Keys may be written kebab-case (TOML style), camelCase (editor style) or snake_case.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pyengineer.errors import ConfigError
+from pyengineer.findings import Severity
+
+CONFIG_FILE_NAMES = ("pyengineer.toml", "pyproject.toml")
+
+DEFAULT_PROTECTED_BRANCHES = ("main", "master", "develop")
+
+DEFAULT_ML_LIBRARIES = (
+    "torch",
+    "tensorflow",
+    "keras",
+    "jax",
+    "flax",
+    "sklearn",
+    "transformers",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "onnxruntime",
+    "diffusers",
+    "accelerate",
+    "peft",
+    "lightning",
+    "pytorch_lightning",
+    "tf_keras",
+)
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+
+_RULE_CODE = re.compile(r"^PE\d{0,3}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LlmSettings(_Section):
+    """The LLM agent: which model, and the limits of one request."""
+
+    enabled: bool = True
+    model: str = DEFAULT_MODEL
+    max_tool_rounds: int = Field(default=8, ge=1, le=50)
+    max_output_tokens: int = Field(default=4096, ge=256, le=64_000)
+    token_budget: int = Field(default=200_000, ge=1_000)
+    timeout: float = Field(default=120.0, gt=0, le=3600)
+    base_url: str | None = None
+
+
+class TestSettings(_Section):
+    """The project's test runner."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    interpreter: str | None = None
+    args: tuple[str, ...] = ()
+    timeout: float = Field(default=600.0, gt=0)
+
+
+class Settings(_Section):
+    """Everything a user can configure."""
+
+    protected_branches: tuple[str, ...] = DEFAULT_PROTECTED_BRANCHES
+    ml_libraries: tuple[str, ...] = DEFAULT_ML_LIBRARIES
+    extend_ml_libraries: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, Severity] = Field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    handoff_dir: str = "docs/handoffs"
+    debounce_ms: int = Field(default=150, ge=0, le=10_000)
+    type_hints: str = Field(default="public", pattern="^(public|all|off)$")
+    llm: LlmSettings = LlmSettings()
+    tests: TestSettings = TestSettings()
+
+    @field_validator("select", "ignore")
+    @classmethod
+    def _rule_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not _RULE_CODE.match(code):
+                raise ValueError(f"{code!r} is not a rule code or prefix such as 'PE101' or 'PE3'")
+        return value
+
+    @field_validator("severity")
+    @classmethod
+    def _severity_codes(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        for code in value:
+            if not _RULE_CODE.match(code):
+                raise ValueError(f"{code!r} is not a rule code or prefix such as 'PE101' or 'PE3'")
+        return value
+
+    @property
+    def all_ml_libraries(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.ml_libraries, *self.extend_ml_libraries)))
+
+
+def _snake(key: str) -> str:
+    key = key.replace("-", "_")
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+# Mappings whose keys are data (rule codes), not setting names, so they are not renamed.
+_DATA_KEYS = {"severity"}
+
+
+def _normalise(data: Mapping[str, Any], originals: dict[tuple[str, ...], str], prefix: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _snake(str(key))
+        originals[(*prefix, name)] = ".".join((*[originals.get(prefix[: i + 1], p) for i, p in enumerate(prefix)], str(key)))
+        if isinstance(value, Mapping) and name not in _DATA_KEYS:
+            value = _normalise(value, originals, (*prefix, name))
+        out[name] = value
+    return out
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key not in _DATA_KEYS:
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        key = originals.get(loc) or ".".join(loc)
+        if error["type"] == "extra_forbidden":
+            raise ConfigError(f"unknown key '{key}'", path=source, key=key) from None
+        raise ConfigError(
+            f"invalid value {error['input']!r} for '{key}': {error['msg']}", path=source, key=key
+        ) from None
+
+
+def settings_from_mapping(data: Mapping[str, Any], source: str = "settings", base: Settings | None = None) -> Settings:
+    """Validate one layer of settings on top of `base` (default: the defaults); errors name `source`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"settings must be a table, got {type(data).__name__}", path=source)
+    originals: dict[tuple[str, ...], str] = {}
+    layer = _normalise(data, originals, ())
+    start = base.model_dump(exclude_unset=False) if base is not None else {}
+    return _validate(_merge(start, layer), originals, source)
+
+
+def find_config_file(root: Path) -> Path | None:
+    """The file that configures `root`: pyengineer.toml, else a pyproject.toml with [tool.pyengineer]."""
+    own = root / "pyengineer.toml"
+    if own.is_file():
+        return own
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            # A broken pyproject.toml may well hold our table: report it rather than silently ignore it.
+            return pyproject
+        if "pyengineer" in data.get("tool", {}):
+            return pyproject
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The pyengineer table of one config file, or a ConfigError naming the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot be read: {exc}", path=path) from None
+    if path.name == "pyengineer.toml":
+        return dict(data.get("tool", {}).get("pyengineer", data))
+    table = data.get("tool", {}).get("pyengineer", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.pyengineer] must be a table", path=path, key="tool.pyengineer")
+    return table
+
+
+def load_settings(root: Path, overrides: Mapping[str, Any] | None = None, overrides_source: str = "editor settings") -> Settings:
+    """Settings for the project at `root`: defaults < config file < `overrides`."""
+    settings = Settings()
+    config_file = find_config_file(root)
+    if config_file is not None:
+        settings = settings_from_mapping(read_config_file(config_file), str(config_file))
+    if overrides:
+        settings = settings_from_mapping(overrides, overrides_source, base=settings)
+    return settings

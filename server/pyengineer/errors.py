@@ -1,0 +1,35 @@
+"""The exception hierarchy: every error says what happened and what to do about it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PyengineerError(Exception):
+    """Base of every error pyengineer raises on purpose."""
+
+
+class ConfigError(PyengineerError):
+    """A configuration file or editor setting is invalid."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, key: str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.key = key
+        where = f"{self.path}: " if self.path else ""
+        super().__init__(f"{where}{message}")
+
+
+class GitSafetyError(PyengineerError):
+    """A git operation was refused because it could not be done without risk to the user's work."""
+
+
+class NotAGitRepositoryError(GitSafetyError):
+    """The folder is not inside a git repository."""
+
+
+class AgentError(PyengineerError):
+    """The LLM agent could not complete a request."""
+
+
+class WorkspaceTrustError(PyengineerError):
+    """An action would run workspace code in a workspace that is not trusted."""
