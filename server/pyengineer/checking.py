@@ -1,0 +1,85 @@
+"""Check files and folders from disk: the CLI's (and CI's) view of the engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyengineer.config import Settings, find_config_file, load_settings
+from pyengineer.engine.analyze import analyze
+from pyengineer.engine.source import ParsedSource
+from pyengineer.findings import Finding
+from pyengineer.git.state import read_git_state
+from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
+from pyengineer.workspace.ignore import IgnoreRules, relative_posix
+from pyengineer.workspace.markers import find_root
+from pyengineer.workspace.scan import walk
+
+
+@dataclass
+class ProjectCheck:
+    root: Path
+    settings: Settings
+    context: WorkspaceContext
+    findings: list[Finding] = field(default_factory=list)
+    files_checked: int = 0
+
+
+def load_project(root: Path, overrides: dict[str, object] | None = None) -> tuple[Settings, WorkspaceContext]:
+    """Settings and a freshly scanned context for the project at `root`."""
+    settings = load_settings(root, overrides, overrides_source="command line")
+    config_file = find_config_file(root)
+    index = WorkspaceIndex(root, settings)
+    index.scan()
+    git = read_git_state(root, settings.protected_branches)
+    return settings, index.context(git=git, config_file=str(config_file) if config_file else None)
+
+
+def changed_paths(context: WorkspaceContext) -> set[str]:
+    """Absolute paths of the files git reports as modified or untracked."""
+    top = context.git.toplevel
+    if not top:
+        return set()
+    return {os.path.normpath(os.path.join(top, p)) for p in context.git.changed_files}
+
+
+def _python_files(root: Path, target: Path, settings: Settings) -> Iterable[Path]:
+    if target.is_file():
+        yield target
+        return
+    base = relative_posix(root, target)
+    prefix = "" if base == "." else base + "/"
+    # Walk from the root so that every .gitignore above `target` applies.
+    for relative in walk(root, IgnoreRules.for_root(root, settings.exclude)).python_files:
+        if relative.startswith(prefix):
+            yield root / relative
+
+
+def check_paths(paths: Sequence[Path], overrides: dict[str, object] | None = None) -> list[ProjectCheck]:
+    """Analyze every Python file under `paths`, grouped by project root."""
+    projects: dict[Path, ProjectCheck] = {}
+    seen: set[Path] = set()
+    for target in paths:
+        target = target.resolve()
+        root = find_root(target)
+        project = projects.get(root)
+        if project is None:
+            settings, context = load_project(root, overrides)
+            project = projects[root] = ProjectCheck(root, settings, context)
+        changed = changed_paths(project.context)
+        for path in _python_files(root, target, project.settings):
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                text = path.read_bytes().decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            source = ParsedSource(str(path), text, relative_posix(root, path))
+            project.findings.extend(
+                analyze(source, project.context, project.settings, changed=os.path.normpath(path) in changed)
+            )
+            project.files_checked += 1
+    return list(projects.values())

@@ -1,0 +1,1 @@
+"""The rule engine: pure functions from a document snapshot to findings."""

@@ -1,0 +1,108 @@
+"""The rule table: every rule's code, name, default severity, relevance test and docs link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pyengineer.config import Settings
+from pyengineer.engine.source import ParsedSource
+from pyengineer.findings import Finding, Severity
+from pyengineer.workspace.context import WorkspaceContext
+
+DOCS_URL = "https://github.com/pyengineer/pyengineer/blob/main/docs/rules.md"
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What a rule sees: the document, the workspace, the settings, and what is known about the edit."""
+
+    source: ParsedSource
+    context: WorkspaceContext
+    settings: Settings
+    changed: bool = False  # the user is changing this file (edited in the editor, or dirty in git)
+    prior: tuple[Finding, ...] = ()  # findings of the rules that ran before (for `late` rules)
+
+
+Check = Callable[[RuleInput], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    severity: Severity
+    check: Check
+    # The rule only runs when the workspace uses one of these (empty: always relevant).
+    frameworks: frozenset[str] = field(default_factory=frozenset)
+    # Late rules run after the others and see their findings (PE101 names a fix/ branch after an error).
+    late: bool = False
+    # True when ruff has an equivalent rule; docs say which, and users may turn ours off.
+    ruff_equivalent: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{DOCS_URL}#{self.code.lower()}-{self.name}"
+
+    def relevant(self, context: WorkspaceContext, source: ParsedSource) -> bool:
+        if not self.frameworks:
+            return True
+        return bool(self.frameworks & set(context.frameworks)) or bool(
+            self.frameworks & source.imported_top_levels
+        )
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    name: str,
+    summary: str,
+    severity: Severity = Severity.WARNING,
+    frameworks: Iterable[str] = (),
+    late: bool = False,
+    ruff_equivalent: str | None = None,
+) -> Callable[[Check], Check]:
+    """Register a check function under `code`."""
+
+    def register(check: Check) -> Check:
+        if code in RULES:
+            raise ValueError(f"rule code {code} registered twice")
+        RULES[code] = Rule(code, name, summary, severity, check, frozenset(frameworks), late, ruff_equivalent)
+        return check
+
+    return register
+
+
+def is_selected(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
+    """ruff-style selection: a code runs if a select prefix matches (or none is given) and no ignore does."""
+    select = tuple(select)
+    if select and not any(code.startswith(prefix) for prefix in select):
+        return False
+    return not any(code.startswith(prefix) for prefix in ignore)
+
+
+def severity_for(code: str, default: Severity, overrides: dict[str, Severity]) -> Severity:
+    """The configured severity: the longest matching code prefix wins."""
+    best = ""
+    for prefix in overrides:
+        if code.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return overrides[best] if best else default
+
+
+def load_rules() -> dict[str, Rule]:
+    """The registry with every rule module imported."""
+    from pyengineer.engine import rules  # noqa: F401  (importing registers the rules)
+
+    return RULES
+
+
+def rule_for(code: str) -> Rule | None:
+    return load_rules().get(code)
+
+
+def selected_rules(settings: Settings) -> list[Rule]:
+    return [r for r in load_rules().values() if is_selected(r.code, settings.select, settings.ignore)]

@@ -1,0 +1,52 @@
+"""ParsedSource: one document, parsed once and shared by every rule."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from functools import cached_property
+
+from pyengineer.workspace.imports import ImportRecord, char_column, scan_imports
+
+
+class ParsedSource:
+    """The text of one Python file with its syntax tree (None when it does not parse) and its imports."""
+
+    def __init__(self, path: str, text: str, relative: str | None = None) -> None:
+        self.path = path  # absolute
+        self.relative = relative if relative is not None else path  # relative to the workspace root, posix
+        self.text = text
+        self.syntax_error: str | None = None
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        try:
+            with warnings.catch_warnings():
+                # Invalid escape sequences and the like are the user's business, not a crash of ours.
+                warnings.simplefilter("ignore")
+                return ast.parse(self.text, filename=self.path)
+        except SyntaxError as exc:
+            self.syntax_error = f"line {exc.lineno}: {exc.msg}"
+        except (ValueError, RecursionError, MemoryError) as exc:
+            self.syntax_error = str(exc) or type(exc).__name__
+        return None
+
+    @cached_property
+    def imports(self) -> list[ImportRecord]:
+        return scan_imports(self.text, self.tree)
+
+    @cached_property
+    def imported_top_levels(self) -> frozenset[str]:
+        return frozenset(r.top_level for r in self.imports)
+
+    def column(self, line: int, byte_col: int) -> int:
+        """Code-point column of an ast byte offset on 1-based `line`."""
+        return char_column(self.lines, line, byte_col)
+
+    def line_text(self, line: int) -> str:
+        """The text of 0-based `line`, or '' past the end."""
+        return self.lines[line] if 0 <= line < len(self.lines) else ""

@@ -1,0 +1,1 @@
+"""Git: the state of the repository, branch names, and safe branch creation."""

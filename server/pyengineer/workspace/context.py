@@ -1,0 +1,311 @@
+"""WorkspaceContext: what the project is, as plain data; and the index that keeps it current."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from pyengineer.config import Settings
+from pyengineer.git.state import GitState, read_git_state
+from pyengineer.workspace.dependencies import (
+    pipfile_dependencies,
+    pyproject_dependencies,
+    read_requirements,
+    setup_cfg_dependencies,
+)
+from pyengineer.workspace.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
+from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name, relative_posix
+from pyengineer.workspace.imports import ImportRecord
+from pyengineer.workspace.markers import (
+    Marker,
+    detect_package_manager,
+    find_root,
+    load_pyproject,
+    marker_kind,
+)
+from pyengineer.workspace.scan import FileScan, compile_prefilter, interesting_modules, scan_file, walk
+
+
+class MlImport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    library: str
+    module: str
+    line: int
+    type_only: bool = False
+    dynamic: bool = False
+
+
+class MlFile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    libraries: tuple[str, ...]
+    imports: tuple[MlImport, ...]
+
+
+class WorkspaceContext(BaseModel):
+    """Everything we know about a workspace, cheap to copy and serializable (`pyengineer context --json`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    root: str
+    python_project: bool
+    python_project_reason: str
+    markers: tuple[Marker, ...] = ()
+    package_manager: str | None = None
+    package_manager_reason: str = ""
+    frameworks: tuple[str, ...] = ()
+    framework_evidence: dict[str, tuple[str, ...]] = {}
+    ml_files: tuple[MlFile, ...] = ()
+    python_file_count: int = 0
+    config_file: str | None = None
+    git: GitState = GitState()
+
+    def uses(self, framework: str) -> bool:
+        return framework in self.frameworks
+
+    def ml_file(self, relative: str) -> MlFile | None:
+        for ml in self.ml_files:
+            if ml.path == relative:
+                return ml
+        return None
+
+
+def ml_imports(imports: Iterable[ImportRecord], ml_libraries: Iterable[str]) -> tuple[MlImport, ...]:
+    libraries = frozenset(ml_libraries)
+    return tuple(
+        MlImport(library=r.top_level, module=r.module, line=r.line, type_only=r.type_only, dynamic=r.dynamic)
+        for r in imports
+        if r.top_level in libraries
+    )
+
+
+class WorkspaceIndex:
+    """The per-file scan results of one workspace root, updated file by file as things change.
+
+    Thread-safe: the LSP layer updates it from worker threads while handlers read snapshots.
+    """
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+        self._lock = threading.RLock()
+        self.files: dict[str, FileScan] = {}
+        self.markers: list[Marker] = []
+        self.rules = IgnoreRules.for_root(root, settings.exclude)
+        self._modules = interesting_modules(settings.all_ml_libraries)
+        self._prefilter = compile_prefilter(self._modules)
+        self._declared: dict[str, list[str]] = {}
+        self._pyproject: dict[str, object] = {}
+
+    def scan(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Walk the whole tree and scan every Python file (reusing results for unchanged files)."""
+        walked = walk(self.root, IgnoreRules.for_root(self.root, self.settings.exclude))
+        total = len(walked.python_files)
+        fresh: dict[str, FileScan] = {}
+        for i, relative in enumerate(walked.python_files):
+            previous = self.files.get(relative)
+            scanned = self._rescan_if_changed(relative, previous)
+            if scanned is not None:
+                fresh[relative] = scanned
+            if progress is not None and (i % 200 == 0 or i == total - 1):
+                progress(i + 1, total)
+        with self._lock:
+            self.files = fresh
+            self.markers = walked.markers
+            self._reload_declared()
+
+    def _rescan_if_changed(self, relative: str, previous: FileScan | None) -> FileScan | None:
+        if previous is not None:
+            try:
+                stat = (self.root / relative).stat()
+            except OSError:
+                return None
+            if (stat.st_mtime_ns, stat.st_size) == previous.stamp:
+                return previous
+        return scan_file(self.root, relative, self._modules, self._prefilter)
+
+    def update(self, paths: Iterable[Path]) -> bool:
+        """Bring the index up to date for changed, created or deleted paths. True if anything changed."""
+        changed = False
+        markers_changed = False
+        for path in paths:
+            try:
+                relative = relative_posix(self.root, path)
+            except ValueError:
+                continue
+            if relative.startswith(".."):
+                continue
+            name = relative.rsplit("/", 1)[-1]
+            if name == ".gitignore" or marker_kind(
+                name, relative.rsplit("/", 2)[-2] if "/" in relative else ""
+            ):
+                markers_changed = True
+                continue
+            if not name.endswith((".py", ".pyi")):
+                if not path.exists() and any(k.startswith(relative + "/") for k in self.files):
+                    # A folder was removed: drop what was under it.
+                    with self._lock:
+                        for key in [k for k in self.files if k.startswith(relative + "/")]:
+                            del self.files[key]
+                    changed = True
+                elif path.is_dir():
+                    markers_changed = True  # a new folder may hold anything: walk again (cheap when warm)
+                continue
+            if self.rules.is_ignored_anywhere(relative) or any(
+                is_skipped_dir_name(p) for p in relative.split("/")[:-1]
+            ):
+                continue
+            with self._lock:
+                previous = self.files.get(relative)
+            scanned = self._rescan_if_changed(relative, previous) if path.is_file() else None
+            with self._lock:
+                if scanned is None:
+                    changed |= self.files.pop(relative, None) is not None
+                elif scanned != previous:
+                    self.files[relative] = scanned
+                    changed = True
+        if markers_changed:
+            self.rules = IgnoreRules.for_root(self.root, self.settings.exclude)
+            self.scan()
+            changed = True
+        return changed
+
+    def update_source(self, relative: str, text: str, imports: Iterable[ImportRecord]) -> bool:
+        """Record the imports of an open document (its unsaved text is what the user sees)."""
+        with self._lock:
+            previous = self.files.get(relative)
+            records = tuple(r for r in imports if r.top_level in self._modules)
+            if previous is not None and previous.imports == records:
+                return False
+            stamp = previous.stamp if previous is not None else (0, len(text))
+            self.files[relative] = FileScan(relative, stamp, records)
+            return True
+
+    def _reload_declared(self) -> None:
+        declared: dict[str, list[str]] = {}
+        pyproject: dict[str, object] = {}
+        for marker in self.markers:
+            path = self.root / marker.path
+            names: list[str] = []
+            if marker.kind == "pyproject.toml":
+                data = load_pyproject(path)
+                if marker.path == "pyproject.toml":
+                    pyproject = data
+                names = pyproject_dependencies(data)
+            elif marker.kind == "requirements":
+                names, _ = read_requirements(path)
+            elif marker.kind == "Pipfile":
+                names = pipfile_dependencies(path)
+            elif marker.kind == "setup.cfg":
+                names = setup_cfg_dependencies(path)
+            if names:
+                declared[marker.path] = names
+        self._declared = declared
+        self._pyproject = pyproject
+
+    def context(self, git: GitState | None = None, config_file: str | None = None) -> WorkspaceContext:
+        with self._lock:
+            files = dict(self.files)
+            markers = list(self.markers)
+            declared = dict(self._declared)
+            pyproject = dict(self._pyproject)
+        ml_libraries = self.settings.all_ml_libraries
+        ml_files: list[MlFile] = []
+        evidence: dict[str, list[str]] = {}
+        for source, names in declared.items():
+            for name in names:
+                framework = BY_DISTRIBUTION.get(name)
+                if framework is not None:
+                    evidence.setdefault(framework.key, []).append(source)
+        for relative, scanned in sorted(files.items()):
+            ml = ml_imports(scanned.imports, ml_libraries)
+            if ml:
+                ml_files.append(
+                    MlFile(path=relative, libraries=tuple(dict.fromkeys(m.library for m in ml)), imports=ml)
+                )
+            for record in scanned.imports:
+                framework = BY_MODULE.get(record.top_level)
+                if framework is not None:
+                    sources = evidence.setdefault(framework.key, [])
+                    if len(sources) < 20 and f"import:{relative}" not in sources:
+                        sources.append(f"import:{relative}")
+        # Included requirements files are markers too: the user asked where each marker is.
+        all_markers = list(markers)
+        for marker in markers:
+            if marker.kind == "requirements":
+                _, included = read_requirements(self.root / marker.path)
+                for inc in included:
+                    rel = relative_posix(self.root, inc)
+                    if not any(m.path == rel for m in all_markers):
+                        all_markers.append(
+                            Marker(kind="requirements", path=rel, detail=f"included by {marker.path}")
+                        )
+        if files:
+            first = min(files)
+            all_markers.append(Marker(kind="python-files", path=first, detail=f"{len(files)} .py files"))
+        package_manager, pm_reason = detect_package_manager(all_markers, pyproject)
+        python_project, reason = _python_project(all_markers, len(files))
+        frameworks = tuple(key for key in BY_KEY if key in evidence)
+        return WorkspaceContext(
+            root=str(self.root),
+            python_project=python_project,
+            python_project_reason=reason,
+            markers=tuple(all_markers),
+            package_manager=package_manager,
+            package_manager_reason=pm_reason,
+            frameworks=frameworks,
+            framework_evidence={k: tuple(v) for k, v in evidence.items()},
+            ml_files=tuple(ml_files),
+            python_file_count=len(files),
+            config_file=config_file,
+            git=git if git is not None else GitState(),
+        )
+
+
+def _python_project(markers: list[Marker], python_files: int) -> tuple[bool, str]:
+    for kind in (
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "Pipfile",
+        "poetry.lock",
+        "uv.lock",
+        "pdm.lock",
+        "requirements",
+    ):
+        for marker in markers:
+            if marker.kind == kind:
+                return True, f"{marker.path} found"
+    for marker in markers:
+        if marker.kind == "venv":
+            return True, f"virtual environment {marker.path}/ found"
+    if python_files:
+        return True, f"{python_files} .py file{'s' if python_files != 1 else ''} found"
+    return (
+        False,
+        "not a Python project: no pyproject.toml, setup.py, setup.cfg, requirements*.txt, Pipfile, "
+        "lock file, virtual environment or .py file",
+    )
+
+
+def build_context(
+    path: Path, settings: Settings | None = None, config_file: str | None = None
+) -> WorkspaceContext:
+    """Scan the project containing `path` and describe it (the CLI's one-shot entry point)."""
+    from pyengineer.config import find_config_file, load_settings
+
+    root = find_root(path)
+    if settings is None:
+        settings = load_settings(root)
+    if config_file is None:
+        found = find_config_file(root)
+        config_file = str(found) if found else None
+    index = WorkspaceIndex(root, settings)
+    index.scan()
+    git = read_git_state(root, settings.protected_branches)
+    return index.context(git=git, config_file=config_file)

@@ -1,0 +1,135 @@
+"""Which paths a scan skips: tool folders, virtual environments, .gitignore'd and user-excluded paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+# Folders no user wants scanned, whatever their .gitignore says.
+ALWAYS_SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".eggs",
+        "site-packages",
+        "build",
+        "dist",
+        ".idea",
+        ".vscode",
+    }
+)
+
+SECRET_FILE_PATTERNS = (
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_*",
+    "credentials",
+    "credentials.*",
+    "*credentials*.json",
+    ".netrc",
+    ".pypirc",
+    "secrets.*",
+)
+_SECRET_SPEC = pathspec.GitIgnoreSpec.from_lines(SECRET_FILE_PATTERNS)
+
+
+def is_secret_file(relative_path: str) -> bool:
+    """True for files that commonly hold credentials and must never be read for the LLM."""
+    return bool(_SECRET_SPEC.match_file(relative_path))
+
+
+def is_virtualenv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file()
+
+
+def is_skipped_dir_name(name: str) -> bool:
+    return name in ALWAYS_SKIPPED_DIRS or name.endswith(".egg-info")
+
+
+@dataclass
+class _Layer:
+    prefix: str  # the folder holding the .gitignore, relative to root, "" or ending in "/"
+    spec: pathspec.GitIgnoreSpec
+
+
+@dataclass
+class IgnoreRules:
+    """The .gitignore files of a tree (nested ones included) plus the user's exclude patterns.
+
+    Later (deeper) .gitignore files override earlier ones for the paths below them, as git does.
+    """
+
+    root: Path
+    exclude: pathspec.GitIgnoreSpec | None = None
+    _layers: dict[str, _Layer] = field(default_factory=dict)
+    _loaded: set[str] = field(default_factory=set)
+
+    @classmethod
+    def for_root(cls, root: Path, exclude: Iterable[str] = ()) -> IgnoreRules:
+        patterns = list(exclude)
+        rules = cls(root=root, exclude=pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None)
+        rules.load_gitignore("")
+        return rules
+
+    def load_gitignore(self, folder: str) -> None:
+        """Read `folder/.gitignore` (folder relative to root, "" for the root) if there is one."""
+        prefix = folder.rstrip("/") + "/" if folder else ""
+        self._loaded.add(prefix)
+        path = self.root / prefix / ".gitignore" if prefix else self.root / ".gitignore"
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            self._layers.pop(prefix, None)
+            return
+        self._layers[prefix] = _Layer(prefix, pathspec.GitIgnoreSpec.from_lines(lines))
+
+    def is_ignored(self, relative: str, is_dir: bool = False) -> bool:
+        """True if `relative` (posix, relative to root) is excluded or gitignored."""
+        probe = relative + "/" if is_dir else relative
+        if self.exclude is not None and self.exclude.match_file(probe):
+            return True
+        # Deepest .gitignore first: the first one with an opinion decides.
+        for prefix in sorted(self._layers, key=len, reverse=True):
+            if not probe.startswith(prefix):
+                continue
+            result = self._layers[prefix].spec.check_file(probe[len(prefix) :])
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+    def is_ignored_anywhere(self, relative: str, is_dir: bool = False) -> bool:
+        """Like is_ignored, but also true when any parent folder of `relative` is ignored or skipped."""
+        parts = relative.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent + "/" not in self._loaded:
+                self.load_gitignore(parent)
+            if is_skipped_dir_name(parts[i - 1]) or self.is_ignored(parent, is_dir=True):
+                return True
+            if is_virtualenv(self.root / parent):
+                return True
+        return self.is_ignored(relative, is_dir=is_dir)
+
+
+def relative_posix(root: Path, path: Path) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")

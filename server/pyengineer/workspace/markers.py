@@ -1,0 +1,96 @@
+"""Project markers, the project root, and the package manager they point to."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+ROOT_MARKER_FILES = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "uv.lock",
+    "pdm.lock",
+    "hatch.toml",
+)
+LOCK_FILES = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipfile.lock": "pipenv"}
+
+
+class Marker(BaseModel):
+    """A file or folder that says something about the project, with its path relative to the root."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # the file name, "requirements", "venv" or "python-files"
+    path: str
+    detail: str = ""
+
+
+def marker_kind(name: str, parent_name: str = "") -> str | None:
+    """The marker kind of a file called `name` (in a folder called `parent_name`), or None."""
+    if name in ROOT_MARKER_FILES:
+        return name
+    if fnmatch.fnmatchcase(name, "requirements*.txt") or fnmatch.fnmatchcase(name, "requirements*.in"):
+        return "requirements"
+    if parent_name == "requirements" and name.endswith((".txt", ".in")):
+        return "requirements"
+    return None
+
+
+def find_root(start: Path) -> Path:
+    """The project root for `start`: the git toplevel, else the nearest folder with a marker, else start."""
+    start = start.resolve()
+    if start.is_file():
+        start = start.parent
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    for folder in (start, *start.parents):
+        if any((folder / name).is_file() for name in ROOT_MARKER_FILES):
+            return folder
+        try:
+            if any(marker_kind(p.name) == "requirements" for p in folder.iterdir() if p.is_file()):
+                return folder
+        except OSError:
+            continue
+    return start
+
+
+def load_pyproject(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def detect_package_manager(markers: list[Marker], pyproject: dict[str, Any]) -> tuple[str | None, str]:
+    """The package manager and the evidence for it: lock files first, then [tool.X] tables, then files."""
+    root_files = {m.path for m in markers}
+    for lock, manager in LOCK_FILES.items():
+        if lock in root_files:
+            return manager, f"{lock} found"
+    tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+    for table in ("poetry", "uv", "pdm"):
+        if table in tool:
+            return table, f"[tool.{table}] in pyproject.toml"
+    # [tool.hatch.build] alone only configures the build backend; environments mean hatch manages installs.
+    if "hatch.toml" in root_files or isinstance(tool.get("hatch"), dict) and "envs" in tool["hatch"]:
+        return "hatch", "hatch environments configured"
+    backend = str(pyproject.get("build-system", {}).get("build-backend", ""))
+    if backend.startswith("poetry"):
+        return "poetry", f"build-backend {backend}"
+    if backend.startswith("pdm"):
+        return "pdm", f"build-backend {backend}"
+    if "Pipfile" in root_files:
+        return "pipenv", "Pipfile found"
+    for marker in markers:
+        if marker.kind in ("requirements", "pyproject.toml", "setup.py", "setup.cfg"):
+            return "pip", f"{marker.path} found"
+    return None, "no packaging files"
