@@ -229,7 +229,6 @@ class PyengineerExtension implements vscode.Disposable {
     try {
       await client.start();
       this.log('server started');
-      this.hooks?.record('clientState', 'Started');
       if (this.statuses.size === 0) {
         this.showStopped('running');
       }

@@ -1,0 +1,300 @@
+/**
+ * End to end in VS Code itself: the packaged .vsix installed into code-server (VS Code for the browser), driven
+ * by playwright-core in headless Chromium, starting the real `pyengineer serve` on a real git repository.
+ *
+ * Needs (scripts/test-editors sets them): CODE_SERVER (its bin/code-server), CODE_SERVER_NODE_BIN (a folder with
+ * the Node it needs, put first on PATH), and optionally CHROMIUM, PYENGINEER_VSIX, PYENGINEER_SERVER,
+ * PYENGINEER_ARTIFACTS (where screenshots go, default <repo>/test-artifacts/vscode).
+ */
+import assert from 'node:assert/strict';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+
+import { EDITED_MODEL, Scenario, createScenario, currentBranch, projectRoot, serverExecutable, waitFor } from '../support/scenario';
+
+const execFileAsync = promisify(execFile);
+
+interface HookDiagnostic {
+  code: string | null;
+  message: string;
+  severity: string;
+  range: number[];
+}
+interface HookState {
+  clientState: string | null;
+  statusBar: string | null;
+  status: { branch?: string | null } | null;
+  errors: string[];
+  diagnostics: { uri: string; items: HookDiagnostic[] }[];
+  codeActions: Record<string, string[]>;
+}
+
+let scenario: Scenario;
+let codeServer: ChildProcess | undefined;
+let codeServerLog = '';
+let browser: Browser | undefined;
+let page: Page;
+let hooksFile: string;
+let userDataDir: string;
+const artifacts = process.env.PYENGINEER_ARTIFACTS || path.join(projectRoot(), 'test-artifacts', 'vscode');
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} is not set: run this test through scripts/test-editors`);
+  }
+  return value;
+}
+
+function readHooks(): HookState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(hooksFile, 'utf8')) as HookState;
+  } catch {
+    return undefined;
+  }
+}
+
+function modelCodes(state: HookState | undefined): string[] {
+  const entry = state?.diagnostics.find((d) => d.uri.endsWith('/demo/model.py'));
+  return entry ? entry.items.map((d) => String(d.code)) : [];
+}
+
+/** The newest log files VS Code wrote for our output channel and the extension host, for failure messages. */
+function logTail(): string {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        walk(full);
+      } else if (/pyengineer|exthost/i.test(entry.name)) {
+        found.push(full);
+      }
+    }
+  };
+  walk(path.join(userDataDir, 'logs'));
+  const tails = found.map((file) => `--- ${file}\n${fs.readFileSync(file, 'utf8').slice(-2500)}`);
+  return `\nhooks: ${JSON.stringify(readHooks())}\n${tails.join('\n')}\n--- code-server\n${codeServerLog.slice(-1500)}`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function screenshot(name: string): Promise<string> {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const file = path.join(artifacts, name);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Our status bar entry (VS Code gives it the id <publisher>.<name>.<item id>). */
+function statusEntry() {
+  return page.locator('[id="pyengineer.pyengineer.pyengineer.status"]');
+}
+
+before(async () => {
+  const codeServerBin = required('CODE_SERVER');
+  const nodeBin = required('CODE_SERVER_NODE_BIN');
+  const vsix = process.env.PYENGINEER_VSIX || path.join(projectRoot(), 'vscode-extension', 'pyengineer.vsix');
+  assert.ok(fs.existsSync(vsix), `${vsix} missing: run npm run package first`);
+  const server = serverExecutable();
+
+  scenario = createScenario('pyengineer-vscode-');
+  userDataDir = path.join(scenario.base, 'user-data');
+  const extensionsDir = path.join(scenario.base, 'extensions');
+  const xdg = path.join(scenario.base, 'xdg');
+  hooksFile = path.join(scenario.base, 'hooks.json');
+  for (const dir of [path.join(userDataDir, 'User'), extensionsDir, `${xdg}/config`, `${xdg}/data`, `${xdg}/cache`, `${xdg}/tmp`]) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  fs.writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'pyengineer.serverPath': server,
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.welcomePage.walkthroughs.openOnInstall': false,
+        'security.workspace.trust.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'extensions.ignoreRecommendations': true,
+        'chat.disableAIFeatures': true,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        'update.mode': 'none',
+        'git.openRepositoryInParentFolders': 'never',
+      },
+      null,
+      2,
+    ),
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${nodeBin}${path.delimiter}${process.env.PATH ?? ''}`,
+    XDG_CONFIG_HOME: `${xdg}/config`,
+    XDG_DATA_HOME: `${xdg}/data`,
+    XDG_CACHE_HOME: `${xdg}/cache`,
+    TMPDIR: `${xdg}/tmp`,
+    PYENGINEER_TEST_HOOKS: '1',
+    PYENGINEER_TEST_HOOKS_FILE: hooksFile,
+  };
+  delete env.VSCODE_IPC_HOOK_CLI;
+
+  const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
+  const install = await execFileAsync(codeServerBin, [...common, '--install-extension', vsix], { env, timeout: 120_000 });
+  assert.match(install.stdout + install.stderr, /successfully installed/i, install.stdout + install.stderr);
+
+  const port = await freePort();
+  codeServer = spawn(
+    codeServerBin,
+    [
+      ...common,
+      '--auth', 'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--bind-addr', `127.0.0.1:${port}`,
+    ],
+    { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  codeServer.stdout?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
+  codeServer.stderr?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
+  await waitFor('code-server to listen' + `\n${codeServerLog}`, 60_000, async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+    return response?.ok ? true : undefined;
+  });
+
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(scenario.repo)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  if (codeServer?.pid) {
+    try {
+      process.kill(-codeServer.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    try {
+      process.kill(-codeServer.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (process.env.PYENGINEER_KEEP_SCENARIO !== '1') {
+    scenario?.cleanup();
+  }
+});
+
+async function openModelFile(): Promise<void> {
+  // Quick Open, as a user would: Ctrl+P, the file name, Enter.
+  await page.locator('.monaco-workbench').click({ position: { x: 640, y: 400 } });
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill('model.py');
+  await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tab[aria-label*="model.py"]').first().waitFor({ timeout: 15_000 });
+}
+
+test('the extension starts the server and PE101/PE201 reach VS Code', async () => {
+  await openModelFile();
+  const state = await waitFor('PE101 and PE201 in vscode.languages.getDiagnostics' + logTail(), 120_000, () => {
+    const current = readHooks();
+    const found = modelCodes(current);
+    return found.includes('PE101') && found.includes('PE201') ? current : undefined;
+  });
+  assert.equal(state.clientState, 'Running');
+  const pe201 = state.diagnostics.find((d) => d.uri.endsWith('/model.py'))!.items.find((d) => d.code === 'PE201')!;
+  assert.equal(pe201.range[0], 0, 'PE201 is on the import line');
+});
+
+test('VS Code offers the Create branch and Hand off quick fixes', async () => {
+  const titles = await waitFor('code actions for model.py' + logTail(), 30_000, () => {
+    const state = readHooks();
+    const entry = Object.entries(state?.codeActions ?? {}).find(([uri]) => uri.endsWith('/model.py'));
+    return entry && entry[1].some((t) => t.startsWith('Create branch')) ? entry[1] : undefined;
+  });
+  assert.ok(titles.some((t) => /^Create branch '.+' \(keeps your changes\)$/.test(t)), JSON.stringify(titles));
+  assert.ok(titles.includes('Hand off to ai-engineer'), JSON.stringify(titles));
+});
+
+test('the status bar shows the protected branch', async () => {
+  const entry = statusEntry();
+  await entry.waitFor({ state: 'visible', timeout: 30_000 });
+  await waitFor('status bar entry showing main' + logTail(), 30_000, async () => {
+    const text = await entry.innerText();
+    return /\bmain\b/.test(text) ? text : undefined;
+  });
+  // Show the Problems panel for the screenshot people look at.
+  await page.keyboard.press('Control+Shift+M');
+  await page.locator('.markers-panel').first().waitFor({ timeout: 15_000 }).catch(() => undefined);
+  await page.waitForTimeout(800);
+  await screenshot('screenshot-protected-branch.png');
+});
+
+test('"Create Feature Branch" from the command palette switches the branch and keeps the edit', async () => {
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill('>pyengineer: Create Feature Branch');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Create Feature Branch' }).first();
+  await row.waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+
+  // The input box comes prefilled with the server's best suggestion.
+  const name = await waitFor('the branch name input, prefilled' + logTail(), 30_000, async () => {
+    const title = await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => '');
+    const value = await input.inputValue().catch(() => '');
+    return title.includes('Create Feature Branch') && value !== '' ? value : undefined;
+  });
+  await page.waitForTimeout(500);
+  await screenshot('screenshot-create-branch.png');
+  await page.keyboard.press('Enter');
+
+  await waitFor(`git HEAD on ${name}` + logTail(), 30_000, () => (currentBranch(scenario.repo) === name ? true : undefined));
+  assert.equal(fs.readFileSync(scenario.modelPath, 'utf8'), EDITED_MODEL, 'the edited file is byte-identical');
+
+  await waitFor('PE101 gone, PE201 still there' + logTail(), 60_000, () => {
+    const found = modelCodes(readHooks());
+    return !found.includes('PE101') && found.includes('PE201') ? true : undefined;
+  });
+  await waitFor(`status bar showing ${name}` + logTail(), 30_000, async () => {
+    const text = await statusEntry().innerText();
+    return text.includes(name) ? text : undefined;
+  });
+  await page.waitForTimeout(500);
+  await screenshot('screenshot-feature-branch.png');
+});
