@@ -96,6 +96,7 @@ class WorkspaceIndex:
         self._lock = threading.RLock()
         self.files: dict[str, FileScan] = {}
         self.markers: list[Marker] = []
+        self.folders: list[str] = []
         self.rules = IgnoreRules.for_root(root, settings.exclude)
         self._modules = interesting_modules(settings.all_ml_libraries)
         self._prefilter = compile_prefilter(self._modules)
@@ -117,6 +118,7 @@ class WorkspaceIndex:
         with self._lock:
             self.files = fresh
             self.markers = walked.markers
+            self.folders = walked.folders
             self._reload_declared()
 
     def _rescan_if_changed(self, relative: str, previous: FileScan | None) -> FileScan | None:

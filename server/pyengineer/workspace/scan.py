@@ -69,6 +69,7 @@ def scan_file(
 class WalkResult:
     python_files: list[str] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)  # every folder walked ("" for the root)
 
 
 def walk(root: Path, rules: IgnoreRules, on_dir: Callable[[str], None] | None = None) -> WalkResult:
@@ -92,6 +93,7 @@ def walk(root: Path, rules: IgnoreRules, on_dir: Callable[[str], None] | None = 
         if "pyvenv.cfg" in names and folder:
             result.markers.append(Marker(kind="venv", path=folder))
             continue
+        result.folders.append(folder)
         parent_name = folder.rsplit("/", 1)[-1] if folder else ""
         subdirs = []
         for entry in entries:
@@ -115,12 +117,13 @@ def walk(root: Path, rules: IgnoreRules, on_dir: Callable[[str], None] | None = 
                     continue
             except OSError:
                 continue
-            if entry.name.endswith(".py") or entry.name.endswith(".pyi"):
-                if not rules.is_ignored(relative):
-                    result.python_files.append(relative)
+            if rules.is_ignored(relative):
                 continue
+            if entry.name.endswith((".py", ".pyi")):
+                result.python_files.append(relative)
+            # Checked for .py files too: setup.py is both a Python file and a marker.
             kind = marker_kind(entry.name, parent_name)
-            if kind is not None and not rules.is_ignored(relative):
+            if kind is not None:
                 result.markers.append(Marker(kind=kind, path=relative))
         stack.extend(sorted(subdirs, reverse=True))
     result.python_files.sort()

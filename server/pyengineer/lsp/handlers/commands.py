@@ -1,0 +1,169 @@
+"""workspace/executeCommand: create a branch, hand off ML work, show context, rescan, suggest branch names."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+
+from pyengineer.errors import GitSafetyError
+from pyengineer.lsp import workspaces
+from pyengineer.lsp.server import PyengineerServer
+from pyengineer.session import WorkspaceState
+from pyengineer.session.session import path_to_uri, uri_to_path
+
+log = logging.getLogger(__name__)
+
+CREATE_BRANCH = "pyengineer.createBranch"
+SUGGEST_BRANCH_NAMES = "pyengineer.suggestBranchNames"
+HANDOFF = "pyengineer.handoff"
+SHOW_CONTEXT = "pyengineer.showContext"
+RESCAN = "pyengineer.rescan"
+
+
+def first_argument(args: tuple[Any, ...]) -> dict[str, Any]:
+    if args and isinstance(args[0], Mapping):
+        return dict(args[0])
+    if args and isinstance(args[0], str):
+        return {"uri": args[0]} if "://" in args[0] else {"name": args[0]}
+    return {}
+
+
+def target_path(ls: PyengineerServer, arg: Mapping[str, Any]) -> Path | None:
+    """The file (or folder) a command is about: `path`, or `uri`, or the only open document."""
+    if isinstance(arg.get("path"), str):
+        return Path(arg["path"])
+    if isinstance(arg.get("uri"), str):
+        return uri_to_path(arg["uri"])
+    if len(ls.session.documents) == 1:
+        return next(iter(ls.session.documents.values())).path
+    return None
+
+
+def workspace_of(ls: PyengineerServer, path: Path | None) -> WorkspaceState:
+    if path is not None:
+        return ls.session.workspace_for(path)
+    if ls.session.workspaces:
+        return next(iter(ls.session.workspaces.values()))
+    raise JsonRpcInvalidParams("no workspace is open; pass a 'uri'")
+
+
+async def _ready(ls: PyengineerServer, state: WorkspaceState) -> None:
+    await workspaces.ensure_loaded(ls, state)
+    await workspaces.ready_event(ls, state).wait()
+
+
+def suggestions(ls: PyengineerServer, state: WorkspaceState, path: Path | None) -> list[str]:
+    from pyengineer.git.naming import suggest_branch_names
+    from pyengineer.workspace.imports import scan_imports
+
+    relative = None
+    imported: set[str] = set()
+    if path is not None and path.suffix in (".py", ".pyi"):
+        relative = path.relative_to(state.root).as_posix() if state.root in path.parents else path.name
+        doc = ls.session.documents.get(path_to_uri(path))
+        text = (
+            doc.text
+            if doc is not None
+            else (path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "")
+        )
+        imported = {r.top_level for r in scan_imports(text)}
+    return suggest_branch_names(relative, imported, state.git.branches)
+
+
+def register(server: PyengineerServer) -> None:
+    @server.command(SUGGEST_BRANCH_NAMES)
+    async def suggest_branch_names(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        arg = first_argument(args)
+        path = target_path(ls, arg)
+        state = workspace_of(ls, path)
+        await _ready(ls, state)
+        names = await ls.run_sync(suggestions, ls, state, path)
+        return {"names": names, "current": state.git.branch, "protected": state.git.protected}
+
+    @server.command(CREATE_BRANCH)
+    async def create_branch(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        from pyengineer.git.branching import create_branch as do_create
+
+        arg = first_argument(args)
+        path = target_path(ls, arg)
+        state = workspace_of(ls, path)
+        await _ready(ls, state)
+        name = arg.get("name")
+        if not isinstance(name, str) or not name.strip():
+            names = await ls.run_sync(suggestions, ls, state, path)
+            if not names:
+                raise JsonRpcInvalidParams("no branch name given and none could be suggested")
+            name = names[0]
+        name = name.strip()
+        try:
+            previous = await ls.run_sync(do_create, state.root, name)
+        except GitSafetyError as exc:
+            ls.show_message(f"pyengineer: could not create branch '{name}': {exc}", types.MessageType.Error)
+            raise JsonRpcInternalError(str(exc)) from None
+        ls.show_message(
+            f"pyengineer: switched to new branch '{name}' (from '{previous}'); your uncommitted changes came along."
+        )
+        await workspaces.refresh_git(ls, state)
+        return {"branch": name, "previous": previous}
+
+    @server.command(HANDOFF)
+    async def handoff(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        from pyengineer.actions.handoff import write_handoff
+        from pyengineer.engine.source import ParsedSource
+
+        arg = first_argument(args)
+        path = target_path(ls, arg)
+        if path is None or not (path.is_file() or path_to_uri(path) in ls.session.documents):
+            raise JsonRpcInvalidParams("pass the 'uri' of the Python file to hand off")
+        state = workspace_of(ls, path)
+        await _ready(ls, state)
+        doc = ls.session.documents.get(path_to_uri(path))
+        text = doc.text if doc is not None else path.read_text(encoding="utf-8", errors="replace")
+        source = ParsedSource(str(path), text, path.relative_to(state.root).as_posix())
+        summary = None
+        for drafter in ls.handoff_drafters:
+            summary = await drafter(ls, state, source)
+            if summary:
+                break
+        try:
+            written = await ls.run_sync(
+                write_handoff,
+                source,
+                state.current_context(),
+                set(state.settings.all_ml_libraries),
+                state.settings.handoff_dir,
+                summary,
+            )
+        except (OSError, ValueError) as exc:
+            ls.show_message(
+                f"pyengineer: could not write the hand-off document: {exc}", types.MessageType.Error
+            )
+            raise JsonRpcInternalError(str(exc)) from None
+        ls.show_message(f"pyengineer: hand-off document written to {written.relative_to(state.root)}")
+        if ls.client_supports("window.show_document.support"):
+            await ls.window_show_document_async(
+                types.ShowDocumentParams(uri=path_to_uri(written), take_focus=True)
+            )
+        return {"path": str(written)}
+
+    @server.command(SHOW_CONTEXT)
+    async def show_context(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        state = workspace_of(ls, target_path(ls, first_argument(args)))
+        await _ready(ls, state)
+        context: dict[str, Any] = state.current_context().model_dump(mode="json")
+        return context
+
+    @server.command(RESCAN)
+    async def rescan(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        arg = first_argument(args)
+        path = target_path(ls, arg) if arg else None
+        states = [workspace_of(ls, path)] if path is not None else list(ls.session.workspaces.values())
+        for state in states:
+            await _ready(ls, state)
+            await workspaces.reload(ls, state, rescan=True)
+        return {"workspaces": [str(s.root) for s in states]}

@@ -1,0 +1,69 @@
+"""Settings from the editor: initializationOptions, workspace/configuration pull, didChangeConfiguration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from lsprotocol import types
+
+from pyengineer.lsp import workspaces
+from pyengineer.lsp.server import PyengineerServer
+
+log = logging.getLogger(__name__)
+
+SECTION = "pyengineer"
+# Settings only the editor extension uses (how to start us); the server ignores them.
+CLIENT_ONLY = {"serverPath", "interpreter", "trace", "server_path", "server-path"}
+
+
+def editor_settings(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {k: v for k, v in value.items() if k not in CLIENT_ONLY and v is not None}
+
+
+async def pull_configuration(ls: PyengineerServer) -> None:
+    """Ask the client for the `pyengineer` section, globally and per workspace folder."""
+    if not ls.client_supports("workspace.configuration"):
+        return
+    states = list(ls.session.workspaces.values())
+    items = [types.ConfigurationItem(section=SECTION)] + [
+        types.ConfigurationItem(scope_uri=s.uri, section=SECTION) for s in states
+    ]
+    try:
+        result = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    if not result:
+        return
+    ls.session.editor_settings.update(editor_settings(result[0]))
+    for state, value in zip(states, result[1:], strict=False):
+        ls.session.folder_settings[state.root] = editor_settings(value)
+
+
+def register(server: PyengineerServer) -> None:
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: PyengineerServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        settings = params.settings
+        if isinstance(settings, Mapping) and isinstance(settings.get(SECTION), Mapping):
+            ls.session.editor_settings = editor_settings(settings[SECTION])
+            ls.session.folder_settings.clear()
+            if isinstance(settings.get("apiKey"), str | None) and "apiKey" in settings:
+                ls.session.api_key = settings.get("apiKey") or None
+        else:
+            await pull_configuration(ls)
+        for state in list(ls.session.workspaces.values()):
+            ls.spawn(workspaces.reload(ls, state))
+
+    @server.feature("pyengineer/setApiKey")
+    def set_api_key(ls: PyengineerServer, params: Any) -> None:
+        key = params.get("apiKey") if isinstance(params, Mapping) else getattr(params, "apiKey", None)
+        ls.session.api_key = key if isinstance(key, str) and key else None
+        log.info("Anthropic API key %s", "set" if ls.session.api_key else "cleared")
+        for state in list(ls.session.workspaces.values()):
+            workspaces.send_status(ls, state)

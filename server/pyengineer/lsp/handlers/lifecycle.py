@@ -1,0 +1,97 @@
+"""initialize / initialized / shutdown / $/setTrace / workspace folders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from pyengineer.lsp import publishing, workspaces
+from pyengineer.lsp.handlers.configuration import pull_configuration
+from pyengineer.lsp.handlers.diagnostics import pull_diagnostics
+from pyengineer.lsp.server import PyengineerServer, watch_parent
+from pyengineer.session.session import uri_to_path
+
+log = logging.getLogger(__name__)
+
+
+def _options(params: types.InitializeParams) -> dict[str, Any]:
+    options = params.initialization_options
+    return dict(options) if isinstance(options, dict) else {}
+
+
+def register(server: PyengineerServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: PyengineerServer, params: types.InitializeParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        ls.log_handler.loop = ls.loop
+        options = _options(params)
+        settings = options.get("settings")
+        ls.session.editor_settings = dict(settings) if isinstance(settings, dict) else {}
+        key = options.get("apiKey")
+        ls.session.api_key = key if isinstance(key, str) and key else None
+        ls.session.trusted = bool(options.get("trusted", False))
+        if params.trace:
+            ls.log_handler.set_trace(params.trace)
+        folders = params.workspace_folders or []
+        roots = [uri_to_path(f.uri) for f in folders]
+        if not folders and params.root_uri:
+            roots = [uri_to_path(params.root_uri)]
+        elif not folders and params.root_path:
+            roots = [Path(params.root_path)]
+        for root in roots:
+            if root is not None:
+                ls.session.add_workspace(root)
+        # Pull diagnostics only for clients that can pull and can be told to pull again after a branch
+        # switch (refreshSupport); the others get pushed diagnostics, never both (that would show twice).
+        if ls.client_supports("text_document.diagnostic") and ls.client_supports(
+            "workspace.diagnostics.refresh_support"
+        ):
+            ls.pull_diagnostics = True
+            ls.feature(
+                types.TEXT_DOCUMENT_DIAGNOSTIC,
+                types.DiagnosticOptions(
+                    identifier="pyengineer", inter_file_dependencies=True, workspace_diagnostics=False
+                ),
+            )(pull_diagnostics)
+        if params.process_id:
+            watch_parent(params.process_id)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: PyengineerServer, params: types.InitializedParams) -> None:
+        await pull_configuration(ls)
+        for state in list(ls.session.workspaces.values()):
+            await workspaces.ensure_loaded(ls, state)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: PyengineerServer, params: None) -> None:
+        ls.shutting_down = True
+        for state in list(ls.session.workspaces.values()):
+            workspaces.stop_watcher(ls, state)
+        for task in list(ls.pending_diagnostics.values()):
+            task.cancel()
+        ls.executor.shutdown(wait=False, cancel_futures=True)
+
+    @server.feature(types.SET_TRACE)
+    def set_trace(ls: PyengineerServer, params: types.SetTraceParams) -> None:
+        ls.log_handler.set_trace(params.value)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    async def folders_changed(ls: PyengineerServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for folder in params.event.removed:
+            path = uri_to_path(folder.uri)
+            if path is None:
+                continue
+            state = ls.session.remove_workspace(path)
+            if state is not None:
+                workspaces.stop_watcher(ls, state)
+                ls.ready.pop(str(state.root), None)
+                ls.last_status.pop(str(state.root), None)
+        for folder in params.event.added:
+            path = uri_to_path(folder.uri)
+            if path is not None:
+                await workspaces.ensure_loaded(ls, ls.session.add_workspace(path))
+        publishing.republish(ls)

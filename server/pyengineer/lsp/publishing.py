@@ -1,0 +1,122 @@
+"""Compute and publish diagnostics: debounced, off the loop, and never for a stale document version."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from lsprotocol import types
+
+from pyengineer.engine.analyze import analyze
+from pyengineer.engine.source import ParsedSource
+from pyengineer.findings import Finding
+from pyengineer.lsp.convert import LineCodec, diagnostic
+from pyengineer.lsp.server import PyengineerServer
+from pyengineer.session import DocumentSnapshot
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 60.0
+
+
+def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
+    """The findings for one snapshot (pure; runs in a worker thread)."""
+    source = ParsedSource(snapshot.path, snapshot.text, snapshot.relative)
+    return analyze(source, snapshot.context, snapshot.settings, changed=snapshot.changed)
+
+
+def to_diagnostics(
+    ls: PyengineerServer, snapshot: DocumentSnapshot, findings: list[Finding]
+) -> list[types.Diagnostic]:
+    codec = LineCodec(snapshot.text, ls.position_encoding)
+    return [
+        diagnostic(f, codec, {"code": f.code, "uri": snapshot.uri, "version": snapshot.version, "index": i})
+        for i, f in enumerate(findings)
+    ]
+
+
+async def wait_ready(ls: PyengineerServer, root: Path) -> None:
+    event = ls.ready.get(str(root))
+    if event is None:
+        from pyengineer.lsp.workspaces import ensure_loaded
+
+        await ensure_loaded(ls, ls.session.workspace_for(root))
+        event = ls.ready.get(str(root))
+    if event is not None and not event.is_set():
+        try:
+            await asyncio.wait_for(event.wait(), READY_TIMEOUT)
+        except TimeoutError:
+            log.warning("workspace %s is still loading; analysing with what is known", root)
+
+
+async def findings_for(ls: PyengineerServer, uri: str) -> tuple[DocumentSnapshot, list[Finding]] | None:
+    """Findings for the current version of `uri`, from the cache when they are fresh."""
+    snapshot = ls.session.snapshot(uri)
+    if snapshot is None:
+        return None
+    await wait_ready(ls, snapshot.root)
+    snapshot = ls.session.snapshot(uri)
+    if snapshot is None:
+        return None
+    cached = ls.findings.get(uri)
+    if cached is not None and cached[0] == snapshot.version and cached[1] == ls.generation:
+        return snapshot, cached[2]
+    findings = await ls.run_sync(analyze_snapshot, snapshot)
+    return snapshot, findings
+
+
+def schedule(ls: PyengineerServer, uri: str, delay: float | None = None) -> None:
+    """(Re)start the diagnostics countdown for `uri`; only the last call in a burst does the work."""
+    previous = ls.pending_diagnostics.pop(uri, None)
+    if previous is not None and not previous.done():
+        previous.cancel()
+    ls.pending_diagnostics[uri] = ls.spawn(_publish_later(ls, uri, delay))
+
+
+async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) -> None:
+    snapshot = ls.session.snapshot(uri)
+    if snapshot is None:
+        return
+    if delay is None:
+        delay = snapshot.settings.debounce_ms / 1000
+    if delay > 0:
+        await asyncio.sleep(delay)
+    generation = ls.generation
+    result = await findings_for(ls, uri)
+    if result is None:
+        return
+    snapshot, findings = result
+    doc = ls.session.documents.get(uri)
+    if doc is None or doc.version != snapshot.version:
+        log.debug(
+            "dropping diagnostics for %s v%s: document is at v%s", uri, snapshot.version, doc and doc.version
+        )
+        return
+    ls.findings[uri] = (snapshot.version, generation, findings)
+    if ls.pull_diagnostics:
+        return
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(
+            uri=uri, version=snapshot.version, diagnostics=to_diagnostics(ls, snapshot, findings)
+        )
+    )
+
+
+def republish(ls: PyengineerServer, root: Path | None = None) -> None:
+    """Recompute diagnostics now for every open document (of one workspace, or all)."""
+    ls.generation += 1
+    for uri, doc in list(ls.session.documents.items()):
+        if root is None or ls.session.workspace_for(doc.path).root == root:
+            schedule(ls, uri, 0)
+    if ls.pull_diagnostics and ls.client_supports("workspace.diagnostics.refresh_support"):
+        ls.workspace_diagnostic_refresh(None)
+
+
+def clear(ls: PyengineerServer, uri: str) -> None:
+    task = ls.pending_diagnostics.pop(uri, None)
+    if task is not None:
+        task.cancel()
+    ls.findings.pop(uri, None)
+    if not ls.pull_diagnostics:
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

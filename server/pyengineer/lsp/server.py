@@ -1,0 +1,200 @@
+"""The pyengineer language server: a pygls LanguageServer holding the Session and the background services."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from pyengineer import __version__
+from pyengineer.lsp.logging_bridge import ClientLogHandler
+from pyengineer.session import Session
+
+log = logging.getLogger("pyengineer")
+T = TypeVar("T")
+
+
+class PyengineerProtocol(LanguageServerProtocol):
+    """pygls' protocol, preferring UTF-8 positions whenever the client offers them (no transcoding)."""
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            encodings = list(general.position_encodings)
+            if types.PositionEncodingKind.Utf8 in encodings:
+                encodings.remove(types.PositionEncodingKind.Utf8)
+                general.position_encodings = [types.PositionEncodingKind.Utf8, *encodings]
+        return (yield from super().lsp_initialize(params))
+
+
+class PyengineerServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "pyengineer",
+            __version__,
+            protocol_cls=PyengineerProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            max_workers=4,
+        )
+        self.session = Session()
+        # Git, disk and analysis work runs here, never on the message loop.
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pyengineer-work")
+        self.log_handler = ClientLogHandler(self.window_log_message)
+        self.pending_diagnostics: dict[str, asyncio.Task[None]] = {}
+        # uri -> (document version, generation, findings); the generation changes when the workspace does.
+        self.findings: dict[str, tuple[int | None, int, list[Any]]] = {}
+        self.generation = 0
+        self.published_versions: dict[str, int | None] = {}
+        self.last_status: dict[str, dict[str, Any]] = {}
+        self.ready: dict[str, asyncio.Event] = {}
+        self.watchers: dict[str, Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pull_diagnostics = False
+        self.shutting_down = False
+        self.background: set[asyncio.Task[Any]] = set()
+        self.config_diagnostic_uris: set[str] = set()
+        self.llm_usage: dict[str, dict[str, Any]] = {}
+        # Extension points for feature modules (the agent, the test runner) to add code actions.
+        self.extra_code_actions: list[Callable[..., Any]] = []
+        self.code_action_resolvers: dict[str, Callable[..., Any]] = {}
+        # Async callables (ls, state, source) -> str | None that draft the hand-off summary (the agent).
+        self.handoff_drafters: list[Callable[..., Any]] = []
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work in the worker pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Start a background task that is kept alive until done and whose errors are logged."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self.background.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    @property
+    def position_encoding(self) -> str:
+        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+
+    def client_supports(self, dotted: str) -> bool:
+        """True if the client capability at `dotted` (e.g. 'window.show_document.support') is truthy."""
+        node: Any = self.client_capabilities
+        for part in dotted.split("."):
+            node = getattr(node, part, None)
+            if node is None:
+                return False
+        return bool(node)
+
+    def notify(self, method: str, params: Any) -> None:
+        self.protocol.notify(method, params)
+
+    def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def create_server() -> PyengineerServer:
+    from pyengineer.lsp.handlers import register_all
+
+    server = PyengineerServer()
+    register_all(server)
+    return server
+
+
+def watch_parent(pid: int, interval: float = 1.0) -> None:
+    """Exit when the editor that started us is gone, so no orphan daemons are left behind."""
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def loop() -> None:
+        stop = threading.Event()
+        while not stop.wait(interval):
+            if not alive():
+                log.warning("parent process %s is gone; exiting", pid)
+                os._exit(0)
+
+    threading.Thread(target=loop, name="pyengineer-parent-watch", daemon=True).start()
+
+
+def parse_tcp(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"--tcp expects [HOST:]PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def configure_logging(log_file: str | None) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.WARNING)
+    stderr.setFormatter(logging.Formatter("pyengineer %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(stderr)
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    # Third-party chatter stays out of the user's log panel.
+    for noisy in ("pygls", "watchdog", "git", "httpx", "httpcore", "anthropic", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve(tcp: str | None = None, allow_remote: bool = False, log_file: str | None = None) -> int:
+    configure_logging(log_file)
+    server = create_server()
+    logging.getLogger().addHandler(server.log_handler)
+    if tcp:
+        try:
+            host, port = parse_tcp(tcp)
+        except ValueError as exc:
+            print(f"pyengineer: {exc}", file=sys.stderr)
+            return 2
+        if not is_loopback(host):
+            if not allow_remote:
+                print(
+                    f"pyengineer: refusing to listen on {host}: anyone who can reach it could read your code. "
+                    "Use a loopback address, or pass --allow-remote if you really mean it.",
+                    file=sys.stderr,
+                )
+                return 2
+            log.warning(
+                "listening on non-loopback address %s: anyone who can reach it can read your code", host
+            )
+        server.start_tcp(host, port)
+    else:
+        server.start_io()
+    return 0

@@ -1,0 +1,285 @@
+"""Workspace lifecycle in the server: load, scan with progress, watch, react to changes, report status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from pyengineer.errors import ConfigError
+from pyengineer.lsp import publishing
+from pyengineer.lsp.server import PyengineerServer
+from pyengineer.session import WorkspaceState
+from pyengineer.session.session import path_to_uri, read_workspace
+from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
+from pyengineer.workspace.ignore import IgnoreRules
+from pyengineer.workspace.watcher import ChangeBatch, WorkspaceWatcher
+
+log = logging.getLogger(__name__)
+
+STATUS_METHOD = "pyengineer/status"
+CONFIG_FILE_NAMES = {"pyproject.toml", "pyengineer.toml"}
+
+
+def ready_event(ls: PyengineerServer, state: WorkspaceState) -> asyncio.Event:
+    key = str(state.root)
+    event = ls.ready.get(key)
+    if event is None:
+        event = ls.ready[key] = asyncio.Event()
+    return event
+
+
+async def ensure_loaded(ls: PyengineerServer, state: WorkspaceState) -> None:
+    """Load a workspace once (later calls return at once); the first scan reports progress."""
+    key = str(state.root)
+    if key in ls.ready:
+        return
+    ready_event(ls, state)
+    ls.spawn(load(ls, state))
+
+
+async def _progress_begin(ls: PyengineerServer, title: str) -> str | None:
+    if not ls.client_supports("window.work_done_progress"):
+        return None
+    token = f"pyengineer-{uuid.uuid4().hex[:12]}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception:
+        return None
+    ls.work_done_progress.begin(
+        token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False)
+    )
+    return token
+
+
+async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
+    try:
+        settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
+        state.settings, state.config_error, state.config_file = settings, error, config_file
+        token = await _progress_begin(ls, f"pyengineer: scanning {state.root.name}")
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int) -> None:
+            if token is not None and total:
+                report = types.WorkDoneProgressReport(
+                    message=f"{done}/{total} files", percentage=done * 100 // total
+                )
+                loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+
+        index = WorkspaceIndex(state.root, settings)
+        await ls.run_sync(index.scan, progress)
+        state.index = index
+        _, git = await ls.run_sync(read_workspace, state, settings, False)
+        state.git = git
+        state.context = await ls.run_sync(_context, state)
+        state.scanned = True
+        if token is not None:
+            ls.work_done_progress.end(
+                token, types.WorkDoneProgressEnd(message=f"{state.context.python_file_count} Python files")
+            )
+        publish_config_diagnostic(ls, state)
+        start_watcher(ls, state)
+    except Exception:
+        log.exception("loading workspace %s failed", state.root)
+    finally:
+        ready_event(ls, state).set()
+    send_status(ls, state)
+    publishing.republish(ls, state.root)
+
+
+def _context(state: WorkspaceState) -> WorkspaceContext:
+    assert state.index is not None
+    return state.index.context(
+        git=state.git, config_file=str(state.config_file) if state.config_file else None
+    )
+
+
+def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
+    key = str(state.root)
+    if key in ls.watchers or state.index is None or ls.loop is None:
+        return
+    loop = ls.loop
+    git_dirs: list[Path] = []
+    if state.git.git_dir:
+        git_dirs.append(Path(state.git.git_dir))
+        common = Path(state.git.git_dir)
+        if common.parent.name == "worktrees":
+            git_dirs.append(common.parent.parent)
+
+    def on_batch(batch: ChangeBatch) -> None:
+        asyncio.run_coroutine_threadsafe(handle_batch(ls, state, batch), loop)
+
+    watcher = WorkspaceWatcher(
+        state.root,
+        IgnoreRules.for_root(state.root, state.settings.exclude),
+        on_batch,
+        git_dirs=git_dirs,
+    )
+    try:
+        watcher.start(state.index.folders)
+    except Exception:
+        log.exception("cannot watch %s; changes made outside the editor will need a rescan", state.root)
+        return
+    ls.watchers[key] = watcher
+    log.info(
+        "watching %s (%d watches%s)", state.root, watcher.watch_count, ", polling" if watcher.polling else ""
+    )
+
+
+def stop_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
+    watcher = ls.watchers.pop(str(state.root), None)
+    if watcher is not None:
+        watcher.stop()
+
+
+def _refresh(
+    state: WorkspaceState, batch: ChangeBatch, settings_changed: bool
+) -> tuple[bool, WorkspaceContext]:
+    """Apply a batch of changes to the index and git state (worker thread). True if the index changed."""
+    from pyengineer.git.state import read_git_state
+
+    changed = False
+    if state.index is not None:
+        if settings_changed and state.index.settings != state.settings:
+            state.index = WorkspaceIndex(state.root, state.settings)
+            state.index.scan()
+            changed = True
+        elif batch.paths:
+            changed = state.index.update(batch.paths)
+    state.git = read_git_state(state.root, state.settings.protected_branches)
+    return changed, _context(state)
+
+
+async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
+    """React to changes made outside the editor (a terminal checkout, a file saved by another tool)."""
+    if ls.shutting_down or state.root not in ls.session.workspaces:
+        return
+    config_touched = any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
+    if config_touched:
+        settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
+        state.settings, state.config_error, state.config_file = settings, error, config_file
+        publish_config_diagnostic(ls, state)
+    before = state.context
+    _, context = await ls.run_sync(_refresh, state, batch, config_touched)
+    state.context = context
+    send_status(ls, state)
+    if before is None or _affects_diagnostics(before, context) or config_touched or batch.git_changed:
+        publishing.republish(ls, state.root)
+
+
+def _affects_diagnostics(before: WorkspaceContext, after: WorkspaceContext) -> bool:
+    return (
+        before.git.branch != after.git.branch
+        or before.git.protected != after.git.protected
+        or before.git.changed_files != after.git.changed_files
+        or before.frameworks != after.frameworks
+        or before.ml_files != after.ml_files
+    )
+
+
+async def reload(ls: PyengineerServer, state: WorkspaceState, rescan: bool = False) -> None:
+    """Settings changed (editor or file) or a rescan was asked for: reload and republish."""
+    await ready_event(ls, state).wait()
+    settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
+    state.settings, state.config_error, state.config_file = settings, error, config_file
+    publish_config_diagnostic(ls, state)
+    if rescan or state.index is None or state.index.settings != settings:
+        index = WorkspaceIndex(state.root, settings)
+        await ls.run_sync(index.scan)
+        state.index = index
+    state.git = (await ls.run_sync(read_workspace, state, settings, False))[1]
+    state.context = await ls.run_sync(_context, state)
+    send_status(ls, state)
+    publishing.republish(ls, state.root)
+
+
+async def refresh_git(ls: PyengineerServer, state: WorkspaceState) -> None:
+    from pyengineer.git.state import read_git_state
+
+    state.git = await ls.run_sync(read_git_state, state.root, state.settings.protected_branches)
+    state.context = await ls.run_sync(_context, state) if state.index is not None else state.context
+    send_status(ls, state)
+    publishing.republish(ls, state.root)
+
+
+def _key_line(path: Path, key: str | None) -> int:
+    if not key or not path.is_file():
+        return 0
+    last = key.split(".")[-1]
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 0
+    pattern = re.compile(r"^\s*[\"']?" + re.escape(last) + r"[\"']?\s*=")
+    for number, line in enumerate(lines):
+        if pattern.match(line):
+            return number
+    return 0
+
+
+def publish_config_diagnostic(ls: PyengineerServer, state: WorkspaceState) -> None:
+    """Show a broken config as a diagnostic on the config file (and clear it once fixed)."""
+    error: ConfigError | None = state.config_error
+    target = (
+        Path(error.path)
+        if error is not None and error.path and Path(error.path).is_absolute()
+        else state.config_file
+    )
+    uris = {path_to_uri(state.root / name) for name in CONFIG_FILE_NAMES}
+    for uri in uris:
+        is_target = target is not None and uri == path_to_uri(target)
+        if error is not None and is_target:
+            assert target is not None
+            line = _key_line(target, error.key)
+            diag = types.Diagnostic(
+                range=types.Range(
+                    start=types.Position(line=line, character=0),
+                    end=types.Position(line=line + 1, character=0),
+                ),
+                message=f"pyengineer configuration error (the last good settings stay in force): {error}",
+                severity=types.DiagnosticSeverity.Error,
+                source="pyengineer",
+                code="config",
+            )
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[diag]))
+            ls.show_message(f"pyengineer: {error}", types.MessageType.Error)
+        elif uri in ls.config_diagnostic_uris:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+    ls.config_diagnostic_uris = {path_to_uri(target)} if error is not None and target is not None else set()
+
+
+def status_payload(ls: PyengineerServer, state: WorkspaceState) -> dict[str, Any]:
+    from pyengineer.lsp.llm_status import llm_status
+
+    context = state.current_context()
+    git = context.git
+    return {
+        "workspace": state.uri,
+        "root": str(state.root),
+        "branch": git.branch,
+        "detached": git.detached,
+        "head": git.head,
+        "protected": git.protected,
+        "pythonProject": context.python_project,
+        "projectKind": "python" if context.python_project else "not-python",
+        "packageManager": context.package_manager,
+        "frameworks": list(context.frameworks),
+        "mlFileCount": len(context.ml_files),
+        "llm": llm_status(ls, state),
+        "usage": ls.llm_usage.get(str(state.root)),
+        "configError": str(state.config_error) if state.config_error else None,
+    }
+
+
+def send_status(ls: PyengineerServer, state: WorkspaceState) -> None:
+    """Send `pyengineer/status` when something in it changed."""
+    payload = status_payload(ls, state)
+    if ls.last_status.get(str(state.root)) == payload:
+        return
+    ls.last_status[str(state.root)] = payload
+    ls.notify(STATUS_METHOD, payload)

@@ -1,0 +1,192 @@
+"""The Session owns what the server knows; handlers read immutable snapshots of it.
+
+Mutations happen on the server's event loop; slow work (scans, git, config reads) runs in worker threads
+and returns new immutable values that the loop swaps in, so a snapshot is never half-updated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from pyengineer.config import Settings, find_config_file, load_settings
+from pyengineer.errors import ConfigError
+from pyengineer.git.state import GitState, read_git_state
+from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
+from pyengineer.workspace.ignore import relative_posix
+from pyengineer.workspace.markers import find_root
+
+log = logging.getLogger(__name__)
+
+
+def uri_to_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    return Path(unquote(parsed.path))
+
+
+def path_to_uri(path: Path | str) -> str:
+    return Path(path).absolute().as_uri()
+
+
+@dataclass
+class Document:
+    uri: str
+    path: Path
+    text: str
+    version: int | None
+    edited: bool = False  # the user typed in it since it was opened
+
+
+@dataclass
+class WorkspaceState:
+    """One workspace root: its settings (last good ones), its index, its git state."""
+
+    root: Path
+    uri: str
+    settings: Settings = field(default_factory=Settings)
+    config_error: ConfigError | None = None
+    config_file: Path | None = None
+    index: WorkspaceIndex | None = None
+    git: GitState = field(default_factory=GitState)
+    context: WorkspaceContext | None = None
+    scanned: bool = False
+
+    def current_context(self) -> WorkspaceContext:
+        if self.context is not None:
+            return self.context
+        return WorkspaceContext(
+            root=str(self.root), python_project=False, python_project_reason="not scanned yet"
+        )
+
+
+@dataclass(frozen=True)
+class DocumentSnapshot:
+    """Everything needed to analyze one document, frozen at one version."""
+
+    uri: str
+    path: str
+    relative: str
+    text: str
+    version: int | None
+    changed: bool
+    settings: Settings
+    context: WorkspaceContext
+    root: Path
+
+
+class Session:
+    def __init__(self) -> None:
+        self.workspaces: dict[Path, WorkspaceState] = {}
+        self.documents: dict[str, Document] = {}
+        self.editor_settings: dict[str, Any] = {}
+        self.folder_settings: dict[Path, dict[str, Any]] = {}
+        self.api_key: str | None = None
+        self.trusted: bool = False
+
+    # --- workspaces ---------------------------------------------------------------------------------------
+
+    def add_workspace(self, root: Path) -> WorkspaceState:
+        root = root.resolve()
+        state = self.workspaces.get(root)
+        if state is None:
+            state = self.workspaces[root] = WorkspaceState(root=root, uri=path_to_uri(root))
+        return state
+
+    def remove_workspace(self, root: Path) -> WorkspaceState | None:
+        return self.workspaces.pop(root.resolve(), None)
+
+    def workspace_for(self, path: Path) -> WorkspaceState:
+        """The innermost workspace containing `path`; a file outside all of them gets its own project root."""
+        best: WorkspaceState | None = None
+        for root, state in self.workspaces.items():
+            if path == root or root in path.parents:
+                if best is None or len(str(root)) > len(str(best.root)):
+                    best = state
+        if best is not None:
+            return best
+        return self.add_workspace(find_root(path))
+
+    def settings_overrides(self, root: Path) -> dict[str, Any]:
+        merged = dict(self.editor_settings)
+        merged.update(self.folder_settings.get(root, {}))
+        return merged
+
+    def load_settings(self, state: WorkspaceState) -> tuple[Settings, ConfigError | None, Path | None]:
+        """Settings for a workspace (slow: reads files). On a broken config the last good settings stay."""
+        config_file = find_config_file(state.root)
+        try:
+            return load_settings(state.root, self.settings_overrides(state.root)), None, config_file
+        except ConfigError as exc:
+            log.warning("configuration error, keeping the last good settings: %s", exc)
+            return state.settings, exc, config_file
+
+    # --- documents ----------------------------------------------------------------------------------------
+
+    def open_document(self, uri: str, text: str, version: int | None) -> Document | None:
+        path = uri_to_path(uri)
+        if path is None:
+            return None
+        doc = self.documents[uri] = Document(uri, path.absolute(), text, version)
+        return doc
+
+    def change_document(self, uri: str, text: str, version: int | None) -> Document | None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return self.open_document(uri, text, version)
+        doc.text = text
+        doc.version = version
+        doc.edited = True
+        return doc
+
+    def close_document(self, uri: str) -> None:
+        self.documents.pop(uri, None)
+
+    def snapshot(self, uri: str) -> DocumentSnapshot | None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return None
+        state = self.workspace_for(doc.path)
+        context = state.current_context()
+        return DocumentSnapshot(
+            uri=uri,
+            path=str(doc.path),
+            relative=relative_posix(state.root, doc.path),
+            text=doc.text,
+            version=doc.version,
+            changed=doc.edited or self._git_changed(state.git, doc.path),
+            settings=state.settings,
+            context=context,
+            root=state.root,
+        )
+
+    @staticmethod
+    def _git_changed(git: GitState, path: Path) -> bool:
+        if not git.toplevel:
+            return False
+        try:
+            relative = os.path.relpath(path, git.toplevel).replace(os.sep, "/")
+        except ValueError:
+            return False
+        return relative in git.changed_files
+
+    def documents_in(self, state: WorkspaceState) -> list[Document]:
+        return [d for d in self.documents.values() if self.workspace_for(d.path) is state]
+
+
+def read_workspace(
+    state: WorkspaceState, settings: Settings, rescan: bool = True
+) -> tuple[WorkspaceIndex, GitState]:
+    """Scan a workspace and read its git state (slow: call from a worker thread)."""
+    index = state.index
+    if index is None or index.settings != settings:
+        index = WorkspaceIndex(state.root, settings)
+        rescan = True
+    if rescan:
+        index.scan()
+    return index, read_git_state(state.root, settings.protected_branches)

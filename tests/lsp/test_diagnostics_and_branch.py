@@ -1,0 +1,112 @@
+"""Diagnostics appear on a protected branch, vanish after the create-branch action, and return on checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import client_capabilities
+
+from tests.lsp.conftest import git, lsp_session, open_doc, wait_for, wait_for_codes
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_pull_client_create_branch_action_and_terminal_checkout(ml_repo: tuple[Path, Path]) -> None:
+    repo, model = ml_repo
+    before = model.read_bytes()
+    # A client that pulls diagnostics (with refresh support) and resolves both edit and command lazily.
+    caps = client_capabilities("neovim@v0.11.0")
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    async with lsp_session([repo], capabilities=caps) as lsp:
+        assert lsp.server_capabilities.diagnostic_provider is not None
+        uri = open_doc(lsp, model)
+        await wait_for_codes(lsp, uri, lambda c: {"PE101", "PE201"} <= c)
+        report = await lsp.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        pe101 = next(d for d in report.items if d.code == "PE101")
+        assert pe101.source == "pyengineer"
+        assert pe101.code_description is not None and "pe101" in pe101.code_description.href
+        assert pe101.data and pe101.data["code"] == "PE101"
+
+        actions = await lsp.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=pe101.range,
+                context=types.CodeActionContext(diagnostics=[pe101]),
+            )
+        )
+        assert actions
+        titles = [a.title for a in actions]
+        assert "Hand off to ai-engineer" in titles
+        create = next(
+            a for a in actions if isinstance(a, types.CodeAction) and a.title.startswith("Create branch")
+        )
+        assert create.title == "Create branch 'feature/model' (keeps your changes)"
+        assert create.command is None  # filled in only when picked
+        resolved = await lsp.code_action_resolve_async(create)
+        assert resolved.command is not None and resolved.command.command == "pyengineer.createBranch"
+        result = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=resolved.command.command, arguments=resolved.command.arguments)
+        )
+        assert result["branch"] == "feature/model" and result["previous"] == "main"
+        assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "feature/model"
+        assert model.read_bytes() == before
+        assert git(repo, "status", "--porcelain").strip() == "M model.py"
+        await wait_for(lambda: lsp.diagnostic_refresh_count > 0)
+        await wait_for_codes(lsp, uri, lambda c: "PE101" not in c and "PE201" in c)
+        assert any("feature/model" in m.message for m in lsp.messages)
+
+        # A checkout in a terminal: the watcher notices and asks the client to pull again.
+        refreshes = lsp.diagnostic_refresh_count
+        git(repo, "checkout", "-q", "main")
+        await wait_for(lambda: lsp.diagnostic_refresh_count > refreshes, timeout=10)
+        await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
+        await wait_for(lambda: any(s.get("branch") == "main" for s in lsp.statuses))  # type: ignore[attr-defined]
+
+
+async def test_push_client_branch_command_and_checkout(ml_repo: tuple[Path, Path]) -> None:
+    repo, model = ml_repo
+    before = model.read_bytes()
+    # Neovim 0.11 can pull but cannot be told to pull again (no refreshSupport): everything is pushed.
+    async with lsp_session([repo], client="neovim@v0.11.0") as lsp:
+        assert lsp.server_capabilities.diagnostic_provider is None
+        uri = open_doc(lsp, model)
+        await wait_for_codes(lsp, uri, lambda c: {"PE101", "PE201"} <= c)
+        status = await wait_for(lambda: [s for s in lsp.statuses if s.get("branch") == "main"])  # type: ignore[attr-defined]
+        assert status[-1]["protected"] is True and status[-1]["mlFileCount"] == 1
+
+        suggested = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="pyengineer.suggestBranchNames", arguments=[{"uri": uri}])
+        )
+        assert suggested["names"][0] == "feature/model" and suggested["protected"] is True
+        result = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="pyengineer.createBranch", arguments=[{"uri": uri}])
+        )
+        assert result["branch"] == "feature/model"
+        assert model.read_bytes() == before
+        await wait_for_codes(lsp, uri, lambda c: "PE101" not in c and "PE201" in c)
+
+        git(repo, "checkout", "-q", "main")
+        await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
+
+
+async def test_refused_branch_leaves_repo_untouched(ml_repo: tuple[Path, Path]) -> None:
+    repo, model = ml_repo
+    git(repo, "branch", "feature/model")
+    before_head = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    before = model.read_bytes()
+    async with lsp_session([repo], client="neovim@v0.7.0") as lsp:
+        uri = open_doc(lsp, model)
+        await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
+        with pytest.raises(Exception, match="already exists"):
+            await lsp.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="pyengineer.createBranch", arguments=[{"uri": uri, "name": "feature/model"}]
+                )
+            )
+        assert any(m.type == types.MessageType.Error and "already exists" in m.message for m in lsp.messages)
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == before_head
+    assert model.read_bytes() == before
