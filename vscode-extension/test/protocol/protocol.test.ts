@@ -182,12 +182,13 @@ test('suggestBranchNames and showContext answer for the file', async () => {
   const context = (await connection.sendRequest('workspace/executeCommand', {
     command: 'pyengineer.showContext',
     arguments: [{ uri: scenario.modelUri }],
-  })) as { root: string; python_project: boolean; git: { branch: string; protected: boolean; dirty: boolean } };
-  assert.equal(context.root, scenario.repo);
-  assert.equal(context.python_project, true);
-  assert.equal(context.git.branch, 'main');
-  assert.equal(context.git.protected, true);
-  assert.equal(context.git.dirty, true);
+  })) as { root: string; python_project: boolean; git: { branch: string; protected: boolean; dirty: boolean | number } };
+  const shown = JSON.stringify(context);
+  assert.equal(context.root, scenario.repo, shown);
+  assert.equal(context.python_project, true, shown);
+  assert.equal(context.git.branch, 'main', shown);
+  assert.equal(context.git.protected, true, shown);
+  assert.ok(context.git.dirty, `model.py is modified: ${shown}`);
 });
 
 test('an invalid branch name is refused with a reason, and nothing changes', async () => {

@@ -1,0 +1,75 @@
+-- :checkhealth pyengineer
+
+local M = {}
+
+local health = vim.health or require("health")
+local start = health.start or health.report_start
+local ok = health.ok or health.report_ok
+local warn = health.warn or health.report_warn
+local fail = health.error or health.report_error
+local info = health.info or health.report_info
+
+local function run(cmd)
+  local output = vim.fn.system(cmd)
+  return vim.v.shell_error, vim.trim(output or "")
+end
+
+function M.check()
+  start("pyengineer")
+  if vim.fn.has("nvim-0.7") ~= 1 then
+    fail("Neovim 0.7 or newer is required")
+    return
+  end
+  local version = vim.version()
+  local how = vim.lsp.start and "vim.lsp.start" or "vim.lsp.start_client"
+  ok(("Neovim %d.%d.%d (starts the server with %s)"):format(version.major, version.minor, version.patch, how))
+
+  local plugin = require("pyengineer")
+  local cmd = plugin.server_cmd()
+  info("server command: " .. table.concat(cmd, " "))
+  if vim.fn.executable(cmd[1]) ~= 1 then
+    fail(
+      "'" .. cmd[1] .. "' is not executable",
+      { "Install pyengineer: python3 -m pip install pyengineer", "or set server_path / python in setup()" }
+    )
+  elseif cmd[2] == "-m" then
+    local code, output = run({ cmd[1], "-c", "import pyengineer; print(pyengineer.__version__)" })
+    if code == 0 then
+      ok("pyengineer " .. output .. " is installed in " .. cmd[1])
+    else
+      fail(
+        "pyengineer is not installed in " .. cmd[1] .. ": " .. output:gsub("\n", " "):sub(-200),
+        { cmd[1] .. " -m pip install pyengineer", "or set server_path to a pyengineer executable" }
+      )
+    end
+  else
+    local code, output = run({ cmd[1], "--version" })
+    if code == 0 then
+      ok(cmd[1] .. " --version: " .. output)
+    else
+      warn(cmd[1] .. " --version failed: " .. output:sub(-200))
+    end
+  end
+
+  if vim.fn.executable("git") == 1 then
+    local _, output = run({ "git", "--version" })
+    ok(output)
+  else
+    fail("git is not on PATH: pyengineer needs it to read and switch branches")
+  end
+
+  local clients = plugin.clients()
+  if #clients == 0 then
+    info("no pyengineer server is running (open a Python file)")
+  end
+  for _, client in ipairs(clients) do
+    local line = plugin.statusline()
+    ok(("server running (client %d, root %s)%s"):format(
+      client.id,
+      tostring(client.config.root_dir),
+      line ~= "" and (": " .. line) or ""
+    ))
+  end
+end
+
+return M
