@@ -1,0 +1,210 @@
+"""PE7xx: pandas code that works row by row instead of column by column."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from pyengineer.actions.edits import offset_of
+from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.syntax import SyntaxIndex, syntax_index
+from pyengineer.findings import Edit, Finding, Fix, Severity
+
+_ROW_ITERATORS = frozenset({"iterrows", "itertuples"})
+_VECTOR_OPS = (
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+)
+_FRAME = "__pyengineer_frame__"
+
+
+def _axis_is_rows(call: ast.Call) -> bool:
+    for kw in call.keywords:
+        if kw.arg == "axis" and isinstance(kw.value, ast.Constant):
+            return kw.value.value in (1, "columns")
+    return False
+
+
+def _written_columns(index: SyntaxIndex, loop: ast.For) -> list[str]:
+    """Columns a loop body fills one cell at a time: `df.at[i, "total"] = ...`, `df.loc[i, "total"] = ...`."""
+    columns: list[str] = []
+    for node in ast.walk(loop):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)):
+            continue
+        if isinstance(node.value, ast.Attribute) and node.value.attr in ("at", "loc", "iat", "iloc"):
+            key = node.slice
+            if isinstance(key, ast.Tuple) and len(key.elts) == 2:
+                column = key.elts[1]
+                if isinstance(column, ast.Constant) and isinstance(column.value, str):
+                    columns.append(column.value)
+    return list(dict.fromkeys(columns))
+
+
+class _RowToFrame(ast.NodeTransformer):
+    """Rewrite `row["a"]` / `row.a` to a column of the frame; fails on anything that is not vectorizable."""
+
+    def __init__(self, row: str) -> None:
+        self.row = row
+        self.ok = True
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == self.row:
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                return ast.Subscript(
+                    value=ast.Name(id=_FRAME, ctx=ast.Load()), slice=node.slice, ctx=ast.Load()
+                )
+        self.ok = False
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id == self.row:
+            column = ast.Constant(value=node.attr)
+            return ast.Subscript(value=ast.Name(id=_FRAME, ctx=ast.Load()), slice=column, ctx=ast.Load())
+        self.ok = False
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == self.row:
+            self.ok = False  # the whole row used as a value
+        return node
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        allowed = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Constant, ast.Load, ast.Name, *_VECTOR_OPS)
+        if not isinstance(node, allowed):
+            self.ok = False
+            return node
+        if isinstance(node, ast.Compare) and len(node.ops) != 1:
+            self.ok = False  # a < b < c does not vectorize
+        return super().generic_visit(node)
+
+
+def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
+    """`df.apply(lambda r: r["a"] * r["b"], axis=1)` -> `df["a"] * df["b"]`, when the lambda is plain arithmetic."""
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Lambda) or len(call.keywords) != 1:
+        return None
+    func = call.args[0]
+    params = func.args
+    if len(params.args) != 1 or params.vararg or params.kwarg or params.kwonlyargs or params.posonlyargs:
+        return None
+    assert isinstance(call.func, ast.Attribute)
+    transformer = _RowToFrame(params.args[0].arg)
+    body = transformer.visit(ast.parse(index.segment(func.body) or "None", mode="eval").body)
+    if not transformer.ok or not any(isinstance(n, ast.Subscript) for n in ast.walk(body)):
+        return None
+    frame = index.segment(call.func.value)
+    if not isinstance(call.func.value, ast.Name | ast.Attribute | ast.Subscript):
+        frame = f"({frame})"
+    # Splice the columns into the lambda body's own text, so its quotes and spacing stay the user's.
+    text = index.source.text
+    body_range = index.range(func.body)
+    body_start = offset_of(text, body_range.start)
+    pieces: list[str] = []
+    cursor = body_start
+    row = params.args[0].arg
+    references = [
+        n
+        for n in ast.walk(func.body)
+        if isinstance(n, ast.Subscript | ast.Attribute)
+        and isinstance(n.value, ast.Name)
+        and n.value.id == row
+    ]
+    for ref in sorted(references, key=lambda n: (n.lineno, n.col_offset)):
+        ref_range = index.range(ref)
+        start = offset_of(text, ref_range.start)
+        pieces.append(text[cursor:start])
+        if isinstance(ref, ast.Subscript):
+            pieces.append(f"{frame}[{index.segment(ref.slice)}]")
+        else:
+            pieces.append(f'{frame}["{ref.attr}"]')
+        cursor = offset_of(text, ref_range.end)
+    pieces.append(text[cursor : offset_of(text, body_range.end)])
+    return "".join(pieces)
+
+
+@rule(
+    "PE701",
+    "pandas-row-loop",
+    "A pandas DataFrame is processed row by row (`iterrows`, `itertuples`, `apply(axis=1)`)",
+    severity=Severity.INFO,
+    frameworks=("pandas",),
+)
+def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
+    index = syntax_index(inp.source)
+    if index is None or not index.imports_module("pandas", "modin"):
+        return
+    loops: list[ast.For | ast.AsyncFor] = [*index.of_type(ast.For), *index.of_type(ast.AsyncFor)]
+    for loop in loops:
+        call = loop.iter
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            continue
+        if call.func.attr not in _ROW_ITERATORS:
+            continue
+        frame = index.snippet(call.func.value, 30)
+        columns = _written_columns(index, loop) if isinstance(loop, ast.For) else []
+        what = (
+            f"fills {', '.join(repr(c) for c in columns)} one cell at a time"
+            if columns
+            else "runs Python code once per row"
+        )
+        suggestion = (
+            f'compute the whole column at once, e.g. `{frame}["{columns[0]}"] = {frame}["a"] * {frame}["b"]`, '
+            "or with `np.where(...)` / `Series.map(...)` for conditions and lookups"
+            if columns
+            else 'use column operations (`df["a"] * df["b"]`, `np.where`, `Series.map`, `groupby().agg`) '
+            'or, if you only need the values, `df.to_dict("records")`'
+        )
+        yield Finding(
+            code="PE701",
+            message=(
+                f"`for ... in {frame}.{call.func.attr}()` {what}: that is typically 100x slower than a "
+                f"vectorized operation on large frames. Instead, {suggestion}."
+            ),
+            path=inp.source.path,
+            range=index.range(call),
+            severity=Severity.INFO,
+            data={"iterator": call.func.attr, "columns": columns},
+        )
+    for call in index.of_type(ast.Call):
+        if not (isinstance(call.func, ast.Attribute) and call.func.attr == "apply" and _axis_is_rows(call)):
+            continue
+        frame = index.snippet(call.func.value, 30)
+        vectorized = _vectorized(index, call)
+        fixes: tuple[Fix, ...] = ()
+        if vectorized is not None:
+            fixes = (
+                Fix(
+                    title=f"Replace with `{vectorized}`",
+                    edits=(Edit(path=inp.source.path, range=index.range(call), new_text=vectorized),),
+                    preferred=True,
+                ),
+            )
+        hint = (
+            f" Here that is `{vectorized}`."
+            if vectorized
+            else ' Combine the columns directly (`df["a"] + df["b"]`, `np.where`).'
+        )
+        yield Finding(
+            code="PE701",
+            message=(
+                f"`{frame}.apply(..., axis=1)` calls a Python function once per row: typically 100x slower than a "
+                f"vectorized column expression.{hint}"
+            ),
+            path=inp.source.path,
+            range=index.range(call),
+            severity=Severity.INFO,
+            fixes=fixes,
+            data={"vectorized": vectorized},
+        )

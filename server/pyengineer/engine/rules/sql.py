@@ -1,0 +1,307 @@
+"""PE801: SQL built from strings instead of bound parameters."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.syntax import SyntaxIndex, syntax_index
+from pyengineer.engine.web_endpoints import keyword_value
+from pyengineer.findings import Edit, Finding, Fix, Severity
+
+_TEXT_FUNCTIONS = frozenset(
+    {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"}
+)
+_READ_SQL = frozenset({"pandas.read_sql", "pandas.read_sql_query"})
+_EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript", "exec_driver_sql", "raw", "mogrify"})
+_ASYNCPG_METHODS = frozenset({"fetch", "fetchrow", "fetchval"})
+_SQL_WORDS = re.compile(
+    r"\b(select|insert|update|delete|create|drop|alter|with|replace|merge|from|where|values|truncate|grant)\b",
+    re.IGNORECASE,
+)
+_SIMPLE_PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.]*)\}")
+
+
+@dataclass(frozen=True)
+class _Built:
+    how: str  # "an f-string", "% formatting", "str.format()", "concatenation"
+    node: ast.expr  # the string expression itself
+    literal: str  # the constant text in it (to recognise SQL)
+
+
+def _constant_names(index: SyntaxIndex) -> frozenset[str]:
+    """Module-level UPPER_CASE names bound to a string constant: safe to interpolate (no user input)."""
+
+    def compute() -> frozenset[str]:
+        names = set()
+        for stmt in index.tree.body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name) and target.id.isupper():
+                        names.add(target.id)
+        return frozenset(names)
+
+    return index.memo("pe801.constants", compute)
+
+
+def _is_static(index: SyntaxIndex, node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in _constant_names(index)
+    if isinstance(node, ast.JoinedStr):
+        return all(_is_static(index, v) for v in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return _is_static(index, node.value)
+    if isinstance(node, ast.BinOp):
+        return _is_static(index, node.left) and _is_static(index, node.right)
+    if isinstance(node, ast.Tuple):
+        return all(_is_static(index, e) for e in node.elts)
+    return False
+
+
+def _literal_text(node: ast.expr) -> str:
+    return " ".join(
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    )
+
+
+def _built(index: SyntaxIndex, node: ast.expr) -> _Built | None:
+    """How `node` builds a string from non-constant parts, or None if it is a constant or not a string."""
+    if _is_static(index, node):
+        return None
+    if isinstance(node, ast.JoinedStr):
+        return _Built("an f-string", node, _literal_text(node))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            return _Built("`%` formatting", node, node.left.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        text = _literal_text(node)
+        if text:
+            return _Built("string concatenation", node, text)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+        and isinstance(node.func.value.value, str)
+    ):
+        return _Built("`str.format()`", node, node.func.value.value)
+    return None
+
+
+def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built, ast.expr] | None:
+    """The built string passed as `node`, following a local variable back to its assignment."""
+    built = _built(index, node)
+    if built is not None:
+        return built, node
+    if not isinstance(node, ast.Name):
+        return None
+    scope = index.scope(call)
+    found: _Built | None = None
+    for stmt in ast.walk(scope):
+        if getattr(stmt, "lineno", 0) > call.lineno or index.scope(stmt) is not scope:
+            continue
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == node.id for t in stmt.targets
+        ):
+            found = _built(index, stmt.value)
+        elif (
+            isinstance(stmt, ast.AugAssign)
+            and isinstance(stmt.target, ast.Name)
+            and stmt.target.id == node.id
+            and not _is_static(index, stmt.value)
+        ):
+            found = _Built("string concatenation (`+=`)", stmt.value, _literal_text(stmt.value) or "sql")
+    return (found, node) if found is not None else None
+
+
+def _style(index: SyntaxIndex, is_text: bool, method: str) -> str:
+    """The driver's placeholder style: `:name`, `?`, `%s` or `$1`."""
+    if is_text:
+        return ":name"
+    if index.imports_module("asyncpg") and method in (*_ASYNCPG_METHODS, "execute"):
+        return "$1"
+    if index.imports_module("sqlite3"):
+        return "?"
+    if index.imports_module("psycopg2", "psycopg", "pymysql", "MySQLdb", "mysql", "django"):
+        return "%s"
+    if index.imports_module("sqlalchemy", "sqlmodel"):
+        return ":name"
+    return ""
+
+
+def _fstring_fix(
+    index: SyntaxIndex, call: ast.Call, node: ast.JoinedStr, style: str, is_text: bool
+) -> Fix | None:
+    """Rewrite `f"... '{x}'"` into a query with placeholders and the values passed as parameters."""
+    segment = index.segment(node)
+    try:
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(segment).readline)
+            if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    if len(tokens) != 1 or tokens[0].type != tokenize.STRING:
+        return None  # implicit concatenation of several literals: leave it to the user
+    prefix_len = len(segment) - len(segment.lstrip("rRfFbBuU"))
+    prefix = segment[:prefix_len]
+    quote = (
+        segment[prefix_len : prefix_len + 3]
+        if segment[prefix_len : prefix_len + 3] in ('"""', "'''")
+        else segment[prefix_len]
+    )
+    body = segment[prefix_len + len(quote) : len(segment) - len(quote)]
+    values: list[str] = []
+    names: dict[str, str] = {}
+    out: list[str] = []
+    keep_f = False
+    i = 0
+    while i < len(body):
+        if body.startswith("{{", i) or body.startswith("}}", i):
+            out.append(body[i : i + 2])
+            i += 2
+            continue
+        if body[i] == "{":
+            match = _SIMPLE_PLACEHOLDER.match(body, i)
+            if match is None:
+                return None
+            expr = match.group(1)
+            if expr in _constant_names(index):
+                keep_f = True  # a module constant (a table name): it stays interpolated
+                out.append(match.group(0))
+                i = match.end()
+                continue
+            if style == ":name":
+                name = names.get(expr)
+                if name is None:
+                    base = expr.rsplit(".", 1)[-1]
+                    name = base
+                    n = 2
+                    while name in names.values():
+                        name = f"{base}_{n}"
+                        n += 1
+                    names[expr] = name
+                placeholder = f":{name}"
+            elif style == "$1":
+                if expr not in values:
+                    values.append(expr)
+                placeholder = f"${values.index(expr) + 1}"
+            else:
+                values.append(expr)
+                placeholder = style
+            quoted = (
+                out and out[-1].endswith(("'", '"')) and body[match.end() : match.end() + 1] == out[-1][-1]
+            )
+            if quoted:
+                out[-1] = out[-1][:-1]
+                i = match.end() + 1
+            else:
+                i = match.end()
+            out.append(placeholder)
+            continue
+        if body[i] == "}":
+            return None
+        literal_char = body[i]
+        if style == "%s" and literal_char == "%":
+            literal_char = "%%"
+        if (style == "?" and literal_char == "?") or (style == ":name" and literal_char == ":"):
+            return None  # a literal that the driver would read as a placeholder
+        out.append(literal_char)
+        i += 1
+    if not values and not names:
+        return None
+    joined = "".join(out)
+    if not keep_f:
+        prefix = prefix.replace("f", "").replace("F", "")
+        joined = joined.replace("{{", "{").replace("}}", "}")
+    query = prefix + quote + joined + quote
+    if style == ":name":
+        if not is_text:
+            return None
+        binds = ", ".join(f"{name}={expr}" for expr, name in names.items())
+        edit = Edit(
+            path=index.source.path,
+            range=index.range(call),
+            new_text=f"{index.segment(call.func)}({query}).bindparams({binds})",
+        )
+    elif len(call.args) == 1 and not call.keywords:
+        if style == "$1":
+            new_args = ", ".join([query, *values])
+        else:
+            new_args = f"{query}, ({', '.join(values)}{',' if len(values) == 1 else ''})"
+        edit = Edit(
+            path=index.source.path,
+            range=index.range(call),
+            new_text=f"{index.segment(call.func)}({new_args})",
+        )
+    else:
+        return None
+    return Fix(title="Use bound parameters", edits=(edit,), preferred=True)
+
+
+@rule(
+    "PE801",
+    "sql-built-from-strings",
+    "SQL built with f-strings, `%`, `.format()` or `+` is passed to `execute()` / `text()`",
+    severity=Severity.ERROR,
+    ruff_equivalent="S608",
+)
+def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
+    index = syntax_index(inp.source)
+    if index is None:
+        return
+    for call in index.of_type(ast.Call):
+        qualified = index.qualified_name(call.func) or ""
+        is_text = qualified in _TEXT_FUNCTIONS
+        is_read_sql = qualified in _READ_SQL
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+        is_execute = method in _EXECUTE_METHODS or (
+            method in _ASYNCPG_METHODS and index.imports_module("asyncpg")
+        )
+        if not (is_text or is_read_sql or is_execute):
+            continue
+        argument = (
+            call.args[0] if call.args else keyword_value(call, "sql") or keyword_value(call, "statement")
+        )
+        if argument is None:
+            continue
+        resolved = _resolve(index, argument, call)
+        if resolved is None:
+            continue
+        built, shown = resolved
+        if not (is_text or is_read_sql) and not _SQL_WORDS.search(built.literal):
+            continue  # `executor.execute(f"...")` that is not SQL
+        style = _style(index, is_text, method)
+        placeholder = {
+            ":name": '`:name` placeholders with the values passed separately (`text("... WHERE id = :id")`, '
+            '`{"id": user_id}`)',
+            "?": '`?` placeholders with the values as the second argument (`execute("... WHERE id = ?", (user_id,))`)',
+            "%s": '`%s` placeholders with the values as the second argument (`execute("... WHERE id = %s", (user_id,))`)',
+            "$1": '`$1` placeholders with the values as extra arguments (`fetch("... WHERE id = $1", user_id)`)',
+            "": "the driver's placeholders (`?`, `%s` or `:name`) with the values passed separately",
+        }[style]
+        via = f" (built in `{index.snippet(shown, 30)}`)" if shown is not built.node else ""
+        fixes: tuple[Fix, ...] = ()
+        if isinstance(built.node, ast.JoinedStr) and shown is argument and built.node is argument and style:
+            fix = _fstring_fix(index, call, built.node, style, is_text)
+            fixes = (fix,) if fix is not None else ()
+        yield Finding(
+            code="PE801",
+            message=(
+                f"SQL built with {built.how}{via} is passed to `{index.snippet(call.func, 40)}()`: a value with a "
+                f"quote in it breaks the query or injects SQL. Use {placeholder}."
+            ),
+            path=inp.source.path,
+            range=index.range(argument),
+            severity=Severity.ERROR,
+            fixes=fixes,
+            data={"how": built.how, "style": style},
+        )

@@ -1,0 +1,202 @@
+"""PE5xx: type hints on the public surface of a module."""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, syntax_index
+from pyengineer.findings import Edit, Finding, Fix, Range, Severity
+
+_SKIPPED_DECORATORS = frozenset({"override", "overload", "fixture", "singledispatchmethod"})
+_STUB_DECORATORS = frozenset({"abstractmethod", "abstractproperty"})
+
+
+def _decorator_names(func: FunctionNode) -> set[str]:
+    names = set()
+    for decorator in func.decorator_list:
+        node = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+    return names
+
+
+def _is_test_file(relative: str) -> bool:
+    name = PurePosixPath(relative).name
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def _public(name: str) -> bool:
+    return not name.startswith("_") or (name.startswith("__") and name.endswith("__"))
+
+
+def _in_scope(index: SyntaxIndex, func: FunctionNode, mode: str) -> tuple[bool, bool]:
+    """(checked, is_method) for `func` under the `type_hints` setting."""
+    parent = index.parent(func)
+    is_method = isinstance(parent, ast.ClassDef)
+    if mode == "all":
+        return True, is_method
+    if parent is index.tree:
+        return _public(func.name), False
+    if isinstance(parent, ast.ClassDef) and index.parent(parent) is index.tree:
+        return _public(func.name) and not parent.name.startswith("_"), True
+    return False, is_method
+
+
+def _is_stub(func: FunctionNode) -> bool:
+    """A body that is only a docstring, `...`, `pass` or `raise NotImplementedError`: meant to be overridden."""
+    for stmt in func.body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring or `...`
+        if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+            target = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+            if isinstance(target, ast.Name) and target.id == "NotImplementedError":
+                continue
+        return False
+    return True
+
+
+def _returns_nothing(index: SyntaxIndex, func: FunctionNode) -> bool:
+    """True if `func` provably returns None: no `return value`, no `yield`, not a stub to override."""
+
+    def compute() -> frozenset[int]:
+        # ids of the functions that return a value or yield, from one pass over the shared index
+        busy: set[int] = set()
+        for ret in index.of_type(ast.Return):
+            if ret.value is not None and not (
+                isinstance(ret.value, ast.Constant) and ret.value.value is None
+            ):
+                owner = index.function(ret)
+                if owner is not None:
+                    busy.add(id(owner))
+        for kind in (ast.Yield, ast.YieldFrom):
+            for node in index.of_type(kind):
+                owner = index.function(node)
+                if owner is not None:
+                    busy.add(id(owner))
+        return frozenset(busy)
+
+    if id(func) in index.memo("pe501.value-returning", compute):
+        return False
+    if _decorator_names(func) & _STUB_DECORATORS:
+        return False
+    return not (isinstance(index.parent(func), ast.ClassDef) and _is_stub(func))
+
+
+def _return_annotation_position(index: SyntaxIndex, func: FunctionNode) -> tuple[int, int] | None:
+    """(0-based line, column) just after the `)` closing the parameters of `func`."""
+    first = func.lineno
+    last = func.body[0].lineno if func.body else first
+    lines = index.source.lines[first - 1 : max(last, first)]
+    header = "\n".join(lines) + "\n"
+    depth = 0
+    seen_def = False
+    close: tuple[int, int] | None = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(header).readline):
+            if tok.type == tokenize.NAME and tok.string == "def" and not seen_def:
+                seen_def = True
+            elif not seen_def or tok.type != tokenize.OP:
+                continue
+            elif tok.string in "([{":
+                depth += 1
+            elif tok.string in ")]}":
+                depth -= 1
+                if depth == 0 and tok.string == ")":
+                    close = (first - 1 + tok.end[0] - 1, tok.end[1])
+            elif tok.string == ":" and depth == 0:
+                return close
+            elif tok.string == "->" and depth == 0:
+                return None
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return None
+
+
+def _missing(func: FunctionNode, is_method: bool) -> tuple[list[str], bool]:
+    args = func.args
+    params = [*args.posonlyargs, *args.args]
+    static = "staticmethod" in _decorator_names(func)
+    if is_method and not static and params:
+        params = params[1:]  # self / cls
+    every = [
+        *params,
+        *([args.vararg] if args.vararg else []),
+        *args.kwonlyargs,
+        *([args.kwarg] if args.kwarg else []),
+    ]
+    missing = [p.arg for p in every if p.annotation is None]
+    no_return = func.returns is None
+    if func.name == "__init__" and any(p.annotation is not None for p in every):
+        no_return = False  # mypy treats `__init__` with annotated parameters as typed; `-> None` is optional
+    return missing, no_return
+
+
+@rule(
+    "PE501",
+    "missing-type-hints",
+    "A public function or method has no type hints (configurable with `type-hints`)",
+    severity=Severity.INFO,
+    ruff_equivalent="ANN001, ANN201, ANN202, ANN204 (flake8-annotations)",
+)
+def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
+    mode = inp.settings.type_hints
+    if mode == "off":
+        return
+    index = syntax_index(inp.source)
+    if index is None:
+        return
+    test_file = _is_test_file(inp.source.relative)
+    functions: list[FunctionNode] = [*index.of_type(ast.FunctionDef), *index.of_type(ast.AsyncFunctionDef)]
+    functions.sort(key=lambda f: (f.lineno, f.col_offset))
+    for func in functions:
+        checked, is_method = _in_scope(index, func, mode)
+        if not checked or _decorator_names(func) & _SKIPPED_DECORATORS:
+            continue
+        if test_file and (func.name.startswith("test") or func.name.startswith("pytest_")):
+            continue  # pytest finds tests and hooks by name; nobody calls them with the wrong types
+        missing, no_return = _missing(func, is_method)
+        if not missing and not no_return:
+            continue
+        parts = []
+        if missing:
+            parts.append(
+                "parameter" + ("s " if len(missing) > 1 else " ") + ", ".join(f"`{m}`" for m in missing)
+            )
+        if no_return:
+            parts.append("the return type")
+        kind = "method" if is_method else "function"
+        public = "public " if _public(func.name) and mode == "public" else ""
+        fixes: list[Fix] = []
+        if no_return and _returns_nothing(index, func):
+            position = _return_annotation_position(index, func)
+            if position is not None:
+                line, col = position
+                fixes.append(
+                    Fix(
+                        title="Add `-> None` (the function returns nothing)",
+                        edits=(Edit(path=inp.source.path, range=Range.of(line, col), new_text=" -> None"),),
+                        safe=True,
+                        preferred=True,
+                    )
+                )
+        yield Finding(
+            code="PE501",
+            message=(
+                f"The {public}{kind} `{func.name}` has no type hints for {' and '.join(parts)}: callers and "
+                "mypy cannot check how it is used."
+            ),
+            path=inp.source.path,
+            range=index.name_range(func),
+            severity=Severity.INFO,
+            fixes=tuple(fixes),
+            data={"function": func.name, "missing": missing, "return": no_return},
+        )

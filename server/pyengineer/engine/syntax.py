@@ -1,0 +1,246 @@
+"""SyntaxIndex: one walk over a parsed document, shared by every rule family.
+
+The rules run on every keystroke (debounced), so they must not each walk the tree again: the index walks it
+once, remembers every node's parent, groups nodes by type, and resolves names through the file's imports
+(`sleep` after `from time import sleep` is `time.sleep`).
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pyengineer.engine.source import ParsedSource
+from pyengineer.findings import Range
+
+N = TypeVar("N", bound=ast.AST)
+T = TypeVar("T")
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+ScopeNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef | ast.Module
+
+
+@dataclass(frozen=True)
+class ImportBinding:
+    """A name bound by an import: `from time import sleep` binds `sleep` to `time.sleep`."""
+
+    name: str
+    qualified: str
+    statement: ast.Import | ast.ImportFrom
+    module_level: bool
+    plain: bool  # `import x` / `import x.y` (binds the package), not `from x import y` or `import x as y`
+
+
+class SyntaxIndex:
+    """Parents, nodes by type and import bindings of one parsed document."""
+
+    def __init__(self, source: ParsedSource, tree: ast.Module) -> None:
+        self.source = source
+        self.tree = tree
+        self._parents: dict[ast.AST, ast.AST] = {}
+        self._by_type: dict[type[ast.AST], list[ast.AST]] = {}
+        self.imports: dict[str, ImportBinding] = {}
+        self.module_names: set[str] = set()  # every name bound at module level (imports, defs, assignments)
+        self._memo: dict[str, object] = {}
+        self._walk()
+
+    def _walk(self) -> None:
+        parents = self._parents
+        by_type = self._by_type
+        stack: list[ast.AST] = [self.tree]
+        while stack:
+            node = stack.pop()
+            by_type.setdefault(type(node), []).append(node)
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+                stack.append(child)
+        # The stack pops in reverse; rules report in source order.
+        for nodes in by_type.values():
+            if nodes and hasattr(nodes[0], "lineno"):
+                nodes.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+        for imp in self.of_type(ast.Import):
+            self._bind_import(imp)
+        for imp_from in self.of_type(ast.ImportFrom):
+            self._bind_import(imp_from)
+        for stmt in self.tree.body:
+            self.module_names.update(_bound_names(stmt))
+
+    def _bind_import(self, statement: ast.Import | ast.ImportFrom) -> None:
+        module_level = self.parent(statement) is self.tree
+        for alias in statement.names:
+            if isinstance(statement, ast.Import):
+                if alias.asname:
+                    binding = ImportBinding(alias.asname, alias.name, statement, module_level, False)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    binding = ImportBinding(top, top, statement, module_level, True)
+            else:
+                if alias.name == "*":
+                    continue
+                base = "." * statement.level + (statement.module or "")
+                qualified = f"{base}.{alias.name}" if base and not base.endswith(".") else base + alias.name
+                binding = ImportBinding(alias.asname or alias.name, qualified, statement, module_level, False)
+            # A module-level import wins over one buried in a function (that is what most code reads).
+            previous = self.imports.get(binding.name)
+            if previous is None or (module_level and not previous.module_level):
+                self.imports[binding.name] = binding
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """A value derived from the index, computed once (endpoints, assignments...) and shared by rules."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
+
+    # -- queries ------------------------------------------------------------------------------------------
+
+    def of_type(self, cls: type[N]) -> list[N]:
+        """Every node of exactly type `cls`, in source order."""
+        return self._by_type.get(cls, [])  # type: ignore[return-value]
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self._parents.get(node)
+
+    def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        parent = self._parents.get(node)
+        while parent is not None:
+            yield parent
+            parent = self._parents.get(parent)
+
+    def scope(self, node: ast.AST) -> ScopeNode:
+        """The function, lambda, class or module whose body holds `node`."""
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+                return ancestor
+        return self.tree
+
+    def function(self, node: ast.AST) -> FunctionNode | None:
+        """The function whose own body holds `node` (None at module or class level, or inside a lambda)."""
+        scope = self.scope(node)
+        return scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else None
+
+    def coroutine(self, node: ast.AST) -> ast.AsyncFunctionDef | None:
+        """The `async def` that runs `node` on the event loop: the nearest function, if it is async."""
+        scope = self.scope(node)
+        return scope if isinstance(scope, ast.AsyncFunctionDef) else None
+
+    def qualified_name(self, expr: ast.expr) -> str | None:
+        """`expr` spelled through the imports: `dt.datetime.utcnow` -> `datetime.datetime.utcnow`."""
+        parts: list[str] = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name):
+            return None
+        binding = self.imports.get(expr.id)
+        parts.append(binding.qualified if binding is not None else expr.id)
+        return ".".join(reversed(parts))
+
+    def imported(self, expr: ast.expr) -> bool:
+        """True if the leftmost name of `expr` comes from an import."""
+        while isinstance(expr, ast.Attribute):
+            expr = expr.value
+        return isinstance(expr, ast.Name) and expr.id in self.imports
+
+    def bound_to(self, qualified: str) -> str | None:
+        """A local name the file already uses for `qualified` (module-level imports first)."""
+        found = None
+        for binding in self.imports.values():
+            if binding.qualified == qualified:
+                if binding.module_level:
+                    return binding.name
+                found = found or binding.name
+        return found
+
+    def imports_module(self, *top_levels: str) -> bool:
+        return bool(set(top_levels) & self.source.imported_top_levels)
+
+    # -- positions ----------------------------------------------------------------------------------------
+
+    def range(self, node: ast.AST) -> Range:
+        """The code-point range of `node` (ast columns are UTF-8 bytes)."""
+        line = getattr(node, "lineno", 1)
+        end_line = getattr(node, "end_lineno", None) or line
+        col = self.source.column(line, getattr(node, "col_offset", 0))
+        end_col = self.source.column(end_line, getattr(node, "end_col_offset", None) or 0)
+        return Range.of(line - 1, col, end_line - 1, end_col)
+
+    def name_range(self, node: FunctionNode | ast.ClassDef) -> Range:
+        """The range of the name in `def name(` / `class name`."""
+        line = node.lineno
+        text = self.source.line_text(line - 1)
+        start = self.source.column(line, node.col_offset)
+        at = text.find(node.name, start)
+        if at < 0:
+            return Range.of(line - 1, start, line - 1, len(text))
+        return Range.of(line - 1, at, line - 1, at + len(node.name))
+
+    def line_range(self, line: int) -> Range:
+        """0-based `line` from its first non-blank character to its end."""
+        text = self.source.line_text(line)
+        return Range.of(line, len(text) - len(text.lstrip()), line, len(text))
+
+    def segment(self, node: ast.AST) -> str:
+        """The source text of `node`."""
+        return ast.get_source_segment(self.source.text, node) or ""
+
+    def snippet(self, node: ast.AST, limit: int = 60) -> str:
+        """The source text of `node` on one line, shortened for a message."""
+        text = " ".join(self.segment(node).split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def assignment(stmt: ast.AST) -> tuple[list[ast.expr], ast.expr] | None:
+    """(targets, value) of `a = b = value` or `a: T = value`; None for anything else."""
+    if isinstance(stmt, ast.Assign):
+        return stmt.targets, stmt.value
+    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        return [stmt.target], stmt.value
+    return None
+
+
+def assigned_names(targets: list[ast.expr]) -> list[str]:
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def _bound_names(stmt: ast.stmt) -> Iterator[str]:
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        yield stmt.name
+    elif isinstance(stmt, ast.Import | ast.ImportFrom):
+        for alias in stmt.names:
+            yield alias.asname or alias.name.split(".", 1)[0]
+    elif isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        for target in targets:
+            for node in ast.walk(target):
+                if isinstance(node, ast.Name):
+                    yield node.id
+    elif isinstance(stmt, ast.If | ast.Try | ast.With):
+        for child in ast.iter_child_nodes(stmt):
+            if isinstance(child, ast.stmt):
+                yield from _bound_names(child)
+        if isinstance(stmt, ast.Try):
+            for handler in stmt.handlers:
+                for child in handler.body:
+                    yield from _bound_names(child)
+
+
+_CACHE: weakref.WeakKeyDictionary[ParsedSource, SyntaxIndex] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def syntax_index(source: ParsedSource) -> SyntaxIndex | None:
+    """The shared index of `source` (None when it does not parse); built once per document version."""
+    with _LOCK:
+        index = _CACHE.get(source)
+    if index is not None:
+        return index
+    tree = source.tree
+    if tree is None:
+        return None
+    index = SyntaxIndex(source, tree)
+    with _LOCK:
+        return _CACHE.setdefault(source, index)
