@@ -196,9 +196,11 @@ def imports_from_tokens(source: str) -> list[ImportRecord]:
             and tok.string in ("import", "from")
             and i > 0
             and toks[i - 1].end[0] < tok.start[0]
+            and not _ends_with_backslash(toks[i - 1])
         ):
             # An unclosed bracket or an unfinished line above (code being typed): valid code never
-            # starts a continuation line with `import`/`from`, so this is a new statement.
+            # starts a continuation line with `import`/`from` (except after a backslash), so this is a
+            # new statement.
             depth = 0
             at_statement_start = True
         if tok.type in _STATEMENT_BOUNDARY or (tok.type == tokenize.OP and tok.string == ";" and depth == 0):
@@ -294,6 +296,12 @@ def imports_from_tokens(source: str) -> list[ImportRecord]:
         i += 1
     records.sort(key=lambda r: (r.line, r.col))
     return records
+
+
+def _ends_with_backslash(tok: tokenize.TokenInfo) -> bool:
+    """True if the physical line of `tok` continues after it with a backslash (`from a \\`)."""
+    lines = tok.line.splitlines()
+    return bool(lines) and lines[-1][tok.end[1] :].strip() == "\\"
 
 
 def _string_value(literal: str) -> str | None:
