@@ -12,6 +12,9 @@ from typing import Any
 # markers) does not change which library it is.
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s+|=)(\S+)")
+_EDITABLE = re.compile(r"^\s*(?:-e|--editable)(?:\s+|=)")
+# `name [extras] @ url`: a PEP 508 direct reference names its distribution before the URL.
+_DIRECT_REFERENCE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*@")
 
 
 def canonical_name(name: str) -> str:
@@ -21,9 +24,13 @@ def canonical_name(name: str) -> str:
 
 def requirement_name(requirement: str) -> str | None:
     """The distribution named by one PEP 508 requirement string, or None for options, URLs and blanks."""
+    requirement = _EDITABLE.sub("", requirement)  # `-e <url>#egg=name` names a distribution too
     text = requirement.split("#", 1)[0].strip()
     if not text or text.startswith("-"):
         return None
+    direct = _DIRECT_REFERENCE.match(text)
+    if direct:
+        return canonical_name(direct.group(1))
     if "://" in text or text.startswith((".", "/")):
         egg = re.search(r"#egg=([A-Za-z0-9._-]+)", requirement)
         return canonical_name(egg.group(1)) if egg else None
@@ -49,7 +56,7 @@ def read_requirements(path: Path, _seen: set[Path] | None = None) -> tuple[list[
         include = _INCLUDE.match(line)
         if include:
             target = (path.parent / include.group(1)).resolve()
-            if target.is_file():
+            if target.is_file() and target not in seen:
                 included.append(target)
                 more_names, more_files = read_requirements(target, seen)
                 names.extend(more_names)
