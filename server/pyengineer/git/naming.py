@@ -109,21 +109,26 @@ def make_unique(name: str, existing: Iterable[str]) -> str:
         taken.add(branch)
         if "/" in branch:
             taken.add(branch.split("/", 1)[1])  # origin/feature/x also takes feature/x
+    # git stores refs as files: "feature" and "feature/x" cannot both exist, and no suffix on the last
+    # component fixes a taken folder, so the folders from the taken one down are folded into the name.
+    taken_prefix = _taken_prefix(name, taken)
+    if taken_prefix is not None:
+        name = taken_prefix + "-" + name[len(taken_prefix) + 1 :].replace("/", "-")
     candidate, n = name, 2
-    while (
-        candidate in taken
-        or any(t.startswith(candidate + "/") for t in taken)
-        or _prefix_taken(candidate, taken)
-    ):
+    while candidate in taken or any(t.startswith(candidate + "/") for t in taken):
         candidate = f"{name}-{n}"
         n += 1
     return candidate
 
 
-def _prefix_taken(name: str, taken: set[str]) -> bool:
-    # git stores refs as files: "feature" and "feature/x" cannot both exist.
+def _taken_prefix(name: str, taken: set[str]) -> str | None:
+    """The shortest leading folder path of `name` that is itself a taken branch name."""
     parts = name.split("/")
-    return any("/".join(parts[:i]) in taken for i in range(1, len(parts)))
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        if prefix in taken:
+            return prefix
+    return None
 
 
 def suggest_branch_names(
