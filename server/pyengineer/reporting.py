@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pyengineer import __version__
 from pyengineer.engine.registry import load_rules
@@ -87,6 +89,14 @@ def render_json(findings: Sequence[Finding]) -> str:
     )
 
 
+def sarif_uri(path: str) -> str:
+    """A SARIF artifact URI: relative to the current folder when inside it (as code scanning wants), else file://."""
+    shown = display_path(path)
+    if os.path.isabs(shown):
+        return Path(shown).as_uri()
+    return quote(shown.replace(os.sep, "/"), safe="/")
+
+
 def render_sarif(findings: Sequence[Finding]) -> str:
     rules = load_rules()
     used = sorted({f.code for f in findings} | set(rules))
@@ -94,15 +104,15 @@ def render_sarif(findings: Sequence[Finding]) -> str:
     driver_rules = []
     for code in used:
         rule = rules.get(code)
-        driver_rules.append(
-            {
-                "id": code,
-                "name": rule.name if rule else code,
-                "shortDescription": {"text": rule.summary if rule else code},
-                "helpUri": rule.url if rule else None,
-                "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity] if rule else "warning"},
-            }
-        )
+        descriptor: dict[str, Any] = {
+            "id": code,
+            "name": rule.name if rule else code,
+            "shortDescription": {"text": rule.summary if rule else code},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity] if rule else "warning"},
+        }
+        if rule:
+            descriptor["helpUri"] = rule.url  # SARIF omits absent properties; null is invalid
+        driver_rules.append(descriptor)
     results = []
     for f in findings:
         results.append(
@@ -114,7 +124,7 @@ def render_sarif(findings: Sequence[Finding]) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": display_path(f.path).replace(os.sep, "/")},
+                            "artifactLocation": {"uri": sarif_uri(f.path)},
                             "region": {
                                 "startLine": f.range.start.line + 1,
                                 "startColumn": f.range.start.character + 1,
