@@ -36,7 +36,8 @@ local function check(name, condition, detail)
 end
 
 local function finish()
-  out(("neovim %s: %d passed, %d failed"):format(tostring(vim.version and vim.version().minor or "?"), passed, failed))
+  local v = vim.version()
+  out(("neovim %d.%d.%d: %d passed, %d failed"):format(v.major, v.minor, v.patch, passed, failed))
   if failed == 0 then
     vim.cmd("qall!")
   else

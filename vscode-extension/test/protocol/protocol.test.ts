@@ -251,15 +251,26 @@ test('the code actions offer Create branch and Hand off; running Create branch s
   assert.equal(status.protected, false);
 });
 
-test('a settings change reaches the running server without a restart', async () => {
+test('a settings change reaches the running server without a restart (pushed, as VS Code sends it)', async () => {
   assert.ok(newBranch, 'needs the branch from the previous test');
-  const before = configurationRequests.length;
   settings = { ...settings, protectedBranches: [...settings.protectedBranches, newBranch] };
-  await connection.sendNotification('workspace/didChangeConfiguration', { settings: { pyengineer: settings } });
+  // vscode-languageclient's synchronize.configurationSection pushes the raw "pyengineer" section, client-only
+  // keys included; the server must ignore those.
+  const raw = { ...settings, serverPath: '/somewhere/pyengineer', interpreter: '', trace: { server: 'off' } };
+  await connection.sendNotification('workspace/didChangeConfiguration', { settings: { pyengineer: raw } });
   await waitFor('PE101 again once the new branch is protected' + explain(), 20_000, () =>
     codes(scenario.modelUri).includes('PE101') ? true : undefined,
   );
-  assert.ok(configurationRequests.length > before, 'the server pulled workspace/configuration again');
+});
+
+test('a settings change without values makes the server pull workspace/configuration', async () => {
+  const before = configurationRequests.length;
+  settings = { ...settings, protectedBranches: DEFAULT_SETTINGS.protectedBranches };
+  await connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
+  await waitFor('PE101 gone once the branch is no longer protected' + explain(), 20_000, () =>
+    codes(scenario.modelUri).includes('PE101') ? undefined : true,
+  );
+  assert.ok(configurationRequests.length > before, 'the server pulled workspace/configuration');
 });
 
 test('an API key sent after start is accepted without breaking the session', async () => {
