@@ -1,0 +1,373 @@
+"""The one secret detector of pyengineer: find secrets in text and replace them before anything leaves.
+
+`find_secrets` is shared by the LLM agent (everything it sends goes through `redact`) and by the hard-coded
+secret rule, so a secret is recognised the same way everywhere. Two families of detection:
+
+- token formats that are secret wherever they appear (AWS key ids, GitHub tokens, JWTs, PEM private keys...);
+- assignments of a literal to a secret-sounding name (`API_KEY = "..."`, `password: ...`, `DB_TOKEN=...` in
+  a `.env` file), where the name is the evidence and the value is checked not to be a placeholder or code.
+
+Matches report offsets into the text (never the secret itself, so they are safe to log).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+PLACEHOLDER_PREFIX = "[REDACTED:"
+
+ASSIGNMENT_KIND = "secret-assignment"
+
+
+@dataclass(frozen=True)
+class SecretMatch:
+    """One secret: `text[start:end]` is the secret value; for assignments `name` is what it is assigned to."""
+
+    kind: str
+    start: int
+    end: int
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """Text with every secret replaced by `[REDACTED:<kind>]`, and what was replaced (input offsets)."""
+
+    text: str
+    count: int
+    kinds: tuple[str, ...]
+    matches: tuple[SecretMatch, ...] = ()
+
+
+def placeholder(kind: str) -> str:
+    return f"{PLACEHOLDER_PREFIX}{kind}]"
+
+
+# -- token formats --------------------------------------------------------------------------------
+
+# Most token formats must not be glued to other token characters, or `xghp_...` inside a longer identifier
+# would be cut in the middle; these lookarounds stand in for \b, which treats `-` as a boundary.
+_B = r"(?<![A-Za-z0-9_\-])"
+_E = r"(?![A-Za-z0-9_\-])"
+
+
+def _has_digit_and_letter(value: str) -> bool:
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _looks_random(value: str) -> bool:
+    """Long, with digits, upper and lower case: no one names a variable like that."""
+    return (
+        len(value) >= 12
+        and any(c.isdigit() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+    )
+
+
+@dataclass(frozen=True)
+class _Format:
+    kind: str
+    pattern: re.Pattern[str]
+    # The secret is the named group "v" when the pattern has one (the rest is context), else the whole match.
+    check: Callable[[str], bool] | None = None
+
+
+def _format(kind: str, pattern: str, flags: int = 0, check: Callable[[str], bool] | None = None) -> _Format:
+    return _Format(kind, re.compile(pattern, flags), check)
+
+
+_PEM_LABEL = r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
+
+_FORMATS: tuple[_Format, ...] = (
+    # A private key without its END line (cut off, or pasted half) is still a private key: redact to the end.
+    _format(
+        "private-key",
+        _PEM_LABEL + r"(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+        re.S,
+    ),
+    _format("aws-access-key-id", _B + r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}" + _E),
+    _format(
+        "aws-secret-access-key",
+        r"(?i)aws[\w.\-]{0,30}?(?:secret|_sk)[\w.\-]{0,30}?[\"']?\s*(?:=>|[:=]|\s)\s*[\"']?"
+        r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+    ),
+    _format("gcp-api-key", _B + r"AIza[0-9A-Za-z_\-]{35}" + _E),
+    _format("gcp-oauth-client-secret", _B + r"GOCSPX-[A-Za-z0-9_\-]{28}" + _E),
+    _format("gcp-access-token", _B + r"ya29\.[0-9A-Za-z_\-]{20,}" + _E),
+    _format(
+        "azure-key",
+        r"(?i)(?:AccountKey|SharedAccessKey|PrimaryKey|SecondaryKey)\s*=\s*(?P<v>[A-Za-z0-9+/]{20,}={0,2})",
+    ),
+    _format("azure-sas-token", r"(?i)[?&;]sig=(?P<v>[A-Za-z0-9%+/=]{16,})"),
+    _format("github-token", _B + r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})" + _E),
+    _format("gitlab-token", _B + r"gl(?:pat|dt|rt|ptt|soat|cbt|ffct)-[A-Za-z0-9_\-]{20,}" + _E),
+    _format("anthropic-api-key", _B + r"sk-ant-[A-Za-z0-9_\-]{20,}" + _E),
+    _format(
+        "openai-api-key",
+        _B + r"sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}" + _E,
+        check=_has_digit_and_letter,
+    ),
+    _format("slack-token", _B + r"(?:xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-\d-[A-Za-z0-9\-]{10,})" + _E),
+    _format(
+        "slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,}"
+    ),
+    _format(
+        "stripe-key", _B + r"(?:(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})" + _E
+    ),
+    _format("npm-token", _B + r"npm_[A-Za-z0-9]{36}" + _E),
+    _format("pypi-token", _B + r"pypi-AgE[A-Za-z0-9_\-]{50,}" + _E),
+    _format("huggingface-token", _B + r"hf_[A-Za-z0-9]{30,}" + _E, check=_has_digit_and_letter),
+    _format("sendgrid-key", _B + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _E),
+    _format("jwt", _B + r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*"),
+    _format(
+        "authorization-header",
+        r"(?i)authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+(?P<v>[A-Za-z0-9._~+/=\-]{12,})",
+    ),
+)
+
+# -- passwords in URLs and connection strings ------------------------------------------------------------
+
+_URL_PASSWORD = re.compile(
+    r"(?<![\w+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{1,30}://[^\s:/?#@'\"<>]*:(?P<v>[^\s/?#@'\"<>]+)@"
+)
+_CONNECTION_PASSWORDS = (
+    re.compile(r"(?i);\s*(?:password|pwd)\s*=\s*(?P<v>[^;\"'\r\n]+)"),
+    re.compile(r"(?i)(?<![\w])(?:password|pwd)\s*=\s*(?P<v>[^;\"'\s]+)\s*;"),
+)
+
+# -- assignments to secret-sounding names ------------------------------------------------------------
+
+# `NAME = "v"`, `NAME: str = "v"`, `"NAME": "v"`, `NAME: "v"`, `name="v"`, `os.environ["NAME"] = "v"`.
+# String prefixes r/b/u are allowed; f-strings are expressions, not literals, and are left alone.
+_QUOTED_ASSIGNMENT = re.compile(
+    r"(?<![\w.\-])(?P<name>[A-Za-z_][\w.\-]*)(?:[\"']\]?)?[ \t]*"
+    r"(?::[ \t]*[\w\[\]|., ]+?[ \t]*=|:=|=>|=|:)[ \t]*[rRuUbB]{0,2}"
+    r"(?:\"(?P<v1>(?:\\.|[^\"\\\n])*)\"|'(?P<v2>(?:\\.|[^'\\\n])*)')"
+)
+# `.env`, INI, YAML, shell and query strings: `NAME=value`, `export NAME=value`, `name: value`, `--pwd=value`,
+# `?token=value`. Not anchored to the line start: `env DB_PASSWORD=x cmd` and `-e TOKEN=x` hold secrets too.
+# The value stops at whitespace, quotes, brackets and separators; whether it is code is decided afterwards.
+_BARE_ASSIGNMENT = re.compile(
+    r"(?<![\w.])(?P<name>[A-Za-z_][\w.\-]*)[ \t]*[=:][ \t]*(?P<v>[^\s'\"#=`(){}\[\],;&|][^\s'\"`(){}\[\],;&|]*)"
+)
+
+# Words that make a name secret wherever they are in it: `SECRET_KEY_BASE`, `db_password_prod`.
+_STRONG_WORDS = frozenset({"secret", "password", "passwd", "passphrase", "apikey", "secretkey", "privatekey"})
+# Words that make a name secret when they end it: `GITHUB_TOKEN`, `api_key`, `db_pwd`, `client_credentials`.
+_SUFFIX_WORDS = (
+    frozenset({"key", "token", "pwd", "pass", "credential", "credentials", "auth"}) | _STRONG_WORDS
+)
+# A secret word followed by one of these names something about the secret, not the secret itself.
+_NOT_SECRET_LAST_WORDS = frozenset(
+    {
+        "name", "names", "id", "ids", "url", "uri", "urls", "path", "paths", "file", "files", "dir", "type",
+        "length", "len", "size", "env", "var", "variable", "field", "header", "prefix", "suffix", "format",
+        "regex", "pattern", "kind", "count", "expiry", "expires", "ttl", "timeout", "lifetime", "enabled",
+        "required", "endpoint", "param", "parameter", "hint", "label", "help", "policy", "rotation", "min",
+        "max", "attempts", "validators", "validator", "reset", "changed", "column", "hash", "hasher",
+        "hashers", "algorithm", "mode", "source", "location", "store", "backend", "manager", "provider",
+        "class", "version", "option", "options", "flag", "scheme", "schema", "at",
+    }
+)  # fmt: skip
+# `X_key` names that are keys of something (a row, a dict, a cache) rather than credentials.
+_NOT_SECRET_KEY_OWNERS = frozenset(
+    {
+        "primary", "foreign", "sort", "cache", "partition", "lookup", "dict", "map", "group", "row", "column",
+        "index", "unique", "composite", "natural", "public", "pub", "registry", "hot", "idempotency",
+        "translation", "i18n", "message", "msg", "config", "setting", "settings", "s3", "object", "bucket",
+        "file", "json", "field", "attr", "template", "session", "route", "url", "query", "state", "event",
+        "metric", "label", "tag", "type", "storage", "dedup", "shard", "hash", "order", "range",
+        "entity", "model", "record", "item", "cursor", "page", "next", "continuation", "csrf", "form",
+    }
+)  # fmt: skip
+# `next_token` and friends are pagination cursors, not credentials.
+_NOT_SECRET_TOKEN_OWNERS = frozenset({"next", "page", "continuation", "pagination", "cursor", "csrf", "form"})
+
+_PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase"})
+
+_PLACEHOLDER_WORDS = frozenset(
+    {
+        "", "none", "null", "nil", "undefined", "true", "false", "yes", "no", "secret", "secrets", "password",
+        "passwd", "pass", "token", "key", "apikey", "api_key", "test", "testing", "demo", "sample", "dummy",
+        "example", "changeme", "change_me", "change-me", "placeholder", "todo", "fixme", "tbd", "empty",
+        "default", "string", "str", "bearer", "basic", "required", "optional", "user", "username", "admin",
+        "root", "postgres", "guest", "redacted", "hidden", "masked", "notasecret", "not-a-secret",
+    }
+)  # fmt: skip
+_PLACEHOLDER_SHAPES = re.compile(
+    r"""(?x)^(?:
+        <[^>]*> | \$\{[^}]*\} | \$\(?[A-Za-z_]\w*\)? | \{\{.*\}\} | \{[^{}]*\} | %\([^)]*\)[sd] | %[sd]
+        | \*+ | [xX]{3,} | \.{2,} | -+ | _+ | \#+ | \?+ | 0+
+    )$"""
+)
+_PLACEHOLDER_FRAGMENTS = (
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "xxxxx",
+    "redacted",
+    "****",
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _words(name: str) -> list[str]:
+    """`self.apiKey` -> ["api", "key"]; `AWS_SECRET-ACCESS.KEY` -> ["key"] of the last dotted part only."""
+    last = name.rsplit(".", 1)[-1]
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", last)
+    return [w for w in re.split(r"[_\-]+", snake.lower()) if w]
+
+
+def secret_name_kind(name: str) -> str | None:
+    """The kind of secret ("password" or "secret") a name like `DB_PASSWORD` or `apiKey` holds, else None."""
+    words = _words(name)
+    if not words:
+        return None
+    last = words[-1]
+    if last in _NOT_SECRET_LAST_WORDS:
+        return None
+    owner = words[-2] if len(words) > 1 else ""
+    if last in _SUFFIX_WORDS:
+        if last == "key" and owner in _NOT_SECRET_KEY_OWNERS:
+            return None
+        if last == "token" and owner in _NOT_SECRET_TOKEN_OWNERS:
+            return None
+        return "password" if last in _PASSWORD_WORDS else "secret"
+    if any(w in _STRONG_WORDS for w in words):
+        return "password" if any(w in _PASSWORD_WORDS for w in words) else "secret"
+    return None
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that stand in for a secret: empty, `changeme`, `<your-key>`, `${TOKEN}`, `xxxx`..."""
+    stripped = value.strip()
+    lowered = stripped.lower()
+    if lowered in _PLACEHOLDER_WORDS or _PLACEHOLDER_SHAPES.match(stripped):
+        return True
+    if lowered.startswith(("your", PLACEHOLDER_PREFIX.lower())):
+        return True
+    if any(fragment in lowered for fragment in _PLACEHOLDER_FRAGMENTS):
+        return True
+    # One character repeated (`aaaaaaaa`) is a filler, not a secret.
+    return len(set(lowered)) == 1
+
+
+def _plausible_value(value: str, name_kind: str, bare_name: bool) -> bool:
+    if is_placeholder(value):
+        return False
+    if name_kind == "password":
+        return len(value) >= 4
+    if len(value) < 8 or any(c.isspace() for c in value):
+        return False
+    if bare_name:
+        # A variable called just `key` or `token` is too common to trust the name: the value must look random.
+        return len(value) >= 16 and _has_digit_and_letter(value)
+    return True
+
+
+def _plausible_bare_value(value: str, following: str) -> bool:
+    """An unquoted value is a `.env` literal unless it reads like code (`os.environ[...]`, `settings.KEY`)."""
+    if value.startswith("$"):
+        return False  # a shell variable
+    if following in ("(", "[") and not _looks_random(value):
+        return False  # a call or a subscript: code, unless the "name" is clearly a token
+    if _DOTTED_NAME.fullmatch(value):
+        return False
+    if _IDENTIFIER.fullmatch(value):
+        # `hunter2` is a password and a long mix of letters and digits is a token; `default_password` or
+        # `token` is a variable.
+        return _has_digit_and_letter(value) and ("_" not in value or len(value) >= 16)
+    return True
+
+
+def _assignments(text: str) -> Iterable[SecretMatch]:
+    for m in _QUOTED_ASSIGNMENT.finditer(text):
+        name = m.group("name")
+        name_kind = secret_name_kind(name)
+        if name_kind is None:
+            continue
+        group = "v1" if m.group("v1") is not None else "v2"
+        value = m.group(group)
+        if _plausible_value(value, name_kind, bare_name=len(_words(name)) == 1 and name_kind == "secret"):
+            yield SecretMatch(ASSIGNMENT_KIND, m.start(group), m.end(group), name)
+    for m in _BARE_ASSIGNMENT.finditer(text):
+        name = m.group("name")
+        name_kind = secret_name_kind(name)
+        if name_kind is None:
+            continue
+        value = m.group("v")
+        following = text[m.end("v") : m.end("v") + 1]
+        if _plausible_bare_value(value, following) and _plausible_value(
+            value, name_kind, bare_name=len(_words(name)) == 1 and name_kind == "secret"
+        ):
+            yield SecretMatch(ASSIGNMENT_KIND, m.start("v"), m.end("v"), name)
+
+
+def _span(m: re.Match[str]) -> tuple[int, int]:
+    if "v" in m.re.groupindex and m.group("v") is not None:
+        return m.start("v"), m.end("v")
+    return m.start(), m.end()
+
+
+def _formats(text: str) -> Iterable[SecretMatch]:
+    for fmt in _FORMATS:
+        for m in fmt.pattern.finditer(text):
+            start, end = _span(m)
+            if fmt.check is None or fmt.check(text[start:end]):
+                yield SecretMatch(fmt.kind, start, end)
+    for m in _URL_PASSWORD.finditer(text):
+        if not is_placeholder(m.group("v")):
+            yield SecretMatch("url-password", *_span(m))
+    for pattern in _CONNECTION_PASSWORDS:
+        for m in pattern.finditer(text):
+            value = m.group("v").strip()
+            if not is_placeholder(value):
+                start = m.start("v")
+                yield SecretMatch("connection-string-password", start, start + len(m.group("v").rstrip()))
+
+
+def find_secrets(text: str) -> list[SecretMatch]:
+    """Every secret in `text`, in order, overlapping detections merged into one match.
+
+    When a token format and a secret-named assignment cover the same value, the match takes the format's kind
+    (`openai-api-key`) and the assignment's name (`OPENAI_API_KEY`).
+    """
+    found = sorted([*_formats(text), *_assignments(text)], key=lambda s: (s.start, -s.end))
+    merged: list[SecretMatch] = []
+    for match in found:
+        if match.end <= match.start:
+            continue
+        if merged and match.start < merged[-1].end:
+            last = merged[-1]
+            kind = last.kind if last.kind != ASSIGNMENT_KIND else match.kind
+            merged[-1] = SecretMatch(kind, last.start, max(last.end, match.end), last.name or match.name)
+        else:
+            merged.append(match)
+    return merged
+
+
+def redact(text: str, matches: list[SecretMatch] | None = None) -> Redacted:
+    """`text` with each secret replaced by `[REDACTED:<kind>]`.
+
+    A placeholder keeps the newlines of what it replaces, so line numbers after a multi-line private key still
+    match the file: the model's edits are addressed by line.
+    """
+    if matches is None:
+        matches = find_secrets(text)
+    if not matches:
+        return Redacted(text, 0, (), ())
+    parts: list[str] = []
+    position = 0
+    for match in matches:
+        parts.append(text[position : match.start])
+        parts.append(placeholder(match.kind) + "\n" * text.count("\n", match.start, match.end))
+        position = match.end
+    parts.append(text[position:])
+    kinds = tuple(sorted({m.kind for m in matches}))
+    return Redacted("".join(parts), len(matches), kinds, tuple(matches))
