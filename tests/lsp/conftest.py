@@ -85,7 +85,8 @@ async def lsp_session(
         lsp.set_configuration(configuration, section="pyengineer")
     server_env = {**os.environ, **GIT_ENV, **(env or {})}
     server_env.pop("ANTHROPIC_API_KEY", None)
-    await lsp.start_io(sys.executable, "-m", "pyengineer", "serve", env=server_env)
+    args = ["--log-file", os.environ["PYENGINEER_TEST_LOG"]] if os.environ.get("PYENGINEER_TEST_LOG") else []
+    await lsp.start_io(sys.executable, "-m", "pyengineer", "serve", *args, env=server_env)
     caps = capabilities or client_capabilities(client)
     result = await lsp.initialize_session(
         types.InitializeParams(

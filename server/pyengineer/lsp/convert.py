@@ -24,7 +24,7 @@ class LineCodec:
 
     def __init__(self, text: str, encoding: str) -> None:
         self.lines = text.split("\n")
-        self.encoding = str(encoding)
+        self.encoding = str(getattr(encoding, "value", encoding))
 
     def _line(self, line: int) -> str:
         if 0 <= line < len(self.lines):

@@ -92,7 +92,9 @@ class PyengineerServer(LanguageServer):
 
     @property
     def position_encoding(self) -> str:
-        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+        encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        # An enum's str() is its name, not its value ("utf-8"), so unwrap it.
+        return str(getattr(encoding, "value", encoding))
 
     def client_supports(self, dotted: str) -> bool:
         """True if the client capability at `dotted` (e.g. 'window.show_document.support') is truthy."""

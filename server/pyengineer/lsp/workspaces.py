@@ -112,7 +112,8 @@ def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
             git_dirs.append(common.parent.parent)
 
     def on_batch(batch: ChangeBatch) -> None:
-        asyncio.run_coroutine_threadsafe(handle_batch(ls, state, batch), loop)
+        future = asyncio.run_coroutine_threadsafe(handle_batch(ls, state, batch), loop)
+        future.add_done_callback(_log_failure)
 
     watcher = WorkspaceWatcher(
         state.root,
@@ -129,6 +130,11 @@ def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
     log.info(
         "watching %s (%d watches%s)", state.root, watcher.watch_count, ", polling" if watcher.polling else ""
     )
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("handling file changes failed", exc_info=future.exception())
 
 
 def stop_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
@@ -160,6 +166,13 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
     if ls.shutting_down or state.root not in ls.session.workspaces:
         return
     config_touched = any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
+    log.debug(
+        "changes in %s: %d paths, git=%s, config=%s",
+        state.root,
+        len(batch.paths),
+        batch.git_changed,
+        config_touched,
+    )
     if config_touched:
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
         state.settings, state.config_error, state.config_file = settings, error, config_file

@@ -28,6 +28,9 @@ GIT_STATE_NAMES = frozenset(
 )
 
 
+WRITE_EVENTS = frozenset({"created", "deleted", "modified", "moved", "closed"})
+
+
 @dataclass
 class ChangeBatch:
     """What changed during one quiet period."""
@@ -46,6 +49,10 @@ class _Handler:
         self.watcher = watcher
 
     def dispatch(self, event: Any) -> None:
+        # Reads show up as "opened"/"closed_no_write" events; reacting to them would make our own reads
+        # (and git's) trigger endless rescans.
+        if event.event_type not in WRITE_EVENTS:
+            return
         for raw in (getattr(event, "src_path", None), getattr(event, "dest_path", None)):
             if raw:
                 path = os.fsdecode(raw)
