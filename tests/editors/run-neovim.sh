@@ -2,12 +2,13 @@
 # Runs the headless Neovim end-to-end test (tests/editors/nvim_e2e.lua) with one nvim binary against the real
 # `pyengineer serve`, on a fresh scenario repository: git repo on main with one commit, then model.py edited to
 # import torch.
-#   tests/editors/run-neovim.sh /path/to/nvim [/path/to/pyengineer]
+#   tests/editors/run-neovim.sh /path/to/nvim [/path/to/pyengineer] [test script, default nvim_e2e.lua]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 nvim=${1:?usage: run-neovim.sh NVIM [PYENGINEER]}
 server=${2:-${PYENGINEER_SERVER:-$root/.venv/bin/pyengineer}}
+script=$here/${3:-nvim_e2e.lua}
 [ -x "$server" ] || { echo "pyengineer server not found at $server" >&2; exit 2; }
 
 base=$(mktemp -d "${TMPDIR:-/tmp}/pyengineer-nvim-XXXXXX")
@@ -33,7 +34,7 @@ XDG_CONFIG_HOME=$base/xdg/config XDG_DATA_HOME=$base/xdg/data XDG_STATE_HOME=$ba
 XDG_CACHE_HOME=$base/xdg/cache NVIM_LOG_FILE=$base/nvim.log \
 PYENGINEER_PLUGIN=$root/neovim PYENGINEER_SERVER=$server PYENGINEER_EXPECTED=$base/model.py.expected \
 PYENGINEER_REPO=$repo \
-  timeout 180 "$nvim" --headless -i NONE -n -u "$here/nvim_e2e.lua" model.py </dev/null || status=$?
+  timeout 180 "$nvim" --headless -i NONE -n -u "$script" model.py </dev/null || status=$?
 # --headless writes messages to stderr without a final newline.
 echo
 exit "$status"
