@@ -36,14 +36,15 @@ def _check(args: argparse.Namespace) -> int:
     projects = check_paths(paths, overrides or None)
     findings = [f for p in projects for f in p.findings]
     if args.fix:
-        edits = [e for f in findings for fix in f.fixes[:1] if fix.safe for e in fix.edits]
-        fixed = [f for f in findings if f.fixes and f.fixes[0].safe and f.fixes[0].edits]
+        from pyengineer.actions.fixing import safe_fix_edits
+
+        edits, fixed = safe_fix_edits(findings)
         if edits:
             apply_edits_to_files(edits)
             # Report what is left after fixing, as ruff does.
             projects = check_paths(paths, overrides or None)
             findings = [f for p in projects for f in p.findings]
-            print(f"Fixed {len(fixed)} finding{'s' if len(fixed) != 1 else ''}.", file=sys.stderr)
+            print(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.", file=sys.stderr)
     render = {"text": render_text, "json": render_json, "sarif": render_sarif}[args.format]
     sys.stdout.write(render(findings))
     return EXIT_FINDINGS if findings else EXIT_CLEAN
@@ -145,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         ask_command.configure_parser(ask)
         ask.set_defaults(run=ask_command.run)
+
+    from pyengineer.actions import test_command
+
+    test = commands.add_parser(
+        "test",
+        help="run the project's tests with pytest and show failures where they happened",
+        description="Run pytest in the project's interpreter: exit 0 when tests pass, 1 on failures, 2 on errors.",
+    )
+    test_command.configure_parser(test)
+    test.set_defaults(run=test_command.run)
 
     return parser
 

@@ -6,8 +6,10 @@ from pyengineer.engine.rules import (
     branch,
     datetime_rule,
     exceptions,
+    failing_tests,
     ml,
     pandas_code,
+    secrets_rule,
     sql,
     typing_hints,
 )
@@ -18,8 +20,10 @@ __all__ = [
     "branch",
     "datetime_rule",
     "exceptions",
+    "failing_tests",
     "ml",
     "pandas_code",
+    "secrets_rule",
     "sql",
     "typing_hints",
 ]

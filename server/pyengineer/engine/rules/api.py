@@ -610,13 +610,15 @@ def _auth_fix(index: SyntaxIndex, unit: _Unit, model: _Unit) -> Fix | None:
         indent = index.source.line_text(first.lineno - 1)[
             : index.source.column(first.lineno, first.col_offset)
         ]
+        line = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
+        gap = "\n" if isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) else ""
         return Fix(
             title=f"Add `{model.auth}`",
             edits=(
                 Edit(
                     path=index.source.path,
-                    range=Range.of(first.lineno - 1, 0),
-                    new_text=f"{indent}{model.auth}\n",
+                    range=Range.of(line - 1, 0),
+                    new_text=f"{indent}{model.auth}\n{gap}",
                 ),
             ),
         )

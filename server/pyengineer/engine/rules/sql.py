@@ -7,7 +7,7 @@ import io
 import re
 import tokenize
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
@@ -21,7 +21,8 @@ _READ_SQL = frozenset({"pandas.read_sql", "pandas.read_sql_query"})
 _EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript", "exec_driver_sql", "raw", "mogrify"})
 _ASYNCPG_METHODS = frozenset({"fetch", "fetchrow", "fetchval"})
 _SQL_WORDS = re.compile(
-    r"\b(select|insert|update|delete|create|drop|alter|with|replace|merge|from|where|values|truncate|grant)\b",
+    r"\b(select|insert|update|delete|create|drop|alter|with|replace|merge|from|where|values|truncate|grant|"
+    r"limit|order by|group by|join)\b",
     re.IGNORECASE,
 )
 _SIMPLE_PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.]*)\}")
@@ -104,6 +105,7 @@ def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built
         return None
     scope = index.scope(call)
     found: _Built | None = None
+    literal = ""
     for stmt in ast.walk(scope):
         if getattr(stmt, "lineno", 0) > call.lineno or index.scope(stmt) is not scope:
             continue
@@ -111,13 +113,17 @@ def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built
             isinstance(t, ast.Name) and t.id == node.id for t in stmt.targets
         ):
             found = _built(index, stmt.value)
+            literal += " " + _literal_text(stmt.value)
         elif (
             isinstance(stmt, ast.AugAssign)
             and isinstance(stmt.target, ast.Name)
             and stmt.target.id == node.id
-            and not _is_static(index, stmt.value)
         ):
-            found = _Built("string concatenation (`+=`)", stmt.value, _literal_text(stmt.value) or "sql")
+            literal += " " + _literal_text(stmt.value)
+            if not _is_static(index, stmt.value):
+                found = _Built("string concatenation (`+=`)", stmt.value, "")
+    if found is not None:
+        found = replace(found, literal=f"{found.literal} {literal}")
     return (found, node) if found is not None else None
 
 

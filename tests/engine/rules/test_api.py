@@ -1,0 +1,403 @@
+"""PE401 unvalidated request bodies, PE402 endpoints without auth, PE403 responses without a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.engine.rules.rule_harness import check, dedent, fixed_text
+
+
+def test_fastapi_dict_payload_gets_a_model_stub_from_the_keys_it_reads(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE401",
+        """
+        from fastapi import APIRouter
+
+        router = APIRouter()
+
+
+        @router.post("/items")
+        async def create_item(payload: dict) -> dict[str, object]:
+            name = payload["name"]
+            price = payload.get("price", 0.0)
+            tags = payload.get("tags")
+            return {"name": name, "price": price, "tags": tags}
+        """,
+        frameworks=("fastapi",),
+    )
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.data["keys"] == ["name", "price", "tags"]
+    assert "payload: dict" in finding.message
+    fix = finding.fixes[0]
+    assert fix.safe
+    assert fixed_text(finding) == dedent(
+        """
+        from typing import Any
+
+        from fastapi import APIRouter
+        from pydantic import BaseModel
+
+        router = APIRouter()
+
+
+        class CreateItemRequest(BaseModel):
+            name: Any
+            price: float = 0.0
+            tags: Any = None
+
+
+        @router.post("/items")
+        async def create_item(payload: CreateItemRequest) -> dict[str, object]:
+            name = payload.name
+            price = payload.price
+            tags = payload.tags
+            return {"name": name, "price": price, "tags": tags}
+        """
+    )
+
+
+def test_payload_used_whole_gets_an_unsafe_fix_with_model_dump(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE401",
+        """
+        from fastapi import FastAPI
+        from pydantic import BaseModel
+
+        app = FastAPI()
+
+
+        @app.put("/things/{thing_id}")
+        def update(thing_id: int, body: dict[str, str]) -> None:
+            save(thing_id, body["title"], body)
+        """,
+        frameworks=("fastapi",),
+    )
+    fix = findings[0].fixes[0]
+    assert not fix.safe
+    text = fixed_text(findings[0])
+    assert "class UpdateRequest(BaseModel):\n    title: Any\n" in text
+    assert "save(thing_id, body.title, body.model_dump())" in text
+    assert text.count("from pydantic import BaseModel") == 1
+
+
+def test_payload_that_is_written_to_has_no_fix(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE401",
+        """
+        from fastapi import FastAPI
+
+        app = FastAPI()
+
+
+        @app.post("/x")
+        def x(data: dict) -> dict:
+            data["seen"] = True
+            return data
+        """,
+        frameworks=("fastapi",),
+    )
+    assert len(findings) == 1 and findings[0].fixes == ()
+
+
+def test_fastapi_request_json_and_flask_and_django_raw_reads(tmp_path: Path) -> None:
+    fastapi = check(
+        tmp_path,
+        "PE401",
+        """
+        from fastapi import FastAPI, Request
+
+        app = FastAPI()
+
+
+        @app.post("/hook")
+        async def hook(request: Request) -> None:
+            data = await request.json()
+            process(data)
+        """,
+        frameworks=("fastapi",),
+        relative="app/api.py",
+    )
+    assert [f.data["read"] for f in fastapi] == ["await request.json()"]
+    flask = check(
+        tmp_path,
+        "PE401",
+        """
+        from flask import Flask, request
+
+        app = Flask(__name__)
+
+
+        @app.post("/items")
+        def create():
+            return save(request.get_json())
+        """,
+        frameworks=("flask",),
+        relative="app/views.py",
+    )
+    assert [f.data["read"] for f in flask] == ["request.get_json"]
+    django = check(
+        tmp_path,
+        "PE401",
+        """
+        from django.http import JsonResponse
+
+
+        def create(request):
+            name = request.POST["name"]
+            return JsonResponse({"name": name})
+        """,
+        frameworks=("django",),
+        relative="shop/views.py",
+    )
+    assert [f.data["read"] for f in django] == ["request.POST"]
+    assert "Django form" in django[0].message
+
+
+def test_validated_bodies_and_models_are_fine(tmp_path: Path) -> None:
+    assert (
+        check(
+            tmp_path,
+            "PE401",
+            """
+            from django.http import JsonResponse
+            from fastapi import FastAPI
+            from flask import request
+            from pydantic import BaseModel
+
+            app = FastAPI()
+
+
+            class Item(BaseModel):
+                name: str
+
+
+            @app.post("/items")
+            async def create(item: Item, tags: dict = Query(default={})) -> Item:
+                return item
+
+
+            @app.post("/validated")
+            def flask_like():
+                return Item.model_validate(request.get_json())
+
+
+            def django_view(request):
+                form = ItemForm(request.POST)
+                return JsonResponse({"ok": form.is_valid()})
+            """,
+            frameworks=("fastapi", "flask", "django"),
+        )
+        == []
+    )
+
+
+def test_pe401_only_in_web_projects(tmp_path: Path) -> None:
+    assert check(tmp_path, "PE401", "def create(request):\n    return request.POST\n") == []
+
+
+ROUTER = """
+from fastapi import APIRouter, Depends
+
+router = APIRouter(prefix="/items")
+
+
+@router.get("/")
+def list_items(user: User = Depends(get_current_user)) -> list[Item]:
+    return []
+
+
+@router.post("/")
+def create_item(item: Item, user: User = Depends(get_current_user)) -> Item:
+    return item
+
+
+@router.delete("/{item_id}")
+def delete_item(item_id: int) -> None:
+    remove(item_id)
+
+
+@router.get("/health")
+def health() -> str:
+    return "ok"
+"""
+
+
+def test_route_without_the_auth_dependency_its_siblings_have(tmp_path: Path) -> None:
+    findings = check(tmp_path, "PE402", ROUTER, frameworks=("fastapi",))
+    assert [f.data["endpoint"] for f in findings] == ["delete_item"]
+    finding = findings[0]
+    assert "2 of 4 endpoints in `router`" in finding.message
+    assert "user: User = Depends(get_current_user)" in finding.message
+    text = fixed_text(finding)
+    assert "def delete_item(item_id: int, user: User = Depends(get_current_user)) -> None:" in text
+
+
+def test_router_level_dependency_or_minority_auth_is_fine(tmp_path: Path) -> None:
+    protected_router = ROUTER.replace(
+        'APIRouter(prefix="/items")', 'APIRouter(prefix="/items", dependencies=[Depends(get_current_user)])'
+    )
+    assert check(tmp_path, "PE402", protected_router, frameworks=("fastapi",)) == []
+    mostly_open = """
+    from fastapi import FastAPI, Depends
+
+    app = FastAPI()
+
+
+    @app.get("/a")
+    def a(user=Depends(get_current_user)) -> None: ...
+
+
+    @app.get("/b")
+    def b() -> None: ...
+
+
+    @app.get("/c")
+    def c() -> None: ...
+    """
+    assert check(tmp_path, "PE402", mostly_open, frameworks=("fastapi",)) == []
+
+
+def test_decorator_dependencies_are_copied_into_the_route(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE402",
+        """
+        from fastapi import APIRouter, Depends
+
+        router = APIRouter()
+
+
+        @router.get("/a", dependencies=[Depends(require_admin)])
+        def a() -> None: ...
+
+
+        @router.get("/b", dependencies=[Depends(require_admin)])
+        def b() -> None: ...
+
+
+        @router.get("/c")
+        def c() -> None: ...
+        """,
+        frameworks=("fastapi",),
+    )
+    assert len(findings) == 1
+    assert '@router.get("/c", dependencies=[Depends(require_admin)])' in fixed_text(findings[0])
+
+
+def test_flask_login_required_is_added_below_the_route_decorator(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE402",
+        """
+        from flask import Blueprint
+        from flask_login import login_required
+
+        bp = Blueprint("admin", __name__)
+
+
+        @bp.route("/users")
+        @login_required
+        def users():
+            return "users"
+
+
+        @bp.route("/settings")
+        @login_required
+        def settings():
+            return "settings"
+
+
+        @bp.route("/export")
+        def export():
+            return "export"
+        """,
+        frameworks=("flask",),
+    )
+    assert [f.data["endpoint"] for f in findings] == ["export"]
+    assert '@bp.route("/export")\n@login_required\ndef export():' in fixed_text(findings[0])
+
+
+def test_django_views_and_drf_classes(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE402",
+        """
+        from django.contrib.auth.decorators import login_required
+        from rest_framework.permissions import AllowAny, IsAuthenticated
+        from rest_framework.views import APIView
+
+
+        class Orders(APIView):
+            permission_classes = [IsAuthenticated]
+
+            def get(self, request):
+                return []
+
+
+        class Invoices(APIView):
+            permission_classes = [IsAuthenticated]
+
+            def get(self, request):
+                return []
+
+
+        class Refunds(APIView):
+            @method_decorator(csrf_exempt)
+            def post(self, request):
+                return []
+
+
+        class Status(APIView):
+            permission_classes = [AllowAny]
+
+            def get(self, request):
+                return []
+        """,
+        frameworks=("django", "djangorestframework"),
+        relative="shop/views.py",
+    )
+    assert [f.data["endpoint"] for f in findings] == ["Refunds"]
+    expected = "class Refunds(APIView):\n    permission_classes = [IsAuthenticated]\n\n    @method_decorator"
+    assert expected in fixed_text(findings[0])
+
+
+def test_response_without_model(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE403",
+        """
+        from fastapi import FastAPI
+        from fastapi.responses import HTMLResponse
+
+        app = FastAPI()
+
+
+        @app.get("/users/{user_id}")
+        def get_user(user_id: int):
+            user = load(user_id)
+            return {"id": user.id, "email": user.email, "password_hash": user.password_hash}
+
+
+        @app.get("/typed")
+        def typed() -> UserOut:
+            return {"id": 1}
+
+
+        @app.get("/model", response_model=UserOut)
+        def model():
+            return {"id": 1}
+
+
+        @app.get("/page", response_class=HTMLResponse)
+        def page():
+            return "<p>hi</p>"
+        """,
+        frameworks=("fastapi",),
+    )
+    assert [f.data["function"] for f in findings] == ["get_user"]
+    assert findings[0].data["keys"] == ["id", "email", "password_hash"]
+    assert check(tmp_path, "PE403", "def get_user():\n    return {'id': 1}\n", frameworks=("flask",)) == []

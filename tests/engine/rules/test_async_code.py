@@ -1,0 +1,258 @@
+"""PE301 blocking calls in coroutines, PE302 sync ORM work in async endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.engine.rules.rule_harness import check, dedent, fixed_text
+
+
+def test_time_sleep_in_coroutine_is_fixed_with_asyncio_sleep_and_import(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        \"\"\"Poller.\"\"\"
+        import time
+
+        import httpx
+
+
+        async def poll(client: httpx.AsyncClient) -> None:
+            while True:
+                time.sleep(5)
+        """,
+    )
+    assert len(findings) == 1
+    finding = findings[0]
+    assert "time.sleep()" in finding.message and "poll" in finding.message
+    assert (finding.line, finding.column) == (8, 8)
+    fix = finding.fixes[0]
+    assert fix.safe
+    assert fixed_text(finding) == dedent(
+        """
+        \"\"\"Poller.\"\"\"
+        import asyncio
+        import time
+
+        import httpx
+
+
+        async def poll(client: httpx.AsyncClient) -> None:
+            while True:
+                await asyncio.sleep(5)
+        """
+    )
+
+
+def test_from_import_sleep_and_existing_asyncio_alias(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import asyncio as aio
+        from time import sleep
+
+
+        async def tick() -> None:
+            sleep(0.5)  # wait
+        """,
+    )
+    assert [f.code for f in findings] == ["PE301"]
+    assert fixed_text(findings[0]) == dedent(
+        """
+        import asyncio as aio
+        from time import sleep
+
+
+        async def tick() -> None:
+            await aio.sleep(0.5)  # wait
+        """
+    )
+
+
+def test_sleep_not_in_statement_position_has_no_safe_fix(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import time
+
+
+        async def tick() -> None:
+            values = [time.sleep(1) for _ in range(3)]
+        """,
+    )
+    assert len(findings) == 1
+    assert not any(fix.safe for fix in findings[0].fixes)
+
+
+def test_blocking_libraries_and_suggestions_use_the_project_context(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import sqlite3
+        import subprocess
+        import urllib.request
+
+        import requests
+
+
+        async def handler(url: str) -> None:
+            response = requests.get(url, timeout=5)
+            urllib.request.urlopen(url)
+            subprocess.run(["ls"])
+            sqlite3.connect("db.sqlite")
+        """,
+        frameworks=("httpx",),
+    )
+    assert [f.data["call"] for f in findings] == [
+        "requests.get()",
+        "urlopen()",
+        "subprocess.run()",
+        "sqlite3.connect()",
+    ]
+    assert "httpx is already a dependency" in findings[0].message
+    assert "aiosqlite" in findings[3].message
+    to_thread = findings[0].fixes[0]
+    assert not to_thread.safe
+    assert "response = await asyncio.to_thread(requests.get, url, timeout=5)" in fixed_text(
+        findings[0], to_thread
+    )
+
+
+def test_no_findings_outside_coroutines_or_in_nested_sync_functions(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import asyncio
+        import time
+
+        import requests
+
+
+        def sync_work() -> None:
+            time.sleep(1)
+            requests.get("https://example.com")
+
+
+        async def main() -> None:
+            def in_thread() -> None:
+                time.sleep(1)
+
+            await asyncio.to_thread(in_thread)
+            await asyncio.sleep(1)
+            callback = lambda: time.sleep(1)  # noqa: E731
+        """,
+    )
+    assert findings == []
+
+
+def test_local_function_named_sleep_is_not_time_sleep(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        def sleep(seconds: float) -> None: ...
+
+
+        async def main() -> None:
+            sleep(1)
+        """,
+    )
+    assert findings == []
+
+
+def test_sync_session_in_plain_coroutine_is_pe301(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        from sqlalchemy.orm import Session, sessionmaker
+
+        SessionLocal = sessionmaker()
+
+
+        async def cleanup() -> None:
+            with SessionLocal() as session:
+                session.execute("DELETE FROM t")
+                session.commit()
+        """,
+    )
+    assert [f.data["call"] for f in findings] == ["session.execute()", "session.commit()"]
+
+
+FASTAPI_APP = """
+from fastapi import Depends, FastAPI
+from sqlalchemy.orm import Session
+
+app = FastAPI()
+
+
+def get_db() -> Session: ...
+
+
+@app.post("/items")
+async def create_item(name: str, db: Session = Depends(get_db)) -> dict[str, str]:
+    item = Item(name=name)
+    db.add(item)
+    db.commit()
+    db.refresh(item)
+    return {"name": item.name}
+
+
+@app.get("/items")
+def list_items(db: Session = Depends(get_db)) -> list[str]:
+    return [i.name for i in db.query(Item).all()]
+
+
+@app.get("/async-ok")
+async def ok() -> dict[str, str]:
+    return {"ok": "yes"}
+"""
+
+
+def test_sync_orm_in_async_fastapi_endpoint_is_pe302_once(tmp_path: Path) -> None:
+    findings = check(tmp_path, "PE302", FASTAPI_APP, frameworks=("fastapi", "sqlalchemy"))
+    assert len(findings) == 1
+    finding = findings[0]
+    assert "create_item" in finding.message
+    assert finding.data["calls"] == ["db.commit()", "db.refresh()"]
+    assert "threadpool" in finding.message
+    fix = finding.fixes[0]
+    assert not fix.safe
+    assert "\ndef create_item(name: str" in fixed_text(finding, fix)
+    # PE301 leaves the endpoint's ORM calls to PE302.
+    assert check(tmp_path, "PE301", FASTAPI_APP, frameworks=("fastapi", "sqlalchemy")) == []
+
+
+def test_pe302_does_not_offer_def_when_the_endpoint_awaits(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE302",
+        """
+        from typing import Annotated
+
+        from fastapi import APIRouter, Depends
+        from sqlalchemy.orm import Session
+
+        router = APIRouter()
+        SessionDep = Annotated[Session, Depends(get_db)]
+
+
+        @router.put("/items/{item_id}")
+        async def update(item_id: int, db: SessionDep) -> None:
+            await notify(item_id)
+            db.execute(update_stmt)
+        """,
+        frameworks=("fastapi",),
+    )
+    assert len(findings) == 1
+    assert findings[0].fixes == ()
+
+
+def test_pe302_is_only_for_fastapi_or_starlette_workspaces(tmp_path: Path) -> None:
+    # A Flask workspace with no fastapi import: the rule is not relevant.
+    assert check(tmp_path, "PE302", "async def f(db):\n    db.commit()\n", frameworks=("flask",)) == []

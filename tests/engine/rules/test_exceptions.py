@@ -1,0 +1,161 @@
+"""PE601 swallowed exceptions, PE602 raise without from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.engine.rules.rule_harness import check, dedent, fixed_text
+
+
+def test_except_exception_pass_suggests_what_the_try_body_raises(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE601",
+        """
+        import json
+        import logging
+
+        log = logging.getLogger(__name__)
+
+
+        def parse(raw: str) -> int:
+            try:
+                value = json.loads(raw)
+                return int(value["n"])
+            except Exception:
+                pass
+            return 0
+        """,
+    )
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.data["likely"] == ["json.JSONDecodeError", "ValueError"]
+    assert "log.exception" in finding.message
+    catch, log_it = finding.fixes
+    assert not catch.safe and not log_it.safe
+    assert "    except (json.JSONDecodeError, ValueError):\n        pass\n" in fixed_text(finding, catch)
+    assert '        log.exception("Ignored error in parse")\n' in fixed_text(finding, log_it)
+
+
+def test_bare_except(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE601",
+        """
+        def read(path: str) -> str:
+            try:
+                with open(path) as handle:
+                    return handle.read()
+            except:
+                return ""
+        """,
+    )
+    assert len(findings) == 1
+    assert "KeyboardInterrupt" in findings[0].message
+    assert "    except OSError:\n" in fixed_text(findings[0])
+
+
+def test_handled_or_reraised_or_specific_exceptions_are_fine(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE601",
+        """
+        import logging
+
+        log = logging.getLogger(__name__)
+
+
+        def a() -> None:
+            try:
+                work()
+            except Exception:
+                log.exception("work failed")
+
+
+        def b() -> None:
+            try:
+                work()
+            except:
+                cleanup()
+                raise
+
+
+        def c() -> None:
+            try:
+                work()
+            except KeyError:
+                pass
+
+
+        class Handle:
+            def __del__(self) -> None:
+                try:
+                    self.close()
+                except Exception:
+                    pass
+        """,
+    )
+    assert findings == []
+
+
+def test_raise_without_from_is_chained_by_the_fix(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE602",
+        """
+        def price(table: dict[str, float], key: str) -> float:
+            try:
+                return table[key]
+            except KeyError:
+                raise LookupError(f"no price for {key}")
+        """,
+    )
+    assert len(findings) == 1
+    chain, hide = findings[0].fixes
+    assert fixed_text(findings[0], chain) == dedent(
+        """
+        def price(table: dict[str, float], key: str) -> float:
+            try:
+                return table[key]
+            except KeyError as exc:
+                raise LookupError(f"no price for {key}") from exc
+        """
+    )
+    assert 'raise LookupError(f"no price for {key}") from None' in fixed_text(findings[0], hide)
+
+
+def test_reraise_chained_or_nested_function_raises_are_fine(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE602",
+        """
+        def f() -> None:
+            try:
+                work()
+            except ValueError as error:
+                raise
+            except KeyError as error:
+                raise error
+            except OSError as error:
+                raise RuntimeError("io") from error
+            except TypeError:
+                def later() -> None:
+                    raise RuntimeError("later")
+                schedule(later)
+        """,
+    )
+    assert findings == []
+
+
+def test_existing_name_is_reused(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE602",
+        """
+        try:
+            work()
+        except (KeyError, IndexError) as missing:
+            raise ValueError("missing")
+        """,
+    )
+    assert "from missing" in fixed_text(findings[0])

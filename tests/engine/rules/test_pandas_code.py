@@ -1,0 +1,61 @@
+"""PE701 pandas row loops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.engine.rules.rule_harness import check, fixed_text
+
+
+def test_iterrows_filling_a_column_and_apply_axis_1(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE701",
+        """
+        import pandas as pd
+
+
+        def enrich(df: pd.DataFrame) -> pd.DataFrame:
+            for i, row in df.iterrows():
+                df.at[i, "total"] = row["price"] * row["qty"]
+            df["net"] = df.apply(lambda r: r["total"] - r.discount, axis=1)
+            df["label"] = df.apply(lambda r: describe(r), axis="columns")
+            for row in df.itertuples():
+                print(row)
+            return df
+        """,
+        frameworks=("pandas",),
+    )
+    assert [f.data.get("iterator") or "apply" for f in findings] == [
+        "iterrows",
+        "apply",
+        "apply",
+        "itertuples",
+    ]
+    assert findings[0].data["columns"] == ["total"]
+    assert "'total'" in findings[0].message
+    vectorize = findings[1].fixes[0]
+    assert not vectorize.safe
+    assert 'df["net"] = df["total"] - df["discount"]\n' in fixed_text(findings[1])
+    assert findings[2].fixes == ()  # a function call does not vectorize
+
+
+def test_apply_on_columns_and_non_pandas_files_are_fine(tmp_path: Path) -> None:
+    assert (
+        check(
+            tmp_path,
+            "PE701",
+            """
+            import pandas as pd
+
+
+            def f(df: pd.DataFrame) -> None:
+                df["x"] = df["a"].apply(str.upper)
+                df.apply(sum)
+            """,
+            frameworks=("pandas",),
+        )
+        == []
+    )
+    # In a pandas workspace, a file that does not import pandas is about something else.
+    assert check(tmp_path, "PE701", "for k, v in table.iterrows():\n    pass\n", frameworks=("pandas",)) == []

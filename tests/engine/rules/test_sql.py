@@ -1,0 +1,118 @@
+"""PE801 SQL built from strings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.engine.rules.rule_harness import check, fixed_text
+
+
+def test_sqlite_fstring_is_rewritten_to_qmark_parameters(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import sqlite3
+
+        TABLE = "users"
+
+
+        def find(conn: sqlite3.Connection, name: str, org_id: int) -> list[tuple[str]]:
+            cur = conn.cursor()
+            cur.execute(f"SELECT * FROM {TABLE} WHERE name = '{name}' AND org = {org_id}")
+            return cur.fetchall()
+        """,
+    )
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.data == {"how": "an f-string", "style": "?"}
+    assert "`?` placeholders" in finding.message
+    text = fixed_text(finding)
+    assert 'cur.execute(f"SELECT * FROM {TABLE} WHERE name = ? AND org = ?", (name, org_id))' in text, text
+
+
+def test_sqlalchemy_text_gets_named_binds(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        from sqlalchemy import text
+
+
+        def delete(conn, user) -> None:
+            conn.execute(text(f"DELETE FROM sessions WHERE user_id = {user.id}"))
+        """,
+    )
+    assert (
+        'conn.execute(text("DELETE FROM sessions WHERE user_id = :id").bindparams(id=user.id))'
+        in fixed_text(findings[0])
+    )
+
+
+def test_psycopg_percent_style_and_variables_followed_to_their_assignment(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import psycopg2
+
+
+        def search(cur, term: str, limit: int) -> None:
+            query = "SELECT id FROM docs WHERE title LIKE '%%%s%%'" % term
+            cur.execute(query)
+            sql = "SELECT id FROM docs WHERE owner = '{}'".format(term)
+            cur.execute(sql)
+            stmt = "SELECT id FROM docs"
+            stmt += " LIMIT " + str(limit)
+            cur.execute(stmt)
+            cur.execute(f"SELECT 100% FROM t WHERE a = {term}")
+        """,
+    )
+    assert [f.data["how"] for f in findings] == [
+        "`%` formatting",
+        "`str.format()`",
+        "string concatenation (`+=`)",
+        "an f-string",
+    ]
+    assert all(f.data["style"] == "%s" for f in findings)
+    assert "(built in `query`)" in findings[0].message
+    assert 'cur.execute("SELECT 100%% FROM t WHERE a = %s", (term,))' in fixed_text(findings[3])
+
+
+def test_asyncpg_numbered_parameters(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import asyncpg
+
+
+        async def get(conn: asyncpg.Connection, uid: int, org: int) -> None:
+            await conn.fetch(f"SELECT * FROM t WHERE uid = {uid} AND org = {org} OR owner = {uid}")
+        """,
+    )
+    assert (
+        'await conn.fetch("SELECT * FROM t WHERE uid = $1 AND org = $2 OR owner = $1", uid, org)'
+        in fixed_text(findings[0])
+    )
+
+
+def test_parameters_constants_and_non_sql_are_fine(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import sqlite3
+
+        TABLE = "users"
+        COLUMNS = "id, name"
+
+
+        def ok(cur: sqlite3.Cursor, name: str, pool) -> None:
+            cur.execute("SELECT * FROM users WHERE name = ?", (name,))
+            cur.execute(f"SELECT {COLUMNS} FROM {TABLE}")
+            cur.execute("SELECT * " + "FROM users")
+            pool.execute(f"job-{name}")
+        """,
+    )
+    assert findings == []
