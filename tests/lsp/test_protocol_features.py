@@ -153,3 +153,24 @@ async def test_utf16_ranges_on_a_line_with_emoji(tmp_path: Path) -> None:
         await wait_for_codes(lsp, uri, lambda c: "PE201" in c)
         diag = next(d for d in lsp.diagnostics[uri] if d.code == "PE201")
         assert (diag.range.start.character, diag.range.end.character) == (27, 32)
+
+
+async def test_cancel_request_answers_request_cancelled_and_server_keeps_serving(tmp_path: Path) -> None:
+    # Enough files that a rescan is still running when the cancel arrives.
+    files = {f"pkg{i // 100}/mod{i}.py": f"import os\nVALUE = {i}\n" for i in range(1500)}
+    repo = make_repo(tmp_path / "repo", files)
+    async with lsp_session([repo], client="neovim@v0.11.0") as lsp:
+        await wait_for(lambda: lsp.statuses)  # type: ignore[attr-defined]
+        msg_id = "rescan-to-cancel"
+        future = lsp.protocol.send_request(
+            types.WORKSPACE_EXECUTE_COMMAND,
+            types.ExecuteCommandParams(command="pyengineer.rescan", arguments=[]),
+            msg_id=msg_id,
+        )
+        lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+        with pytest.raises(Exception, match="(?i)cancel"):
+            await asyncio.wait_for(asyncio.wrap_future(future), 20)
+        context = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="pyengineer.showContext", arguments=[])
+        )
+        assert context["python_file_count"] == 1500
