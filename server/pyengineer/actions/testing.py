@@ -188,11 +188,14 @@ def is_test_file(path: str | Path) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
+def module_stem(module: Path) -> str:
+    """The name tests are named after: `calc` for calc.py, `app` for app/__init__.py."""
+    return module.parent.name if module.stem == "__init__" else module.stem
+
+
 def tests_for_module(root: Path, module: Path, settings: Settings) -> list[str]:
     """Test files (relative, posix) for an application module: test_<name>.py or <name>_test.py."""
-    stem = module.stem
-    if stem == "__init__":
-        stem = module.parent.name
+    stem = module_stem(module)
     wanted = {f"test_{stem}.py", f"{stem}_test.py"}
     found = [
         p
@@ -223,7 +226,8 @@ def resolve_targets(
     tests = tests_for_module(root, path, settings)
     if not tests:
         return [], (
-            f"No tests found for {relative}: looked for test_{path.stem}.py and {path.stem}_test.py. "
+            f"No tests found for {relative}: looked for test_{module_stem(path)}.py and "
+            f"{module_stem(path)}_test.py. "
             "Run the project's tests instead, or add a test file."
         )
     return tests, None
