@@ -65,6 +65,8 @@ class PyengineerServer(LanguageServer):
         self.shutting_down = False
         self.background: set[asyncio.Task[Any]] = set()
         self.config_diagnostic_uris: set[str] = set()
+        # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
+        self.configured: asyncio.Event | None = None
         self.llm_usage: dict[str, dict[str, Any]] = {}
         # Extension points for feature modules (the agent, the test runner) to add code actions.
         self.extra_code_actions: list[Callable[..., Any]] = []

@@ -58,6 +58,13 @@ async def _progress_begin(ls: PyengineerServer, title: str) -> str | None:
 
 
 async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
+    if ls.configured is not None and not ls.configured.is_set():
+        # A document opened right after `initialized` must not be checked with settings the editor is
+        # about to replace.
+        try:
+            await asyncio.wait_for(ls.configured.wait(), 10)
+        except TimeoutError:
+            log.warning("the editor did not answer workspace/configuration; using the settings at hand")
     try:
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
         state.settings, state.config_error, state.config_file = settings, error, config_file

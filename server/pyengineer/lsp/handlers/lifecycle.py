@@ -27,6 +27,7 @@ def register(server: PyengineerServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: PyengineerServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        ls.configured = asyncio.Event()
         ls.log_handler.loop = ls.loop
         options = _options(params)
         settings = options.get("settings")
@@ -62,7 +63,11 @@ def register(server: PyengineerServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: PyengineerServer, params: types.InitializedParams) -> None:
-        await pull_configuration(ls)
+        try:
+            await pull_configuration(ls)
+        finally:
+            if ls.configured is not None:
+                ls.configured.set()
         for state in list(ls.session.workspaces.values()):
             await workspaces.ensure_loaded(ls, state)
 
