@@ -1,0 +1,179 @@
+"""The Anthropic client: credentials, availability, and API errors turned into messages a user can act on.
+
+Credentials come from the caller (the editor's settings) or from the SDK's own environment variables,
+`ANTHROPIC_API_KEY` (or `ANTHROPIC_AUTH_TOKEN` for a gateway). `ANTHROPIC_BASE_URL` works as the SDK documents
+it; our `llm.base_url` setting overrides it only when set. The key is never logged, echoed or written down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+
+from pyengineer.agent.errors import (
+    AgentAuthenticationError,
+    AgentBadRequestError,
+    AgentConnectionError,
+    AgentModelNotFoundError,
+    AgentOverloadedError,
+    AgentPermissionError,
+    AgentRateLimitError,
+    AgentRequestError,
+    AgentServerError,
+    AgentTimeoutError,
+)
+from pyengineer.config import Settings
+from pyengineer.redaction import redact
+
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+AUTH_TOKEN_ENV = "ANTHROPIC_AUTH_TOKEN"
+BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+
+HOW_TO_ENABLE = (
+    f"set {API_KEY_ENV} in the environment of the editor or terminal (or pass an API key in the editor's "
+    "pyengineer settings) to enable the python-engineer agent"
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An API key or a bearer token for a gateway; never shown in reprs or logs."""
+
+    api_key: str | None = field(default=None, repr=False)
+    auth_token: str | None = field(default=None, repr=False)
+    source: str = ""
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(value for value in (self.api_key, self.auth_token) if value)
+
+
+def resolve_credentials(api_key: str | None = None) -> Credentials | None:
+    """The key passed by the caller, else the SDK's environment variables, else None."""
+    if api_key and api_key.strip():
+        return Credentials(api_key=api_key.strip(), source="settings")
+    env_key = os.environ.get(API_KEY_ENV, "").strip()
+    if env_key:
+        return Credentials(api_key=env_key, source=API_KEY_ENV)
+    env_token = os.environ.get(AUTH_TOKEN_ENV, "").strip()
+    if env_token:
+        return Credentials(auth_token=env_token, source=AUTH_TOKEN_ENV)
+    return None
+
+
+def availability(settings: Settings, api_key: str | None = None) -> tuple[bool, str]:
+    """Whether the agent can run, and a sentence saying why not (or which model it will use)."""
+    if not settings.llm.enabled:
+        return False, "the python-engineer agent is disabled in the settings ([tool.pyengineer.llm] enabled)"
+    credentials = resolve_credentials(api_key)
+    if credentials is None:
+        return False, HOW_TO_ENABLE
+    return True, f"python-engineer agent ready ({settings.llm.model}, key from {credentials.source})"
+
+
+def make_client(settings: Settings, credentials: Credentials, *, max_retries: int = 2) -> anthropic.Anthropic:
+    """A client for one request; its own connection pool, so closing it cancels only this request."""
+    return anthropic.Anthropic(
+        api_key=credentials.api_key,
+        auth_token=credentials.auth_token,
+        # None lets the SDK read ANTHROPIC_BASE_URL, as users of the SDK expect.
+        base_url=settings.llm.base_url or None,
+        max_retries=max_retries,
+        timeout=settings.llm.timeout,
+    )
+
+
+def _api_message(exc: anthropic.APIStatusError) -> str:
+    body: Any = exc.body
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return ""
+
+
+def _api_error_type(exc: anthropic.APIStatusError) -> str:
+    body: Any = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("type", ""))
+    return ""
+
+
+def _clean(message: str, credentials: Credentials | None) -> str:
+    """An error text from the API or a proxy, with our own credentials and any other secret removed."""
+    for secret in credentials.secrets() if credentials else ():
+        message = message.replace(secret, "[REDACTED]")
+    message = redact(message).text
+    return message[:300]
+
+
+def translate_error(
+    exc: Exception, *, model: str, base_url: str, credentials: Credentials | None = None
+) -> AgentRequestError:
+    """An SDK exception as an AgentRequestError whose message says what happened and what to do."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return AgentTimeoutError(
+            f"the request to the Anthropic API at {base_url} timed out (retried); try again"
+        )
+    if isinstance(exc, anthropic.APIConnectionError):
+        return AgentConnectionError(
+            f"could not reach the Anthropic API at {base_url} (retried): check the network connection, "
+            f"or the proxy or gateway in {BASE_URL_ENV} / llm.base-url"
+        )
+    if not isinstance(exc, anthropic.APIStatusError):
+        return AgentRequestError(f"the agent request failed: {_clean(str(exc), credentials)}")
+    status = exc.status_code
+    error_type = _api_error_type(exc)
+    detail = _clean(_api_message(exc), credentials)
+    said = f" (the API said: {detail})" if detail else ""
+    request_id = exc.request_id
+    if status == 401 or error_type == "authentication_error":
+        return AgentAuthenticationError(
+            f"the Anthropic API rejected the API key (401){said}: check {API_KEY_ENV} or the key in the "
+            "editor's pyengineer settings",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 403 or error_type == "permission_error":
+        return AgentPermissionError(
+            f"the API key is not allowed to do this (403){said}: check the key's workspace and model access",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 404 or error_type == "not_found_error":
+        return AgentModelNotFoundError(
+            f"model {model!r} was not found (404){said}: set [tool.pyengineer.llm] model to a model your "
+            "account can use",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 429 or error_type == "rate_limit_error":
+        return AgentRateLimitError(
+            f"rate limited by the Anthropic API (429), still after the retries{said}: wait a minute and try "
+            "again, or lower [tool.pyengineer.llm] token-budget",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 529 or error_type == "overloaded_error":
+        return AgentOverloadedError(
+            f"the Anthropic API is overloaded (529), still after the retries: try again in a few minutes{said}",
+            status=status,
+            request_id=request_id,
+        )
+    if status >= 500 or error_type == "api_error":
+        return AgentServerError(
+            f"the Anthropic API had an internal error ({status}), still after the retries: try again later{said}",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 413 or error_type == "request_too_large":
+        return AgentBadRequestError(
+            f"the request is too large for the API (413){said}: ask about a smaller part of the code",
+            status=status,
+            request_id=request_id,
+        )
+    return AgentBadRequestError(
+        f"the Anthropic API refused the request ({status}){said}", status=status, request_id=request_id
+    )

@@ -1,0 +1,647 @@
+"""The agent's tools: read-only views of the workspace, and `propose_edits`, the way the model answers.
+
+Every tool is confined to the workspace root: no absolute paths, no `..`, no symlink that leads outside,
+nothing gitignored, nothing on the secret-file list (`.env*`, `*.pem`, `id_*`...). Every result is redacted
+(`pyengineer.redaction`) and capped in size before it is returned, because it is sent to the LLM as is.
+Tool input is validated with pydantic; invalid input becomes a tool error the model can correct, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pyengineer.actions.edits import apply_text_edits
+from pyengineer.errors import PyengineerError
+from pyengineer.findings import Edit, Position, Range
+from pyengineer.redaction import PLACEHOLDER_PREFIX, Redacted, find_secrets, redact
+from pyengineer.workspace.ignore import IgnoreRules, is_secret_file, is_skipped_dir_name
+
+MAX_FILE_BYTES = 2_000_000
+MAX_RESULT_CHARS = 60_000
+MAX_READ_LINES = 2_000
+MAX_LIST_ENTRIES = 500
+MAX_SEARCH_MATCHES = 100
+MAX_SEARCH_LINE_CHARS = 240
+MAX_SEARCH_SECONDS = 10.0
+MAX_WALK_FILES = 50_000
+MAX_PATTERN_CHARS = 500
+GIT_TIMEOUT_SECONDS = 20.0
+
+# git's well-known id of the empty tree: what an unborn branch is diffed against.
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class ToolError(PyengineerError):
+    """A tool could not do what the model asked; the message goes back to the model as the tool result."""
+
+
+# -- tool input models ---------------------------------------------------------------------------------------
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadFileInput(_Input):
+    """Read a text file of the workspace, with 1-based line numbers."""
+
+    path: str = Field(description="Path relative to the workspace root, with forward slashes.")
+    start_line: int | None = Field(default=None, ge=1, description="First line to return (1-based).")
+    end_line: int | None = Field(default=None, ge=1, description="Last line to return (1-based, inclusive).")
+
+
+class ListFilesInput(_Input):
+    """List the workspace's files (gitignored and secret files are never listed)."""
+
+    glob: str = Field(
+        default="**",
+        description="A gitignore-style glob: '*.py' matches at any depth, 'server/**/*.py' under server/.",
+    )
+
+
+class SearchInput(_Input):
+    """Search the workspace's text files with a Python regular expression, line by line."""
+
+    regex: str = Field(description="A Python `re` pattern, matched against each line.")
+    glob: str | None = Field(
+        default=None, description="Only search files matching this gitignore-style glob."
+    )
+
+
+class GitDiffInput(_Input):
+    """Show uncommitted changes (staged and unstaged, against HEAD) as a unified diff."""
+
+    path: str | None = Field(default=None, description="Limit the diff to this file or folder.")
+
+
+class ProjectContextInput(_Input):
+    """Describe the project: kind, package manager, frameworks, git branch, files that use ML libraries."""
+
+
+class EditPosition(_Input):
+    line: int = Field(ge=1, description="1-based line, as read_file shows it.")
+    column: int = Field(ge=1, description="1-based column in characters (code points); 1 is the line start.")
+
+
+class EditRange(_Input):
+    start: EditPosition
+    end: EditPosition = Field(description="Exclusive end. Whole lines N..M: start {N, 1}, end {M+1, 1}.")
+
+
+class ProposedEdit(_Input):
+    path: str = Field(description="Path relative to the workspace root; a new file is created if missing.")
+    range: EditRange = Field(description="The text to replace; an empty range (start == end) inserts.")
+    new_text: str = Field(description="The replacement text, with its own newlines.")
+
+
+class ProposeEditsInput(_Input):
+    """Finish: propose edits for the user to review, and explain them. Call this once, last."""
+
+    edits: list[ProposedEdit] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Edits to propose; may be empty when no change is needed.",
+    )
+    explanation: str = Field(description="What the edits do and why, in Markdown, for the user.")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    model: type[_Input]
+
+
+TOOL_SPECS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "read_file",
+        "Read a text file of the workspace. Lines come numbered (1-based). Gitignored files, secret files "
+        "(.env, keys, credentials) and binary files are refused. Secrets in the text appear as "
+        "[REDACTED:kind].",
+        ReadFileInput,
+    ),
+    ToolSpec("list_files", "List workspace files matching a gitignore-style glob, sorted.", ListFilesInput),
+    ToolSpec(
+        "search",
+        "Search workspace text files line by line with a Python regex; returns path:line: text.",
+        SearchInput,
+    ),
+    ToolSpec("git_diff", "Show the uncommitted changes of the workspace against HEAD.", GitDiffInput),
+    ToolSpec(
+        "project_context",
+        "Describe the project: kind, package manager, frameworks, git branch (and whether it is protected), "
+        "ML files.",
+        ProjectContextInput,
+    ),
+    ToolSpec(
+        "propose_edits",
+        "Finish the task: propose edits as replacements of 1-based line/column ranges of the current files, "
+        "with an explanation for the user. The user reviews them before anything is applied. Never write a "
+        "[REDACTED:...] placeholder and never edit a line that holds one.",
+        ProposeEditsInput,
+    ),
+)
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its `$defs` references expanded in place (simpler for the model)."""
+    defs = schema.pop("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return expand(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {key: expand(value) for key, value in node.items() if key != "title"}
+        if isinstance(node, list):
+            return [expand(item) for item in node]
+        return node
+
+    expanded = expand(schema)
+    assert isinstance(expanded, dict)
+    return expanded
+
+
+def tool_definitions() -> list[dict[str, Any]]:
+    """The tools in the Messages API format."""
+    return [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "input_schema": _inline_refs(spec.model.model_json_schema()),
+        }
+        for spec in TOOL_SPECS
+    ]
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(part) for part in error["loc"]) or "input"
+        problems.append(f"{where}: {error['msg']}")
+    return "invalid input: " + "; ".join(problems)
+
+
+# -- results -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RedactionLog:
+    """What was redacted from everything sent in one request (counts and kinds, never the secrets)."""
+
+    count: int = 0
+    kinds: set[str] = field(default_factory=set)
+
+    def clean(self, text: str) -> str:
+        """`text` redacted, and the redactions counted."""
+        return self.note(redact(text)).text
+
+    def note(self, result: Redacted) -> Redacted:
+        self.count += result.count
+        self.kinds.update(result.kinds)
+        return result
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    content: str
+    is_error: bool = False
+    # Set by a valid propose_edits: the request is finished.
+    edits: tuple[Edit, ...] | None = None
+    explanation: str = ""
+
+
+def _truncate(text: str, limit: int = MAX_RESULT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... truncated: {len(text) - limit} more characters; ask for less]"
+
+
+# -- the workspace, as the tools see it ----------------------------------------------------------------------
+
+
+class Workspace:
+    """The files of one workspace root that the agent may see, and their text (editor buffers over disk)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        exclude: tuple[str, ...] = (),
+        overlays: Mapping[str, str] | None = None,
+        allowed: frozenset[str] = frozenset(),
+    ) -> None:
+        self.root = root.resolve()
+        self.rules = IgnoreRules.for_root(self.root, exclude)
+        # Unsaved editor buffers by relative path: the model must see what the user sees.
+        self.overlays = dict(overlays or {})
+        # Files the user pointed at explicitly (the file of the request): readable even when gitignored,
+        # but never when they are secret files.
+        self.allowed = allowed
+        self._files: list[str] | None = None
+
+    def relative(self, path: str) -> str:
+        """`path` checked and normalised to a posix path relative to the root; ToolError if not allowed."""
+        if not path or not path.strip():
+            raise ToolError("path is empty")
+        if "\0" in path:
+            raise ToolError("path contains a NUL character")
+        posix = path.replace("\\", "/")
+        if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or os.path.isabs(path):
+            raise ToolError(f"{path!r} is absolute: paths are relative to the workspace root")
+        parts = [part for part in posix.split("/") if part not in ("", ".")]
+        if ".." in parts:
+            raise ToolError(f"{path!r} leaves the workspace: '..' is not allowed")
+        if not parts:
+            raise ToolError(f"{path!r} is the workspace root, not a file")
+        relative = "/".join(parts)
+        self._check_visible(relative, path)
+        # A symlink (in any component) must not lead out of the root, nor to a file that is itself hidden.
+        full = self.root / relative
+        resolved = full.resolve()
+        if not resolved.is_relative_to(self.root):
+            raise ToolError(f"{path!r} is a symlink that leads outside the workspace")
+        resolved_relative = resolved.relative_to(self.root).as_posix()
+        if resolved_relative != relative:
+            self._check_visible(resolved_relative, path)
+        return relative
+
+    def _check_visible(self, relative: str, asked: str) -> None:
+        parts = relative.split("/")
+        if any(is_secret_file(part) for part in parts) or is_secret_file(relative):
+            raise ToolError(
+                f"{asked!r} may hold secrets (.env, keys, credentials): it is never read for the LLM"
+            )
+        if parts[0] == ".git" or any(part in (".git", ".hg", ".svn") for part in parts):
+            raise ToolError(f"{asked!r} is inside version-control internals, which are not readable")
+        if relative in self.allowed:
+            return
+        if self.rules.is_ignored_anywhere(relative):
+            raise ToolError(f"{asked!r} is gitignored or excluded: it is not readable")
+
+    def read_text(self, relative: str) -> str:
+        """The text of an allowed file: ToolError when missing, too large, binary or not UTF-8."""
+        if relative in self.overlays:
+            return self.overlays[relative]
+        full = self.root / relative
+        if not full.exists():
+            raise ToolError(f"{relative!r} does not exist")
+        if not full.is_file():
+            raise ToolError(f"{relative!r} is not a file")
+        size = full.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ToolError(f"{relative!r} is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
+        data = full.read_bytes()
+        if b"\0" in data[:8192]:
+            raise ToolError(f"{relative!r} is a binary file")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ToolError(f"{relative!r} is not UTF-8 text") from None
+
+    def exists(self, relative: str) -> bool:
+        return relative in self.overlays or (self.root / relative).is_file()
+
+    def files(self) -> list[str]:
+        """Every visible file (not ignored, not secret, not in a skipped folder), sorted; walked once."""
+        if self._files is None:
+            self._files = sorted(set(self._walk()) | {p for p in self.overlays if self._visible(p)})
+        return self._files
+
+    def _visible(self, relative: str) -> bool:
+        try:
+            self._check_visible(relative, relative)
+        except ToolError:
+            return False
+        return True
+
+    def _walk(self) -> Iterator[str]:
+        stack = [""]
+        count = 0
+        while stack:
+            folder = stack.pop()
+            if folder:
+                self.rules.load_gitignore(folder)
+            try:
+                entries = sorted(
+                    os.scandir(self.root / folder if folder else self.root), key=lambda e: e.name
+                )
+            except OSError:
+                continue
+            subdirs = []
+            for entry in entries:
+                relative = f"{folder}/{entry.name}" if folder else entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not is_skipped_dir_name(entry.name) and not self.rules.is_ignored(
+                            relative, is_dir=True
+                        ):
+                            if not (Path(entry.path) / "pyvenv.cfg").exists():
+                                subdirs.append(relative)
+                        continue
+                    if entry.is_symlink():
+                        target = Path(os.path.realpath(entry.path))
+                        if not target.is_file() or not target.is_relative_to(self.root):
+                            continue
+                    elif not entry.is_file(follow_symlinks=False):
+                        continue
+                except OSError:
+                    continue
+                if is_secret_file(entry.name) or self.rules.is_ignored(relative):
+                    continue
+                count += 1
+                if count > MAX_WALK_FILES:
+                    return
+                yield relative
+            stack.extend(reversed(subdirs))
+
+
+def _glob_spec(glob: str) -> pathspec.GitIgnoreSpec:
+    if len(glob) > MAX_PATTERN_CHARS:
+        raise ToolError(f"glob is too long (limit {MAX_PATTERN_CHARS} characters)")
+    return pathspec.GitIgnoreSpec.from_lines([glob])
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # External diff drivers and textconv filters run arbitrary commands: never for a read-only tool.
+    return subprocess.run(
+        ["git", "-c", "core.quotepath=off", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=GIT_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+# -- the tools -----------------------------------------------------------------------------------------------
+
+
+class AgentTools:
+    """Runs the model's tool calls against one workspace, redacting everything that goes back."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        project_context: Callable[[], Mapping[str, Any]],
+        redactions: RedactionLog | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self._project_context = project_context
+        self.redactions = redactions if redactions is not None else RedactionLog()
+
+    def describe(self, name: str, raw: Mapping[str, Any]) -> str:
+        """A short progress label for a tool call ("reading server/app.py")."""
+        path = raw.get("path") if isinstance(raw, Mapping) else None
+        shown = redact(str(path)).text if isinstance(path, str) else ""
+        if name == "read_file":
+            return f"reading {shown}"
+        if name == "list_files":
+            return f"listing files {redact(str(raw.get('glob', '**'))).text}"
+        if name == "search":
+            return f"searching for {redact(str(raw.get('regex', ''))).text!r}"
+        if name == "git_diff":
+            return f"reading the git diff{' of ' + shown if shown else ''}"
+        if name == "project_context":
+            return "reading the project context"
+        if name == "propose_edits":
+            return "proposing edits"
+        return f"running {name}"
+
+    def run(self, name: str, raw: Any) -> ToolOutcome:
+        """One tool call; never raises for anything the model did wrong."""
+        spec = next((s for s in TOOL_SPECS if s.name == name), None)
+        if spec is None:
+            return ToolOutcome(
+                f"unknown tool {name!r}; the tools are: {', '.join(s.name for s in TOOL_SPECS)}", True
+            )
+        try:
+            params = spec.model.model_validate(raw if raw is not None else {})
+        except ValidationError as exc:
+            return ToolOutcome(self.redactions.clean(_validation_message(exc)), True)
+        try:
+            if isinstance(params, ProposeEditsInput):
+                return self._propose_edits(params)
+            content = self._dispatch(params)
+        except ToolError as exc:
+            return ToolOutcome(self.redactions.clean(str(exc)), True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return ToolOutcome(self.redactions.clean(f"{name} failed: {exc}"), True)
+        return ToolOutcome(_truncate(content))
+
+    def _dispatch(self, params: _Input) -> str:
+        if isinstance(params, ReadFileInput):
+            return self._read_file(params)
+        if isinstance(params, ListFilesInput):
+            return self._list_files(params)
+        if isinstance(params, SearchInput):
+            return self._search(params)
+        if isinstance(params, GitDiffInput):
+            return self._git_diff(params)
+        if isinstance(params, ProjectContextInput):
+            return self.redactions.clean(json.dumps(self._project_context(), indent=1, sort_keys=True))
+        raise ToolError(f"no handler for {type(params).__name__}")
+
+    def _read_file(self, params: ReadFileInput) -> str:
+        relative = self.workspace.relative(params.path)
+        # Redact the whole file before slicing: a secret cut in half by the slice would go unrecognised.
+        text = self.redactions.clean(self.workspace.read_text(relative))
+        lines = text.split("\n")
+        if lines and lines[-1] == "" and len(lines) > 1:
+            lines.pop()
+        total = len(lines)
+        first = params.start_line or 1
+        last = min(params.end_line or total, total, first + MAX_READ_LINES - 1)
+        if total == 0 or text == "":
+            return f"{relative}: empty file"
+        if first > total:
+            raise ToolError(f"{relative!r} has {total} lines; start_line {first} is past the end")
+        if params.end_line is not None and params.end_line < first:
+            raise ToolError("end_line is before start_line")
+        width = len(str(last))
+        body = "\n".join(f"{n:>{width}}| {lines[n - 1].rstrip(chr(13))}" for n in range(first, last + 1))
+        more = f"; {total - last} more lines after" if last < total else ""
+        return f"{relative} (lines {first}-{last} of {total}{more}):\n{body}"
+
+    def _list_files(self, params: ListFilesInput) -> str:
+        spec = _glob_spec(params.glob)
+        matched = [p for p in self.workspace.files() if spec.match_file(p)]
+        shown = matched[:MAX_LIST_ENTRIES]
+        more = (
+            f"\n[... {len(matched) - len(shown)} more; narrow the glob]" if len(matched) > len(shown) else ""
+        )
+        if not matched:
+            return f"no files match {params.glob!r}"
+        return self.redactions.clean("\n".join(shown) + more)
+
+    def _search(self, params: SearchInput) -> str:
+        if len(params.regex) > MAX_PATTERN_CHARS:
+            raise ToolError(f"regex is too long (limit {MAX_PATTERN_CHARS} characters)")
+        try:
+            pattern = re.compile(params.regex)
+        except re.error as exc:
+            raise ToolError(f"invalid regex: {exc}") from None
+        spec = _glob_spec(params.glob) if params.glob else None
+        deadline = time.monotonic() + MAX_SEARCH_SECONDS
+        hits: list[str] = []
+        for relative in self.workspace.files():
+            if spec is not None and not spec.match_file(relative):
+                continue
+            if time.monotonic() > deadline:
+                hits.append(f"[... search stopped after {MAX_SEARCH_SECONDS:.0f} s; narrow the glob]")
+                break
+            try:
+                text = self.workspace.read_text(relative)
+            except (ToolError, OSError):
+                continue
+            # Search the redacted text, so a guessed secret cannot be confirmed by whether it matches.
+            clean = redact(text)
+            file_hit = False
+            for number, line in enumerate(clean.text.split("\n"), start=1):
+                if pattern.search(line):
+                    file_hit = True
+                    shown = line.rstrip("\r")
+                    if len(shown) > MAX_SEARCH_LINE_CHARS:
+                        shown = shown[:MAX_SEARCH_LINE_CHARS] + " [...]"
+                    hits.append(f"{relative}:{number}: {shown}")
+                    if len(hits) >= MAX_SEARCH_MATCHES:
+                        break
+            if file_hit:
+                self.redactions.note(clean)
+            if len(hits) >= MAX_SEARCH_MATCHES:
+                hits.append(f"[... stopped at {MAX_SEARCH_MATCHES} matches; narrow the regex or glob]")
+                break
+        if not hits:
+            return f"no matches for {params.regex!r}"
+        return "\n".join(hits)
+
+    def _git_diff(self, params: GitDiffInput) -> str:
+        root = self.workspace.root
+        inside = _git(root, "rev-parse", "--is-inside-work-tree")
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            raise ToolError("the workspace is not a git repository")
+        base = (
+            "HEAD" if _git(root, "rev-parse", "--verify", "--quiet", "HEAD").returncode == 0 else _EMPTY_TREE
+        )
+        limit: str | None = None
+        if params.path is not None:
+            posix = params.path.replace("\\", "/").strip("/")
+            limit = self.workspace.relative(posix) if posix not in ("", ".") else None
+        names = _git(root, "diff", "--relative", "--name-only", "-z", "--no-renames", base, "--")
+        if names.returncode != 0:
+            raise ToolError(f"git diff failed: {names.stderr.strip()}")
+        changed = [n for n in names.stdout.split("\0") if n]
+        if limit is not None:
+            changed = [n for n in changed if n == limit or n.startswith(limit + "/")]
+        visible = [n for n in changed if self._diffable(n)]
+        hidden = len(changed) - len(visible)
+        note = f"[{hidden} changed file(s) not shown: gitignored or secret files]\n" if hidden else ""
+        if not visible:
+            return note + "no uncommitted changes" + (f" under {limit!r}" if limit else "")
+        diff = _git(
+            root, "diff", "--relative", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", base,
+            "--", *visible,
+        )  # fmt: skip
+        if diff.returncode != 0:
+            raise ToolError(f"git diff failed: {diff.stderr.strip()}")
+        return note + self.redactions.clean(diff.stdout)
+
+    def _diffable(self, relative: str) -> bool:
+        # A deleted file cannot be resolved on disk but its path still says whether it is hidden.
+        try:
+            self.workspace._check_visible(relative, relative)
+        except ToolError:
+            return False
+        return True
+
+    # -- propose_edits --------------------------------------------------------------------------------------
+
+    def _propose_edits(self, params: ProposeEditsInput) -> ToolOutcome:
+        edits = self.to_edits(params)
+        count = len(edits)
+        summary = f"{count} edit{'s' if count != 1 else ''} proposed for review"
+        return ToolOutcome(summary, edits=tuple(edits), explanation=params.explanation)
+
+    def to_edits(self, params: ProposeEditsInput) -> list[Edit]:
+        """The model's edits as `Edit`s on absolute paths, 0-based ranges; ToolError naming the bad one."""
+        by_path: dict[str, list[Edit]] = {}
+        for index, proposed in enumerate(params.edits):
+            where = f"edits[{index}]"
+            if PLACEHOLDER_PREFIX in proposed.new_text:
+                raise ToolError(
+                    f"{where}: new_text contains a {PLACEHOLDER_PREFIX}...] placeholder; secrets are hidden "
+                    "from you, so leave the lines that hold them unchanged"
+                )
+            try:
+                relative = self.workspace.relative(proposed.path)
+            except ToolError as exc:
+                raise ToolError(f"{where}: {exc}") from None
+            text = self.workspace.read_text(relative) if self.workspace.exists(relative) else ""
+            edit = _to_edit(self.workspace.root / relative, text, proposed.range, proposed.new_text, where)
+            _refuse_secret_lines(text, edit, where)
+            by_path.setdefault(relative, []).append(edit)
+        for relative, file_edits in by_path.items():
+            text = self.workspace.read_text(relative) if self.workspace.exists(relative) else ""
+            try:
+                apply_text_edits(text, file_edits)
+            except PyengineerError as exc:
+                raise ToolError(f"edits to {relative!r}: {exc}") from None
+        return [edit for file_edits in by_path.values() for edit in file_edits]
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as positions count them: split on \\n, without a trailing \\r."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _to_position(lines: list[str], line: int, column: int, where: str) -> Position:
+    if line == len(lines) + 1 and column == 1:
+        # One past the last line: the end of the file, for edits that replace through the last line.
+        return Position(line=len(lines) - 1, character=len(lines[-1]))
+    if line > len(lines):
+        raise ToolError(f"{where}: line {line} is past the end of the file ({len(lines)} lines)")
+    length = len(lines[line - 1])
+    if column > length + 1:
+        raise ToolError(f"{where}: column {column} is past the end of line {line} ({length} characters)")
+    return Position(line=line - 1, character=column - 1)
+
+
+def _to_edit(path: Path, text: str, rng: EditRange, new_text: str, where: str) -> Edit:
+    lines = _lines(text)
+    start = _to_position(lines, rng.start.line, rng.start.column, where + ".range.start")
+    end = _to_position(lines, rng.end.line, rng.end.column, where + ".range.end")
+    if (end.line, end.character) < (start.line, start.character):
+        raise ToolError(f"{where}: the range ends before it starts")
+    return Edit(path=str(path), range=Range(start=start, end=end), new_text=new_text)
+
+
+def _refuse_secret_lines(text: str, edit: Edit, where: str) -> None:
+    """Refuse an edit of a line holding a secret: the model saw a placeholder there, not the real text."""
+    if not text:
+        return
+    secret_lines: set[int] = set()
+    for match in find_secrets(text):
+        first = text.count("\n", 0, match.start)
+        secret_lines.update(range(first, first + text.count("\n", match.start, match.end) + 1))
+    touched = set(range(edit.range.start.line, edit.range.end.line + 1))
+    # An edit ending at column 0 of a line does not touch that line.
+    if edit.range.end.character == 0 and edit.range.end.line > edit.range.start.line:
+        touched.discard(edit.range.end.line)
+    hit = sorted(touched & secret_lines)
+    if hit:
+        raise ToolError(
+            f"{where}: line {hit[0] + 1} holds a redacted secret; edits there are refused because you cannot "
+            "see its real text. Leave it unchanged, or tell the user what to change there"
+        )
