@@ -116,3 +116,29 @@ def test_tests_fixtures_and_overrides_are_skipped(tmp_path: Path) -> None:
         relative="tests/test_things.py",
     )
     assert findings == []
+
+
+def test_endpoints_are_not_asked_for_a_return_type(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE501",
+        """
+        from fastapi import FastAPI
+
+        app = FastAPI()
+
+
+        @app.get("/items/{item_id}")
+        def read_item(item_id: int):
+            return {"id": item_id}
+
+
+        @app.get("/search")
+        def search(q):
+            return []
+        """,
+        frameworks=("fastapi",),
+    )
+    assert [(f.data["function"], f.data["missing"], f.data["return"]) for f in findings] == [
+        ("search", ["q"], False)
+    ]
