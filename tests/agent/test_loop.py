@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pyengineer.actions.edits import apply_text_edits
-from pyengineer.agent.client import availability
+from pyengineer.agent.credentials import availability
 from pyengineer.agent.errors import (
     AgentAuthenticationError,
     AgentCancelledError,

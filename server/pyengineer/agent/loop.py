@@ -13,24 +13,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import anthropic
 from pydantic import BaseModel, ConfigDict
 
-from pyengineer.agent.client import (
-    HOW_TO_ENABLE,
-    Credentials,
-    make_client,
-    resolve_credentials,
-    translate_error,
-)
+from pyengineer.agent.credentials import HOW_TO_ENABLE, Credentials, resolve_credentials
 from pyengineer.agent.errors import AgentCancelledError, AgentRefusedError, AgentUnavailableError
 from pyengineer.agent.prompts import context_facts, render_context_block, render_request, render_system_prompt
 from pyengineer.agent.tools import AgentTools, RedactionLog, ToolError, Workspace, tool_definitions
 from pyengineer.config import Settings
 from pyengineer.findings import Edit, Finding, Range
 from pyengineer.workspace.ignore import is_secret_file
+
+if TYPE_CHECKING:
+    import anthropic
 
 logger = logging.getLogger("pyengineer.agent")
 
@@ -363,6 +359,9 @@ class _Run:
     # -- the loop -----------------------------------------------------------------------------------------
 
     def execute(self) -> AgentResult:
+        # The SDK is slow to import: only a request that is actually sent pays for it.
+        from pyengineer.agent.client import make_client
+
         tools, system, messages = self._prepare()
         definitions = tool_definitions()
         client = make_client(self.settings, self.credentials, max_retries=self.max_retries)
@@ -503,6 +502,10 @@ class _Run:
                 raise AgentCancelledError("the request was cancelled") from None
             if abort.reason == "timeout":
                 return None
+            import anthropic
+
+            from pyengineer.agent.client import translate_error
+
             if isinstance(exc, anthropic.APIError):
                 base_url = str(client.base_url).rstrip("/")
                 error = translate_error(
