@@ -8,10 +8,12 @@ once, remembers every node's parent, groups nodes by type, and resolves names th
 from __future__ import annotations
 
 import ast
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar
 
 from pyengineer.engine.source import ParsedSource
@@ -19,6 +21,16 @@ from pyengineer.findings import Range
 
 N = TypeVar("N", bound=ast.AST)
 T = TypeVar("T")
+
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+# Operators and load/store contexts: shared singletons no rule needs to find.
+_LEAF_TYPES = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 ScopeNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef | ast.Module
@@ -51,17 +63,31 @@ class SyntaxIndex:
     def _walk(self) -> None:
         parents = self._parents
         by_type = self._by_type
+        skipped = _LEAF_TYPES
         stack: list[ast.AST] = [self.tree]
+        push = stack.append
+        pop = stack.pop
         while stack:
-            node = stack.pop()
-            by_type.setdefault(type(node), []).append(node)
-            for child in ast.iter_child_nodes(node):
-                parents[child] = node
-                stack.append(child)
+            node = pop()
+            kind = type(node)
+            bucket = by_type.get(kind)
+            if bucket is None:
+                bucket = by_type[kind] = []
+            bucket.append(node)
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, ast.AST) and not isinstance(item, skipped):
+                            parents[item] = node
+                            push(item)
+                elif isinstance(value, ast.AST) and not isinstance(value, skipped):
+                    parents[value] = node
+                    push(value)
         # The stack pops in reverse; rules report in source order.
         for nodes in by_type.values():
-            if nodes and hasattr(nodes[0], "lineno"):
-                nodes.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+            if len(nodes) > 1 and hasattr(nodes[0], "lineno"):
+                nodes.sort(key=_position)
         for imp in self.of_type(ast.Import):
             self._bind_import(imp)
         for imp_from in self.of_type(ast.ImportFrom):
@@ -184,8 +210,26 @@ class SyntaxIndex:
         return Range.of(line, len(text) - len(text.lstrip()), line, len(text))
 
     def segment(self, node: ast.AST) -> str:
-        """The source text of `node`."""
-        return ast.get_source_segment(self.source.text, node) or ""
+        """The source text of `node` (like `ast.get_source_segment`, without splitting the file each time)."""
+        line = getattr(node, "lineno", None)
+        end_line = getattr(node, "end_lineno", None)
+        col = getattr(node, "col_offset", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if line is None or end_line is None or col is None or end_col is None:
+            return ""
+        lines = self._source_lines
+        if end_line > len(lines):
+            return ""
+        if line == end_line:
+            return lines[line - 1].encode()[col:end_col].decode(errors="replace")
+        first = lines[line - 1].encode()[col:].decode(errors="replace")
+        last = lines[end_line - 1].encode()[:end_col].decode(errors="replace")
+        return "".join([first, *lines[line : end_line - 1], last])
+
+    @cached_property
+    def _source_lines(self) -> list[str]:
+        # ast counts lines at \r\n, \r and \n only (str.splitlines also splits at \f, \x1c...)
+        return _LINES.findall(self.source.text)
 
     def snippet(self, node: ast.AST, limit: int = 60) -> str:
         """The source text of `node` on one line, shortened for a message."""
