@@ -220,10 +220,11 @@ class SyntaxIndex:
         lines = self._source_lines
         if end_line > len(lines):
             return ""
+        start, stop = int(col), int(end_col)
         if line == end_line:
-            return lines[line - 1].encode()[col:end_col].decode(errors="replace")
-        first = lines[line - 1].encode()[col:].decode(errors="replace")
-        last = lines[end_line - 1].encode()[:end_col].decode(errors="replace")
+            return lines[line - 1].encode()[start:stop].decode(errors="replace")
+        first = lines[line - 1].encode()[start:].decode(errors="replace")
+        last = lines[end_line - 1].encode()[:stop].decode(errors="replace")
         return "".join([first, *lines[line : end_line - 1], last])
 
     @cached_property
