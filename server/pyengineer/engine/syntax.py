@@ -220,7 +220,7 @@ class SyntaxIndex:
         lines = self._source_lines
         if end_line > len(lines):
             return ""
-        start, stop = int(col), int(end_col)
+        line, end_line, start, stop = int(line), int(end_line), int(col), int(end_col)
         if line == end_line:
             return lines[line - 1].encode()[start:stop].decode(errors="replace")
         first = lines[line - 1].encode()[start:].decode(errors="replace")
