@@ -6,7 +6,7 @@ import ast
 import warnings
 from functools import cached_property
 
-from pyengineer.workspace.imports import ImportRecord, char_column, scan_imports
+from pyengineer.workspace.imports import ImportRecord, char_column, scan_imports, split_lines
 
 
 class ParsedSource:
@@ -20,7 +20,7 @@ class ParsedSource:
 
     @cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return split_lines(self.text)
 
     @cached_property
     def tree(self) -> ast.Module | None:

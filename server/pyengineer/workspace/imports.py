@@ -10,6 +10,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
@@ -48,6 +49,21 @@ def _name_column(lines: list[str], line: int, default: int, name: str, after: in
         if found:
             return found.start()
     return default
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of `text` as Python and LSP count them: broken at \\n, \\r\\n and \\r only.
+
+    `str.splitlines` also breaks at form feeds and other separators that are ordinary whitespace to Python,
+    which would shift every line number after them.
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def char_column(lines: list[str], line: int, byte_col: int) -> int:
@@ -138,7 +154,9 @@ _SKIPPED = {tokenize.NL, tokenize.COMMENT}
 
 def _tokens(source: str) -> Iterator[tokenize.TokenInfo]:
     """Tokens of `source`; on a tokenizer error, skip the broken line and carry on after it."""
-    lines = source.splitlines(keepends=True)
+    # NUL is never valid in Python source, and Python 3.13's tokenizer can crash on it (SystemError):
+    # a space in its place keeps every column where it was.
+    lines = [line + "\n" for line in split_lines(source.replace("\x00", " "))]
     start = 0
     while start < len(lines):
         chunk = "".join(lines[start:])
@@ -153,7 +171,8 @@ def _tokens(source: str) -> Iterator[tokenize.TokenInfo]:
                 last_line = shifted.start[0]
                 yield shifted
             return
-        except (tokenize.TokenError, IndentationError, SyntaxError):
+        except (tokenize.TokenError, SyntaxError, ValueError):
+            # (Python 3.12+ also raises UnicodeDecodeError, a ValueError, on input such as "\\rü".)
             # Restart on the line after the one that broke; a fresh tokenizer also resets indentation.
             start = max(last_line, start + 1)
             yield tokenize.TokenInfo(tokenize.NEWLINE, "", (start, 0), (start, 0), "")
@@ -300,7 +319,7 @@ def imports_from_tokens(source: str) -> list[ImportRecord]:
 
 def _ends_with_backslash(tok: tokenize.TokenInfo) -> bool:
     """True if the physical line of `tok` continues after it with a backslash (`from a \\`)."""
-    lines = tok.line.splitlines()
+    lines = split_lines(tok.line)
     return bool(lines) and lines[-1][tok.end[1] :].strip() == "\\"
 
 
@@ -316,7 +335,10 @@ def scan_imports(source: str, tree: ast.AST | None = None) -> list[ImportRecord]
     """The imports of `source`: from `tree` if given or parseable, else by the tolerant scanner."""
     if tree is None:
         try:
-            tree = ast.parse(source)
+            with warnings.catch_warnings():
+                # Invalid escape sequences and the like in the user's code are not ours to print.
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return imports_from_tokens(source)
-    return imports_from_tree(tree, source.splitlines())
+    return imports_from_tree(tree, split_lines(source))
