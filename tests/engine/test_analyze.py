@@ -136,6 +136,12 @@ def test_noqa_suppresses_findings_on_its_line_only() -> None:
     assert codes(findings) == [("PE201", 1)]
 
 
+def test_noqa_after_a_form_feed_is_read_from_the_right_line() -> None:
+    text = "x = 1\x0c\nimport torch  # noqa: PE201\nimport jax\n"
+    findings = analyze(source(text), context(GitState()), FIRST)
+    assert codes(findings) == [("PE201", 2)]
+
+
 def test_coded_noqa_for_another_rule_does_not_suppress() -> None:
     text = "import torch  # noqa: PE101\n"
     assert codes(analyze(source(text), context(GitState()), FIRST)) == [("PE201", 0)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import warnings
 
 import pytest
 from pyengineer.workspace.imports import (
@@ -11,13 +12,14 @@ from pyengineer.workspace.imports import (
     imports_from_tokens,
     imports_from_tree,
     scan_imports,
+    split_lines,
 )
 
 
 def both(source: str) -> list[ImportRecord]:
     """Records from the ast scanner, after checking the tolerant scanner agrees on this valid code."""
     source = textwrap.dedent(source)
-    from_tree = imports_from_tree(ast.parse(source), source.splitlines())
+    from_tree = imports_from_tree(ast.parse(source), split_lines(source))
     assert imports_from_tokens(source) == from_tree
     return from_tree
 
@@ -200,6 +202,8 @@ def test_columns_count_code_points_not_bytes() -> None:
         # An unclosed string is mid-edit: the lines after it are read as the code they will be again.
         ('s = """never closed\nimport torch\n', ["torch"]),
         ("import torch\n\x00\nimport jax\n", ["torch", "jax"]),
+        ("import torch\x00\n", ["torch"]),
+        (" 0\n\x00", []),  # crashed Python 3.13's tokenizer (SystemError)
         ("    import torch\n", ["torch"]),  # unexpected indent
         ("print 'py2'\nimport torch\n", ["torch"]),
         ("from torch import\n", ["torch"]),
@@ -224,6 +228,47 @@ def test_tolerant_scanner_keeps_type_only_in_a_broken_file() -> None:
 def test_tolerant_scanner_line_numbers_survive_a_broken_line() -> None:
     source = "import os\ndef broken(:\n  x = ]\nimport torch\n"
     assert [(r.module, r.line) for r in scan_imports(source)] == [("os", 1), ("torch", 4)]
+
+
+def test_a_form_feed_does_not_shift_lines_or_columns() -> None:
+    # Python reads a form feed as whitespace; str.splitlines would count it as a line break.
+    (record,) = both("x = 1\x0c\né = 2; import torch\n")
+    assert (record.line, record.col, record.end_col) == (2, 14, 19)
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\x1c", "\x85", "\u2028"])
+def test_separators_in_a_broken_file_do_not_shift_lines(separator: str) -> None:
+    broken = f"x = 1{separator}\nimport os\ndef broken(:\nimport torch\n"
+    assert [(r.module, r.line) for r in scan_imports(broken)] == [("os", 2), ("torch", 4)]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("", []),
+        ("a", ["a"]),
+        ("a\n", ["a"]),
+        ("a\r\nb\rc\nd", ["a", "b", "c", "d"]),
+        ("a\x0cb\x1c\u2028\n\n", ["a\x0cb\x1c\u2028", ""]),
+    ],
+)
+def test_split_lines(text: str, lines: list[str]) -> None:
+    assert split_lines(text) == lines
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_every_newline_convention(newline: str) -> None:
+    valid = newline.join(["import os", "def f():", "    import torch", ""])
+    assert [(r.module, r.line) for r in both(valid)] == [("os", 1), ("torch", 3)]
+    broken = newline.join(["import os", "def broken(:", "import torch", ""])
+    assert [(r.module, r.line) for r in scan_imports(broken)] == [("os", 1), ("torch", 3)]
+
+
+def test_scanning_user_code_emits_no_warnings() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [r.module for r in scan_imports("import torch\nx = '\\:'\n")] == ["torch"]
+    assert [str(w.message) for w in caught] == []
 
 
 def test_scan_imports_uses_a_given_tree() -> None:

@@ -6,7 +6,7 @@ import ast
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from pyengineer.workspace.imports import imports_from_tokens, imports_from_tree, scan_imports
+from pyengineer.workspace.imports import imports_from_tokens, imports_from_tree, scan_imports, split_lines
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -58,6 +58,8 @@ OTHER_STATEMENTS = st.sampled_from(
         'doc = """\nimport torch\n"""',
         "f(__import__)",
         "x = import_module(name)",
+        "y = 1 \x0c+ 2",  # a form feed is whitespace to Python, a line break to str.splitlines
+        "é = 'ü'; z = 3",
     ]
 )
 
@@ -124,8 +126,10 @@ def compound(draw: st.DrawFn, depth: int) -> list[str]:
     return lines
 
 
-PROGRAMS = st.tuples(st.booleans(), block(3)).map(
-    lambda t: ("from __future__ import annotations\n" if t[0] else "") + "\n".join(t[1]) + "\n"
+PROGRAMS = st.tuples(st.booleans(), block(3), st.sampled_from(["\n", "\r\n"])).map(
+    lambda t: (("from __future__ import annotations\n" if t[0] else "") + "\n".join(t[1]) + "\n").replace(
+        "\n", t[2]
+    )
 )
 
 
@@ -133,7 +137,7 @@ def tree_records(source: str) -> list[tuple[object, ...]]:
     tree = ast.parse(source)
     return [
         (r.module, r.line, r.col, r.end_col, r.type_only, r.dynamic)
-        for r in imports_from_tree(tree, source.splitlines())
+        for r in imports_from_tree(tree, split_lines(source))
     ]
 
 
@@ -155,6 +159,9 @@ def test_tolerant_scanner_matches_ast_on_valid_code(source: str) -> None:
 
 @FAST
 @given(st.text(max_size=300))
+@example("\rü")  # Python 3.12's tokenizer raised UnicodeDecodeError on this
+@example("\x00import torch")
+@example(" 0\n\x00")  # Python 3.13's tokenizer raised SystemError on this
 def test_tolerant_scanner_never_crashes_on_random_text(text: str) -> None:
     records = imports_from_tokens(text)
     for record in records:
