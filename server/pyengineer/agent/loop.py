@@ -81,6 +81,8 @@ class AgentRequest(BaseModel):
     # The editor's unsaved text of `path`, which the model must see instead of the file on disk.
     document_text: str | None = None
     findings: tuple[Finding, ...] = ()
+    # Other unsaved editor buffers, by absolute path: the model reads (and edits) what the user sees.
+    open_documents: dict[str, str] = {}
     # `WorkspaceContext.model_dump(mode="json")`; computed when absent.
     context: dict[str, Any] | None = None
 
@@ -202,6 +204,17 @@ def _request_path(root: Path, path: str | None) -> str | None:
     return relative
 
 
+def _overlays(root: Path, documents: Mapping[str, str]) -> dict[str, str]:
+    """Open editor buffers inside the root, by relative path (the tools still decide what is visible)."""
+    overlays: dict[str, str] = {}
+    for path, text in documents.items():
+        try:
+            overlays[Path(path).resolve().relative_to(root).as_posix()] = text
+        except ValueError:
+            continue
+    return overlays
+
+
 def _assistant_content(message: Any) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for block in message.content:
@@ -287,7 +300,9 @@ class _Run:
     def _prepare(self) -> tuple[AgentTools, list[dict[str, Any]], list[dict[str, Any]]]:
         root = self.request.root.resolve()
         relative = _request_path(root, self.request.path)
-        overlays = {relative: self.request.document_text} if relative and self.request.document_text else {}
+        overlays = _overlays(root, self.request.open_documents)
+        if relative is not None and self.request.document_text is not None:
+            overlays[relative] = self.request.document_text
         workspace = Workspace(
             root,
             exclude=self.settings.exclude,
