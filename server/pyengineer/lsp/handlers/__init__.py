@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 def register_all(server: PyengineerServer) -> None:
     from pyengineer.lsp.handlers import (
+        ask,
         code_actions,
         commands,
         configuration,
@@ -19,5 +20,5 @@ def register_all(server: PyengineerServer) -> None:
         watched_files,
     )
 
-    for module in (lifecycle, configuration, documents, code_actions, commands, hover, watched_files):
+    for module in (lifecycle, configuration, documents, code_actions, commands, hover, watched_files, ask):
         module.register(server)
