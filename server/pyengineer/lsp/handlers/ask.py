@@ -174,6 +174,25 @@ class _Progress:
             self.token = None
 
 
+async def _run_cancellable(
+    ls: PyengineerServer, work: partial[AgentResult], cancel: threading.Event
+) -> AgentResult:
+    """Run the agent in the worker pool; return as soon as `cancel` is set.
+
+    The agent closes its HTTP stream at once on cancel, but the SDK may be sleeping before a retry (a 429's
+    retry-after): the editor's request is answered now, and the thread ends on its own when the sleep does.
+    """
+    future = asyncio.get_running_loop().run_in_executor(ls.executor, work)
+    # When we stop waiting, the thread's own outcome (usually AgentCancelledError) is not news: consume it.
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    while True:
+        done, _ = await asyncio.wait([future], timeout=0.1)
+        if done:
+            return future.result()
+        if cancel.is_set():
+            raise AgentCancelledError("the request was cancelled")
+
+
 def record_usage(ls: PyengineerServer, state: WorkspaceState, result: AgentResult) -> None:
     """Keep the last request's usage (and the workspace's running totals) for `pyengineer/status`."""
     key = str(state.root)
@@ -371,7 +390,8 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
     if snapshot is not None:
         versions[snapshot.uri] = snapshot.version
     try:
-        result = await ls.run_sync(
+        result = await _run_cancellable(
+            ls,
             partial(
                 run_agent,
                 request,
@@ -379,7 +399,8 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
                 api_key=ls.session.api_key,
                 on_progress=progress.report,
                 cancel=cancel,
-            )
+            ),
+            cancel,
         )
     except asyncio.CancelledError:
         cancel.set()
