@@ -106,15 +106,15 @@ class IgnoreRules:
     def is_ignored(self, relative: str, is_dir: bool = False) -> bool:
         """True if `relative` (posix, relative to root) is excluded or gitignored."""
         probe = relative + "/" if is_dir else relative
-        if self.exclude is not None and self.exclude.match_file(probe):
+        if self.exclude is not None and _decision(self.exclude, probe, is_dir):
             return True
         # Deepest .gitignore first: the first one with an opinion decides.
         for prefix in sorted(self._layers, key=len, reverse=True):
             if not probe.startswith(prefix):
                 continue
-            result = self._layers[prefix].spec.check_file(probe[len(prefix) :])
-            if result.include is not None:
-                return bool(result.include)
+            decision = _decision(self._layers[prefix].spec, probe[len(prefix) :], is_dir)
+            if decision is not None:
+                return decision
         return False
 
     def is_ignored_anywhere(self, relative: str, is_dir: bool = False) -> bool:
@@ -129,6 +129,29 @@ class IgnoreRules:
             if is_virtualenv(self.root / parent):
                 return True
         return self.is_ignored(relative, is_dir=is_dir)
+
+
+def _decision(spec: pathspec.GitIgnoreSpec, probe: str, is_dir: bool) -> bool | None:
+    """Whether `spec` ignores `probe` (True), re-includes it (False) or says nothing (None).
+
+    A folder (`probe` ends in '/') is decided as git decides it: by the last pattern that matches the folder
+    itself. pathspec's priorities are made for files and get folders wrong (`*` then `!*/` re-includes
+    every folder), and its regex for `x/**` matches `x/`, though git reads it as what is inside x.
+    """
+    if not is_dir:
+        result = spec.check_file(probe)
+        return None if result.include is None else bool(result.include)
+    for pattern in reversed(spec.patterns):
+        if pattern.include is None:
+            continue
+        matched = pattern.match_file(probe)
+        if matched is None:
+            continue
+        match = matched.match
+        if match.end() == len(probe) and not match.groupdict().get("ps_d"):
+            continue  # only the '/' we appended matched: `x/**` names the contents, not the folder
+        return bool(pattern.include)
+    return None
 
 
 def relative_posix(root: Path, path: Path) -> str:
