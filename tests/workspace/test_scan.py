@@ -75,6 +75,60 @@ def test_gitignore_files_nested_with_negation(git_repo: RepoFactory) -> None:
     assert python_files(repo.root) == expected
 
 
+TREE = [
+    "a.py",
+    "abc.py",
+    "a b.py",
+    "#h.py",
+    "!bang.py",
+    "b/a.py",
+    "b/c/a.py",
+    "b/logs/z.py",
+    "doc/x.py",
+    "doc/sub/y.py",
+    "logs/z.py",
+    "foo/baz.py",
+    "foo/bar/baz.py",
+    "x/foo/bar/q.py",
+    "deep/a/b/c/d.py",
+    "Src/M.py",
+]
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        ["*.py", "!a.py"],
+        ["/a.py"],
+        ["b/"],
+        ["b/*"],
+        ["b/**", "!b/c/"],
+        ["b/**", "!b/c/", "!b/c/**"],  # x/** is what is inside x, so b/c can come back
+        ["*", "!*/", "!*.py"],  # the whitelist idiom: ignore everything but folders and .py files
+        ["**/logs"],
+        ["logs/"],
+        ["doc/**/y.py"],
+        ["foo/**/baz.py"],
+        ["**/foo/bar"],
+        ["a?c.py", "[#!]*.py"],
+        ["\\#h.py", "\\!bang.py", "a\\ b.py"],
+        ["doc", "!doc/x.py"],  # a file in an ignored folder cannot be re-included
+        ["doc/*", "!doc/x.py"],
+        ["/*/", "!/doc/"],
+        ["**/c/**"],
+        ["deep/a/", "*/a.py"],
+        ["d*/"],
+    ],
+)
+def test_gitignore_patterns_agree_with_git(git_repo: RepoFactory, patterns: list[str]) -> None:
+    repo = git_repo()
+    for relative in TREE:
+        repo.write(relative, "")
+    repo.write(".gitignore", "\n".join(patterns) + "\n")
+    listed = repo.git("ls-files", "--others", "--exclude-standard", "-z").split("\0")
+    assert python_files(repo.root) == sorted(f for f in listed if f.endswith(".py"))
+
+
 def test_user_excludes_apply_like_gitignore_patterns(tmp_path: Path) -> None:
     for relative in ("a.py", "migrations/0001.py", "pkg/migrations/0002.py", "pkg/b.py", "docs/conf.py"):
         write(tmp_path, relative, "")
