@@ -119,11 +119,15 @@ def _snake(key: str) -> str:
 _DATA_KEYS = {"severity"}
 
 
-def _normalise(data: Mapping[str, Any], originals: dict[tuple[str, ...], str], prefix: tuple[str, ...]) -> dict[str, Any]:
+def _normalise(
+    data: Mapping[str, Any], originals: dict[tuple[str, ...], str], prefix: tuple[str, ...]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = _snake(str(key))
-        originals[(*prefix, name)] = ".".join((*[originals.get(prefix[: i + 1], p) for i, p in enumerate(prefix)], str(key)))
+        originals[(*prefix, name)] = ".".join(
+            (*[originals.get(prefix[: i + 1], p) for i, p in enumerate(prefix)], str(key))
+        )
         if isinstance(value, Mapping) and name not in _DATA_KEYS:
             value = _normalise(value, originals, (*prefix, name))
         out[name] = value
@@ -154,7 +158,9 @@ def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], sourc
         ) from None
 
 
-def settings_from_mapping(data: Mapping[str, Any], source: str = "settings", base: Settings | None = None) -> Settings:
+def settings_from_mapping(
+    data: Mapping[str, Any], source: str = "settings", base: Settings | None = None
+) -> Settings:
     """Validate one layer of settings on top of `base` (default: the defaults); errors name `source`."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"settings must be a table, got {type(data).__name__}", path=source)
@@ -197,7 +203,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return table
 
 
-def load_settings(root: Path, overrides: Mapping[str, Any] | None = None, overrides_source: str = "editor settings") -> Settings:
+def load_settings(
+    root: Path, overrides: Mapping[str, Any] | None = None, overrides_source: str = "editor settings"
+) -> Settings:
     """Settings for the project at `root`: defaults < config file < `overrides`."""
     settings = Settings()
     config_file = find_config_file(root)
