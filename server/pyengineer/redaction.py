@@ -13,7 +13,7 @@ Matches report offsets into the text (never the secret itself, so they are safe 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 PLACEHOLDER_PREFIX = "[REDACTED:"
@@ -67,16 +67,32 @@ def _looks_random(value: str) -> bool:
     )
 
 
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
 @dataclass(frozen=True)
 class _Format:
     kind: str
     pattern: re.Pattern[str]
     # The secret is the named group "v" when the pattern has one (the rest is context), else the whole match.
     check: Callable[[str], bool] | None = None
+    # Must not follow a token character (the pattern was written starting with _B).
+    bounded: bool = False
+    # Lowercase words one of which a match must contain: text without any is not scanned at all.
+    hints: tuple[str, ...] = ()
 
 
-def _format(kind: str, pattern: str, flags: int = 0, check: Callable[[str], bool] | None = None) -> _Format:
-    return _Format(kind, re.compile(pattern, flags), check)
+def _format(
+    kind: str,
+    pattern: str,
+    flags: int = 0,
+    check: Callable[[str], bool] | None = None,
+    hints: tuple[str, ...] = (),
+) -> _Format:
+    # A leading lookbehind stops `re` from jumping to the literal prefix (`ghp_`, `AKIA`): the boundary is
+    # checked by hand instead, which makes these scans several times faster on large files.
+    bounded = pattern.startswith(_B)
+    return _Format(kind, re.compile(pattern.removeprefix(_B), flags), check, bounded, hints)
 
 
 _PEM_LABEL = r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
@@ -93,6 +109,7 @@ _FORMATS: tuple[_Format, ...] = (
         "aws-secret-access-key",
         r"(?i)aws[\w.\-]{0,30}?(?:secret|_sk)[\w.\-]{0,30}?[\"']?\s*(?:=>|[:=]|\s)\s*[\"']?"
         r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        hints=("aws",),
     ),
     _format("gcp-api-key", _B + r"AIza[0-9A-Za-z_\-]{35}" + _E),
     _format("gcp-oauth-client-secret", _B + r"GOCSPX-[A-Za-z0-9_\-]{28}" + _E),
@@ -100,8 +117,9 @@ _FORMATS: tuple[_Format, ...] = (
     _format(
         "azure-key",
         r"(?i)(?:AccountKey|SharedAccessKey|PrimaryKey|SecondaryKey)\s*=\s*(?P<v>[A-Za-z0-9+/]{20,}={0,2})",
+        hints=("accountkey", "sharedaccesskey", "primarykey", "secondarykey"),
     ),
-    _format("azure-sas-token", r"(?i)[?&;]sig=(?P<v>[A-Za-z0-9%+/=]{16,})"),
+    _format("azure-sas-token", r"(?i)[?&;]sig=(?P<v>[A-Za-z0-9%+/=]{16,})", hints=("sig=",)),
     _format("github-token", _B + r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})" + _E),
     _format("gitlab-token", _B + r"gl(?:pat|dt|rt|ptt|soat|cbt|ffct)-[A-Za-z0-9_\-]{20,}" + _E),
     _format("anthropic-api-key", _B + r"sk-ant-[A-Za-z0-9_\-]{20,}" + _E),
@@ -125,6 +143,7 @@ _FORMATS: tuple[_Format, ...] = (
     _format(
         "authorization-header",
         r"(?i)authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+(?P<v>[A-Za-z0-9._~+/=\-]{12,})",
+        hints=("authorization",),
     ),
 )
 
@@ -286,8 +305,29 @@ def _plausible_bare_value(value: str, following: str) -> bool:
     return True
 
 
+# Every secret name holds one of these words: only the lines that have one can hold a secret assignment, so
+# the (slower) assignment patterns run on those lines alone.
+_SECRET_WORD = re.compile(r"(?i)key|token|pwd|pass|credential|auth|secret")
+
+
+def _candidate_lines(text: str) -> Iterator[tuple[int, int]]:
+    line_end = -1
+    for m in _SECRET_WORD.finditer(text):
+        if m.start() < line_end:
+            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.end())
+        line_end = len(text) if line_end < 0 else line_end
+        yield line_start, line_end
+
+
 def _assignments(text: str) -> Iterable[SecretMatch]:
-    for m in _QUOTED_ASSIGNMENT.finditer(text):
+    for start, end in _candidate_lines(text):
+        yield from _line_assignments(text, start, end)
+
+
+def _line_assignments(text: str, start: int, end: int) -> Iterable[SecretMatch]:
+    for m in _QUOTED_ASSIGNMENT.finditer(text, start, end):
         name = m.group("name")
         name_kind = secret_name_kind(name)
         if name_kind is None:
@@ -296,7 +336,7 @@ def _assignments(text: str) -> Iterable[SecretMatch]:
         value = m.group(group)
         if _plausible_value(value, name_kind, bare_name=len(_words(name)) == 1 and name_kind == "secret"):
             yield SecretMatch(ASSIGNMENT_KIND, m.start(group), m.end(group), name)
-    for m in _BARE_ASSIGNMENT.finditer(text):
+    for m in _BARE_ASSIGNMENT.finditer(text, start, end):
         name = m.group("name")
         name_kind = secret_name_kind(name)
         if name_kind is None:
@@ -316,15 +356,20 @@ def _span(m: re.Match[str]) -> tuple[int, int]:
 
 
 def _formats(text: str) -> Iterable[SecretMatch]:
+    lowered = text.lower()
     for fmt in _FORMATS:
+        if fmt.hints and not any(hint in lowered for hint in fmt.hints):
+            continue
         for m in fmt.pattern.finditer(text):
+            if fmt.bounded and m.start() > 0 and text[m.start() - 1] in _TOKEN_CHARS:
+                continue
             start, end = _span(m)
             if fmt.check is None or fmt.check(text[start:end]):
                 yield SecretMatch(fmt.kind, start, end)
-    for m in _URL_PASSWORD.finditer(text):
+    for m in _URL_PASSWORD.finditer(text) if "://" in text else ():
         if not is_placeholder(m.group("v")):
             yield SecretMatch("url-password", *_span(m))
-    for pattern in _CONNECTION_PASSWORDS:
+    for pattern in _CONNECTION_PASSWORDS if ("password" in lowered or "pwd" in lowered) else ():
         for m in pattern.finditer(text):
             value = m.group("v").strip()
             if not is_placeholder(value):
