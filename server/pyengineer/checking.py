@@ -16,6 +16,7 @@ from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import IgnoreRules, relative_posix
 from pyengineer.workspace.markers import find_root
 from pyengineer.workspace.scan import walk
+from pyengineer.workspace.scan_cache import cache_dir
 
 
 @dataclass
@@ -31,7 +32,7 @@ def load_project(root: Path, overrides: dict[str, object] | None = None) -> tupl
     """Settings and a freshly scanned context for the project at `root`."""
     settings = load_settings(root, overrides, overrides_source="command line")
     config_file = find_config_file(root)
-    index = WorkspaceIndex(root, settings)
+    index = WorkspaceIndex(root, settings, cache_dir())
     index.scan()
     git = read_git_state(root, settings.protected_branches)
     return settings, index.context(git=git, config_file=str(config_file) if config_file else None)

@@ -7,6 +7,7 @@ import warnings
 from functools import cached_property
 
 from pyengineer.workspace.imports import ImportRecord, char_column, scan_imports, split_lines
+from pyengineer.workspace.scan import import_statements
 
 
 class ParsedSource:
@@ -37,7 +38,11 @@ class ParsedSource:
 
     @cached_property
     def imports(self) -> list[ImportRecord]:
-        return scan_imports(self.text, self.tree)
+        tree = self.tree
+        if tree is None:
+            return scan_imports(self.text)
+        # Only the statements that can hold an import are walked (a fraction of a long file).
+        return scan_imports(self.text, import_statements(tree, self.text))
 
     @cached_property
     def imported_top_levels(self) -> frozenset[str]:

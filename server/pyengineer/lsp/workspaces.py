@@ -18,6 +18,7 @@ from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri, read_workspace
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import IgnoreRules
+from pyengineer.workspace.scan_cache import cache_dir
 from pyengineer.workspace.watcher import ChangeBatch, WorkspaceWatcher
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
                 )
                 loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
 
-        index = WorkspaceIndex(state.root, settings)
+        index = WorkspaceIndex(state.root, settings, cache_dir())
         await ls.run_sync(index.scan, progress)
         state.index = index
         _, git = await ls.run_sync(read_workspace, state, settings, False)
@@ -159,7 +160,7 @@ def _refresh(
     changed = False
     if state.index is not None:
         if settings_changed and state.index.settings != state.settings:
-            state.index = WorkspaceIndex(state.root, state.settings)
+            state.index = WorkspaceIndex(state.root, state.settings, cache_dir())
             state.index.scan()
             changed = True
         elif batch.paths:
@@ -209,7 +210,7 @@ async def reload(ls: PyengineerServer, state: WorkspaceState, rescan: bool = Fal
     state.settings, state.config_error, state.config_file = settings, error, config_file
     publish_config_diagnostic(ls, state)
     if rescan or state.index is None or state.index.settings != settings:
-        index = WorkspaceIndex(state.root, settings)
+        index = WorkspaceIndex(state.root, settings, cache_dir())
         await ls.run_sync(index.scan)
         state.index = index
     state.git = (await ls.run_sync(read_workspace, state, settings, False))[1]

@@ -19,6 +19,7 @@ from pyengineer.git.state import GitState, read_git_state
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import relative_posix
 from pyengineer.workspace.markers import find_root
+from pyengineer.workspace.scan_cache import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def read_workspace(
     """Scan a workspace and read its git state (slow: call from a worker thread)."""
     index = state.index
     if index is None or index.settings != settings:
-        index = WorkspaceIndex(state.root, settings)
+        index = WorkspaceIndex(state.root, settings, cache_dir())
         rescan = True
     if rescan:
         index.scan()

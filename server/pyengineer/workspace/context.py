@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,7 +18,7 @@ from pyengineer.workspace.dependencies import (
     setup_cfg_dependencies,
 )
 from pyengineer.workspace.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
-from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name, relative_posix
+from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name, is_virtualenv, relative_posix
 from pyengineer.workspace.imports import ImportRecord
 from pyengineer.workspace.markers import (
     Marker,
@@ -27,6 +28,7 @@ from pyengineer.workspace.markers import (
     marker_kind,
 )
 from pyengineer.workspace.scan import FileScan, compile_prefilter, interesting_modules, scan_file, walk
+from pyengineer.workspace.scan_cache import ScanCache, cache_dir
 
 
 class MlImport(BaseModel):
@@ -76,7 +78,7 @@ class WorkspaceContext(BaseModel):
 
 
 def ml_imports(imports: Iterable[ImportRecord], ml_libraries: Iterable[str]) -> tuple[MlImport, ...]:
-    libraries = frozenset(ml_libraries)
+    libraries = ml_libraries if isinstance(ml_libraries, frozenset) else frozenset(ml_libraries)
     return tuple(
         MlImport(library=r.top_level, module=r.module, line=r.line, type_only=r.type_only, dynamic=r.dynamic)
         for r in imports
@@ -87,11 +89,14 @@ def ml_imports(imports: Iterable[ImportRecord], ml_libraries: Iterable[str]) -> 
 class WorkspaceIndex:
     """The per-file scan results of one workspace root, updated file by file as things change.
 
-    Thread-safe: the LSP layer updates it from worker threads while handlers read snapshots.
+    Thread-safe: the LSP layer updates it from worker threads while handlers read snapshots. With a
+    `cache_folder` (see `scan_cache.cache_dir()`), the first scan reuses the results saved by the last run for
+    every file whose (mtime, size) is unchanged, and each full scan saves its results there.
     """
 
-    def __init__(self, root: Path, settings: Settings) -> None:
+    def __init__(self, root: Path, settings: Settings, cache_folder: Path | None = None) -> None:
         self.root = root
+        self._root = str(root)
         self.settings = settings
         self._lock = threading.RLock()
         self.files: dict[str, FileScan] = {}
@@ -102,14 +107,19 @@ class WorkspaceIndex:
         self._prefilter = compile_prefilter(self._modules)
         self._declared: dict[str, list[str]] = {}
         self._pyproject: dict[str, object] = {}
+        self._cache = ScanCache(cache_folder, root, self._modules) if cache_folder is not None else None
 
     def scan(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Walk the whole tree and scan every Python file (reusing results for unchanged files)."""
         walked = walk(self.root, IgnoreRules.for_root(self.root, self.settings.exclude))
         total = len(walked.python_files)
+        with self._lock:
+            known = self.files
+        cached = self._cache.load() if self._cache is not None and not known else {}
+        known = known or cached
         fresh: dict[str, FileScan] = {}
         for i, relative in enumerate(walked.python_files):
-            previous = self.files.get(relative)
+            previous = known.get(relative)
             scanned = self._rescan_if_changed(relative, previous)
             if scanned is not None:
                 fresh[relative] = scanned
@@ -120,11 +130,13 @@ class WorkspaceIndex:
             self.markers = walked.markers
             self.folders = walked.folders
             self._reload_declared()
+        if self._cache is not None and fresh != cached:
+            self._cache.save(fresh)
 
     def _rescan_if_changed(self, relative: str, previous: FileScan | None) -> FileScan | None:
         if previous is not None:
             try:
-                stat = (self.root / relative).stat()
+                stat = os.stat(os.path.join(self._root, relative))
             except OSError:
                 return None
             if (stat.st_mtime_ns, stat.st_size) == previous.stamp:
@@ -135,6 +147,9 @@ class WorkspaceIndex:
         """Bring the index up to date for changed, created or deleted paths. True if anything changed."""
         changed = False
         markers_changed = False
+        folders: dict[
+            str, bool
+        ] = {}  # folder -> ignored (or inside an ignored folder), decided once per batch
         for path in paths:
             try:
                 relative = relative_posix(self.root, path)
@@ -158,8 +173,8 @@ class WorkspaceIndex:
                 elif path.is_dir():
                     markers_changed = True  # a new folder may hold anything: walk again (cheap when warm)
                 continue
-            if self.rules.is_ignored_anywhere(relative) or any(
-                is_skipped_dir_name(p) for p in relative.split("/")[:-1]
+            if any(is_skipped_dir_name(p) for p in relative.split("/")[:-1]) or self._ignored(
+                relative, folders
             ):
                 continue
             with self._lock:
@@ -176,6 +191,20 @@ class WorkspaceIndex:
             self.scan()
             changed = True
         return changed
+
+    def _ignored(self, relative: str, folders: dict[str, bool]) -> bool:
+        """Like `rules.is_ignored_anywhere(relative)`, deciding each parent folder once per batch of changes."""
+        folder = relative.rpartition("/")[0]
+        ignored = folders.get(folder)
+        if ignored is None:
+            ignored = False
+            if folder:
+                self.rules.load_gitignore(folder)
+                ignored = self.rules.is_ignored_anywhere(folder, is_dir=True) or is_virtualenv(
+                    self.root / folder
+                )
+            folders[folder] = ignored
+        return ignored or self.rules.is_ignored(relative)
 
     def update_source(self, relative: str, text: str, imports: Iterable[ImportRecord]) -> bool:
         """Record the imports of an open document (its unsaved text is what the user sees)."""
@@ -216,7 +245,7 @@ class WorkspaceIndex:
             markers = list(self.markers)
             declared = dict(self._declared)
             pyproject = dict(self._pyproject)
-        ml_libraries = self.settings.all_ml_libraries
+        ml_libraries = frozenset(self.settings.all_ml_libraries)
         ml_files: list[MlFile] = []
         evidence: dict[str, list[str]] = {}
         for source, names in declared.items():
@@ -224,7 +253,8 @@ class WorkspaceIndex:
                 framework = BY_DISTRIBUTION.get(name)
                 if framework is not None:
                     evidence.setdefault(framework.key, []).append(source)
-        for relative, scanned in sorted(files.items()):
+        # Most files import nothing of interest: only the others can be ML files or framework evidence.
+        for relative, scanned in sorted(item for item in files.items() if item[1].imports):
             ml = ml_imports(scanned.imports, ml_libraries)
             if ml:
                 ml_files.append(
@@ -307,7 +337,7 @@ def build_context(
     if config_file is None:
         found = find_config_file(root)
         config_file = str(found) if found else None
-    index = WorkspaceIndex(root, settings)
+    index = WorkspaceIndex(root, settings, cache_dir())
     index.scan()
     git = read_git_state(root, settings.protected_branches)
     return index.context(git=git, config_file=config_file)
