@@ -11,7 +11,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 
@@ -41,6 +41,9 @@ let browser: Browser | undefined;
 let page: Page;
 let hooksFile: string;
 let userDataDir: string;
+let settingsFile: string;
+let machineSettingsFile: string;
+let baseSettings: Record<string, unknown>;
 const artifacts = process.env.PYENGINEER_ARTIFACTS || path.join(projectRoot(), 'test-artifacts', 'vscode');
 
 function required(name: string): string {
@@ -119,10 +122,8 @@ before(async () => {
   for (const dir of [path.join(userDataDir, 'User'), extensionsDir, `${xdg}/config`, `${xdg}/data`, `${xdg}/cache`, `${xdg}/tmp`]) {
     fs.mkdirSync(dir, { recursive: true });
   }
-  fs.writeFileSync(
-    path.join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify(
-      {
+  settingsFile = path.join(userDataDir, 'User', 'settings.json');
+  baseSettings = {
         'pyengineer.serverPath': server,
         'workbench.startupEditor': 'none',
         'workbench.tips.enabled': false,
@@ -130,17 +131,23 @@ before(async () => {
         'security.workspace.trust.enabled': false,
         'telemetry.telemetryLevel': 'off',
         'extensions.autoCheckUpdates': false,
-        'extensions.autoUpdate': false,
         'extensions.ignoreRecommendations': true,
         'chat.disableAIFeatures': true,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
         'update.mode': 'none',
         'git.openRepositoryInParentFolders': 'never',
-      },
-      null,
-      2,
-    ),
-  );
+        // The test types settings.json: keep what it types literal.
+        'editor.autoClosingBrackets': 'never',
+        'editor.autoClosingQuotes': 'never',
+        'editor.autoSurround': 'never',
+        'editor.formatOnType': false,
+  };
+  fs.writeFileSync(settingsFile, JSON.stringify(baseSettings, null, 2));
+  // serverPath and interpreter are machine-overridable: in code-server (a remote window) they are read from the
+  // machine settings, as for any remote VS Code.
+  machineSettingsFile = path.join(userDataDir, 'Machine', 'settings.json');
+  fs.mkdirSync(path.dirname(machineSettingsFile), { recursive: true });
+  fs.writeFileSync(machineSettingsFile, JSON.stringify({ 'pyengineer.serverPath': server }, null, 2));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: `${nodeBin}${path.delimiter}${process.env.PATH ?? ''}`,
@@ -216,16 +223,20 @@ after(async () => {
   }
 });
 
+// The screen at the end of each test, for people looking at a failure.
+afterEach(async (t) => {
+  if (page) {
+    const slug = t.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
+    await screenshot(`after-${slug}.png`).catch(() => undefined);
+  }
+});
+
 async function openModelFile(): Promise<void> {
-  // Quick Open, as a user would: Ctrl+P, the file name, Enter.
-  await page.locator('.monaco-workbench').click({ position: { x: 640, y: 400 } });
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 15_000 });
-  await input.fill('model.py');
-  await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.tab[aria-label*="model.py"]').first().waitFor({ timeout: 15_000 });
+  // As a user would: click model.py in the Explorer (shown when a folder opens).
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'model.py' }).first();
+  await row.waitFor({ state: 'visible', timeout: 60_000 });
+  await row.click();
+  await page.locator('.tab[aria-label*="model.py"]').first().waitFor({ timeout: 30_000 });
 }
 
 test('the extension starts the server and PE101/PE201 reach VS Code', async () => {
@@ -297,4 +308,65 @@ test('"Create Feature Branch" from the command palette switches the branch and k
   });
   await page.waitForTimeout(500);
   await screenshot('screenshot-feature-branch.png');
+});
+
+let featureBranch = '';
+
+/**
+ * Replaces the user or the machine (remote) settings the way a user would: Preferences: Open User Settings
+ * (JSON) or Open Remote Settings (JSON), select all, type, save.
+ */
+async function editSettings(kind: 'User' | 'Remote', settings: Record<string, unknown>): Promise<void> {
+  const file = kind === 'User' ? settingsFile : machineSettingsFile;
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(`>Preferences: Open ${kind} Settings (JSON)`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: `Open ${kind} Settings (JSON)` }).first().waitFor();
+  await page.keyboard.press('Enter');
+  // VS Code 1.139 opens settings.json in a modal editor, older versions in a tab: both show its name.
+  await page.getByText('settings.json', { exact: true }).first().waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(1000);
+  await page.keyboard.press('Control+A');
+  // One line: typing newlines would trigger the editor's auto-indent and bracket completion.
+  await page.keyboard.insertText(JSON.stringify(settings));
+  await page.keyboard.press('Control+S');
+  await waitFor(`${file} saved`, 15_000, () => {
+    try {
+      return JSON.stringify(JSON.parse(fs.readFileSync(file, 'utf8'))) === JSON.stringify(settings) ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  await page.keyboard.press('Control+W');
+  await page.locator('.tab.active[aria-label*="model.py"]').waitFor({ timeout: 15_000 });
+}
+
+test('a settings change reaches the running server without a restart', async () => {
+  featureBranch = currentBranch(scenario.repo);
+  assert.notEqual(featureBranch, 'main');
+  assert.ok(readHooks()?.status, 'a status was received');
+  await editSettings('User', { ...baseSettings, 'pyengineer.protectedBranches': ['main', 'master', 'develop', featureBranch] });
+  await waitFor('PE101 back once the feature branch is protected' + logTail(), 60_000, () =>
+    modelCodes(readHooks()).includes('PE101') ? true : undefined,
+  );
+  const state = readHooks()!;
+  assert.equal(state.clientState, 'Running');
+});
+
+test('without pyengineer in the interpreter, the extension says so and shows how to install it', async () => {
+  // /usr/bin/python3 does not have pyengineer (it lives in the project's .venv): the extension restarts on the
+  // change, checks, and must not fail silently.
+  await editSettings('Remote', { 'pyengineer.serverPath': '', 'pyengineer.interpreter': '/usr/bin/python3' });
+  const toast = page.locator('.notification-toast', { hasText: 'pyengineer is not installed in /usr/bin/python3' });
+  await toast.waitFor({ state: 'visible', timeout: 60_000 });
+  const statusText = await statusEntry().innerText();
+  assert.match(statusText, /not installed/, statusText);
+  await toast.getByRole('button', { name: 'How to Install' }).click();
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+  const text = await dialog.innerText();
+  assert.match(text, /\/usr\/bin\/python3 -m pip install pyengineer/, text);
+  await screenshot('screenshot-not-installed.png');
+  await page.keyboard.press('Escape');
 });
