@@ -291,3 +291,18 @@ def test_python_m_pyengineer_version(tmp_path: Path) -> None:
 
 def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
     assert run_cli(cwd=tmp_path).returncode == 2
+
+
+def test_sarif_uri_outside_the_current_folder_is_a_file_uri(
+    git_repo: RepoFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = git_repo(commit=True)
+    repo.write("net.py", "import torch\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _, out, _ = run_main(
+        capsys, monkeypatch, elsewhere, "check", "--select", "PE201", "--format", "sarif", str(repo.root)
+    )
+    (result,) = json.loads(out)["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == (repo.root.resolve() / "net.py").as_uri()
