@@ -51,7 +51,11 @@ def apply_edits_to_files(edits: Iterable[Edit]) -> dict[str, str]:
     results: dict[str, str] = {}
     for path, file_edits in by_path.items():
         file = Path(path)
-        original = file.read_text(encoding="utf-8") if file.exists() else ""
+        # newline="" keeps CRLF files CRLF: a fix must not rewrite every line ending.
+        original = ""
+        if file.exists():
+            with open(file, encoding="utf-8", newline="") as handle:
+                original = handle.read()
         results[path] = apply_text_edits(original, file_edits)
     for path, new_text in results.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)

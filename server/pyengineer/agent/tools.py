@@ -1,7 +1,7 @@
 """The agent's tools: read-only views of the workspace, and `propose_edits`, the way the model answers.
 
 Every tool is confined to the workspace root: no absolute paths, no `..`, no symlink that leads outside,
-nothing gitignored, nothing on the secret-file list (`.env*`, `*.pem`, `id_*`...). Every result is redacted
+nothing gitignored, nothing on the secret-file list (`.env*`, `*.pem`, SSH keys...). Every result is redacted
 (`pyengineer.redaction`) and capped in size before it is returned, because it is sent to the LLM as is.
 Tool input is validated with pydantic; invalid input becomes a tool error the model can correct, not a crash.
 """
