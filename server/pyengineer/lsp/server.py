@@ -6,16 +6,24 @@ import asyncio
 import ipaddress
 import logging
 import os
+import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
+from pygls.workspace import TextDocument, Workspace
 
 from pyengineer import __version__
 from pyengineer.lsp.logging_bridge import ClientLogHandler
@@ -25,18 +33,95 @@ log = logging.getLogger("pyengineer")
 T = TypeVar("T")
 
 
+# A line with its end, where LSP ends lines: \r\n, \r or \n (str.splitlines also ends them at \f, \x85, U+2028...).
+_LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class LspTextDocument(TextDocument):
+    """pygls' document with lines broken where the editor breaks them.
+
+    pygls applies incremental edits to `str.splitlines` lines; in a file with a form feed or U+2028 its line
+    N is not the editor's line N, so edits landed in the wrong place and the server's copy drifted from
+    the buffer the user sees.
+    """
+
+    @property
+    def lines(self) -> Sequence[str]:
+        return tuple(_LSP_LINE.findall(self.source))
+
+
+class LspWorkspace(Workspace):
+    def _create_text_document(
+        self,
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TextDocument:
+        return LspTextDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=self._sync_kind,
+            position_codec=self._position_codec,
+        )
+
+
 class PyengineerProtocol(LanguageServerProtocol):
-    """pygls' protocol, preferring UTF-8 positions whenever the client offers them (no transcoding)."""
+    """pygls' protocol, preferring UTF-8 positions whenever the client offers them (no transcoding).
+
+    It also answers every request, as JSON-RPC and LSP require, where pygls would stay silent and leave the
+    client waiting: requests with malformed params (InvalidParams), requests before `initialize`
+    (ServerNotInitialized) and requests after `shutdown` (InvalidRequest).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initialize_received = False
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            # pygls raises from inside json.loads, where the request id is lost: answer the request here.
+            msg_id = data.get("id") if isinstance(data, dict) else None
+            if "method" in data and isinstance(msg_id, int | str) and not isinstance(msg_id, bool):
+                self._send_response(msg_id, None, exc.to_response_error())
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        is_request = method is not None and getattr(message, "id", None) is not None
+        if (
+            method is not None
+            and not self.initialize_received
+            and method not in (types.INITIALIZE, types.EXIT)
+        ):
+            if is_request:
+                error: JsonRpcException = JsonRpcServerNotInitialized(f"{method} before initialize")
+                self._send_response(message.id, None, error.to_response_error())
+            log.debug("dropping %s received before initialize", method)
+            return
+        if is_request and self._shutdown and method != types.EXIT:
+            error = JsonRpcInvalidRequest(f"{method} after shutdown: the server is shutting down")
+            self._send_response(message.id, None, error.to_response_error())
+            return
+        super().handle_message(message)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        self.initialize_received = True
         general = params.capabilities.general
         if general is not None and general.position_encodings:
             encodings = list(general.position_encodings)
             if types.PositionEncodingKind.Utf8 in encodings:
                 encodings.remove(types.PositionEncodingKind.Utf8)
                 general.position_encodings = [types.PositionEncodingKind.Utf8, *encodings]
-        return (yield from super().lsp_initialize(params))
+        result = yield from super().lsp_initialize(params)
+        # pygls made a plain Workspace (no documents yet): make its documents count lines as LSP does.
+        self._workspace.__class__ = LspWorkspace
+        return result
 
 
 class PyengineerServer(LanguageServer):
@@ -73,6 +158,9 @@ class PyengineerServer(LanguageServer):
         self.code_action_resolvers: dict[str, Callable[..., Any]] = {}
         # Async callables (ls, state, source) -> str | None that draft the hand-off summary (the agent).
         self.handoff_drafters: list[Callable[..., Any]] = []
+        # Test-run findings (PE901/PE902) by absolute path, merged into each document's diagnostics.
+        self.test_findings: dict[str, list[Any]] = {}
+        self.fix_attempts: dict[str, Any] = {}
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work in the worker pool."""
@@ -107,11 +195,47 @@ class PyengineerServer(LanguageServer):
                 return False
         return bool(node)
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
+            # A body that is not JSON (json.JSONDecodeError, UnicodeDecodeError): JSON-RPC's answer is a
+            # Parse error with a null id. It is the client's bug, so it is logged, not shown to the user.
+            log.warning("ignoring a message that is not valid JSON: %s", error)
+            self.protocol._send_response(None, None, JsonRpcParseError(str(error)).to_response_error())  # type: ignore[arg-type]
+            return
+        super().report_server_error(error, source)
+
     def notify(self, method: str, params: Any) -> None:
         self.protocol.notify(method, params)
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+class ResyncingInput:
+    """stdin for pygls' reader that finds the next message header after garbage.
+
+    pygls reads headers line by line and only accepts a line that *is* `Content-Length: N`. After a bad
+    header, or a body shorter than its Content-Length, the next header arrives glued to the end of the
+    bad bytes on one line, so pygls would never match a header again and every later message would be
+    lost. Cutting such a line at its `Content-Length:` puts the reader back in step.
+    """
+
+    HEADER = b"Content-Length:"
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def readline(self) -> bytes:
+        line: bytes = self.stream.readline()
+        start = line.find(self.HEADER)
+        if start > 0:
+            log.warning("skipped %d bytes of malformed input before a message header", start)
+            return line[start:]
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(size)
+        return data
 
 
 def create_server() -> PyengineerServer:
@@ -200,5 +324,7 @@ def serve(tcp: str | None = None, allow_remote: bool = False, log_file: str | No
             )
         server.start_tcp(host, port)
     else:
-        server.start_io()
+        server.start_io(stdin=ResyncingInput(sys.stdin.buffer))  # type: ignore[arg-type]
+        # LSP: exit code 0 only if `shutdown` came first (pygls' own SystemExit(1) is swallowed on the way).
+        return 0 if server.shutting_down else 1
     return 0
