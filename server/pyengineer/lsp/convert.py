@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lsprotocol import types
@@ -10,6 +11,8 @@ from pyengineer.engine.registry import load_rules
 from pyengineer.findings import Finding, Position, Range, Severity
 
 SOURCE = "pyengineer"
+# LSP (and Python) end lines at \r\n, \r and \n only; str.splitlines would also split at \f, \x85, U+2028...
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,
@@ -23,12 +26,12 @@ class LineCodec:
     """Convert code-point columns to and from the client's position encoding for one text."""
 
     def __init__(self, text: str, encoding: str) -> None:
-        self.lines = text.split("\n")
+        self.lines = LINE_BREAK.split(text)
         self.encoding = str(getattr(encoding, "value", encoding))
 
     def _line(self, line: int) -> str:
         if 0 <= line < len(self.lines):
-            return self.lines[line].removesuffix("\r")
+            return self.lines[line]
         return ""
 
     def _units(self, chars: str) -> int:
