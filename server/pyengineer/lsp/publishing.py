@@ -18,10 +18,21 @@ from pyengineer.session import DocumentSnapshot
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
+# Documents longer than this (generated code, data dumped into a .py) are not analysed: parsing and the
+# rules take minutes on a 20 MB file, and every keystroke would start that again.
+MAX_ANALYZED_CHARS = 2_000_000
 
 
 def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
     """The findings for one snapshot (pure; runs in a worker thread)."""
+    if len(snapshot.text) > MAX_ANALYZED_CHARS:
+        log.info(
+            "%s is not analysed: %d characters (the limit is %d)",
+            snapshot.relative,
+            len(snapshot.text),
+            MAX_ANALYZED_CHARS,
+        )
+        return []
     source = ParsedSource(snapshot.path, snapshot.text, snapshot.relative)
     return analyze(source, snapshot.context, snapshot.settings, changed=snapshot.changed)
 
@@ -62,8 +73,10 @@ async def findings_for(ls: PyengineerServer, uri: str) -> tuple[DocumentSnapshot
     cached = ls.findings.get(uri)
     if cached is not None and cached[0] == snapshot.version and cached[1] == ls.generation:
         return snapshot, cached[2]
+    # Test findings were computed on the saved text; once the user edits the file their lines may be stale,
+    # but they stay until the next run says otherwise (as a test explorer's marks do).
     findings = await ls.run_sync(analyze_snapshot, snapshot)
-    return snapshot, findings
+    return snapshot, findings + list(ls.test_findings.get(snapshot.path, ()))
 
 
 def schedule(ls: PyengineerServer, uri: str, delay: float | None = None) -> None:

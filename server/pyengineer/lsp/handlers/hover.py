@@ -9,6 +9,7 @@ from lsprotocol import types
 from pyengineer.actions.handoff import handoff_path
 from pyengineer.findings import Range
 from pyengineer.lsp.convert import LineCodec
+from pyengineer.lsp.publishing import MAX_ANALYZED_CHARS
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.workspace.imports import scan_imports
 
@@ -22,13 +23,15 @@ def register(server: PyengineerServer) -> None:
         codec = LineCodec(snapshot.text, ls.position_encoding)
         position = codec.from_client(params.position)
         libraries = set(snapshot.settings.all_ml_libraries)
-        line_text = (
-            snapshot.text.split("\n")[position.line] if position.line < snapshot.text.count("\n") + 1 else ""
-        )
+        line_text = codec.lines[position.line] if 0 <= position.line < len(codec.lines) else ""
         if "import" not in line_text:
             return None
-        records = await ls.run_sync(scan_imports, snapshot.text)
+        # In a huge document (not analysed) only the line is scanned: a whole-file scan would take minutes.
+        huge = len(snapshot.text) > MAX_ANALYZED_CHARS
+        records = await ls.run_sync(scan_imports, line_text if huge else snapshot.text)
         for record in records:
+            if huge:
+                record = record.model_copy(update={"line": position.line + 1})
             if record.line - 1 != position.line or not (record.col <= position.character <= record.end_col):
                 continue
             if record.top_level not in libraries:
