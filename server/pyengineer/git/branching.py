@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pyengineer.errors import GitSafetyError, NotAGitRepositoryError
 from pyengineer.git.naming import ref_name_problem
 from pyengineer.git.state import branch_names, open_repo, operation_in_progress
+
+# A ref is a file under .git/refs/heads (plus git's ".lock" while it is written): each component must fit
+# in a file name and the whole path in PATH_MAX, or git fails halfway, leaving empty folders under refs/.
+NAME_MAX_BYTES = 255 - len(".lock")
+PATH_MAX_BYTES = 4095
+
+
+def _too_long_for_disk(common_dir: Path, name: str) -> str | None:
+    for component in name.split("/"):
+        if len(os.fsencode(component)) > NAME_MAX_BYTES:
+            return (
+                f"the part {component[:20]!r}... is longer than a file name may be ({NAME_MAX_BYTES} bytes)"
+            )
+    ref_path = os.fsencode(common_dir / "refs" / "heads" / name) + b".lock"
+    if len(ref_path) > PATH_MAX_BYTES:
+        return f"the name is too long for the file system ({len(ref_path)} bytes of path)"
+    return None
 
 
 def create_branch(path: Path, name: str, base: str | None = None) -> str:
@@ -25,6 +43,9 @@ def create_branch(path: Path, name: str, base: str | None = None) -> str:
         raise NotAGitRepositoryError(f"{path} is not inside a git repository.")
     try:
         git_dir = Path(repo.git_dir)
+        too_long = _too_long_for_disk(Path(repo.common_dir), name)
+        if too_long is not None:
+            raise GitSafetyError(f"'{name[:60]}...' cannot be a branch name: {too_long}.")
         operation = operation_in_progress(git_dir)
         if operation is not None:
             raise GitSafetyError(
