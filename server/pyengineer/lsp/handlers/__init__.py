@@ -17,8 +17,19 @@ def register_all(server: PyengineerServer) -> None:
         documents,
         hover,
         lifecycle,
+        tests,
         watched_files,
     )
 
-    for module in (lifecycle, configuration, documents, code_actions, commands, hover, watched_files, ask):
+    for module in (
+        lifecycle,
+        configuration,
+        documents,
+        code_actions,
+        commands,
+        hover,
+        watched_files,
+        ask,
+        tests,
+    ):
         module.register(server)

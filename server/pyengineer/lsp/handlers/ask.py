@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -28,6 +27,7 @@ from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.convert import LineCodec, ranges_overlap
 from pyengineer.lsp.handlers.code_actions import workspace_edit
+from pyengineer.lsp.progress import CancellableProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot, WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
@@ -132,46 +132,6 @@ async def resolve_agent_action(ls: PyengineerServer, action: types.CodeAction) -
 
 
 # -- running the agent ----------------------------------------------------------------------------------------
-
-
-class _Progress:
-    """Cancellable work-done progress for one agent request; steps may be reported from any thread."""
-
-    def __init__(self, ls: PyengineerServer, cancel: threading.Event) -> None:
-        self.ls = ls
-        self.cancel = cancel
-        self.token: str | None = None
-        self.loop = asyncio.get_running_loop()
-
-    async def begin(self, title: str) -> None:
-        if not self.ls.client_supports("window.work_done_progress"):
-            return
-        token = f"pyengineer-agent-{uuid.uuid4().hex[:12]}"
-        try:
-            await self.ls.work_done_progress.create_async(token)
-        except Exception:  # a client may refuse progress; the request still runs
-            log.debug("window/workDoneProgress/create failed", exc_info=True)
-            return
-        self.token = token
-        self.ls.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, message="starting", cancellable=True)
-        )
-        future = self.ls.work_done_progress.tokens.get(token)
-        if future is not None:
-            # The progress Cancel button cancels this future (pygls): abort the HTTP stream.
-            future.add_done_callback(lambda f: self.cancel.set() if f.cancelled() else None)
-
-    def report(self, step: str) -> None:
-        token = self.token
-        if token is not None:
-            report = types.WorkDoneProgressReport(message=step)
-            self.loop.call_soon_threadsafe(self.ls.work_done_progress.report, token, report)
-
-    def end(self, message: str) -> None:
-        if self.token is not None:
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
-            self.ls.work_done_progress.tokens.pop(self.token, None)
-            self.token = None
 
 
 async def _run_cancellable(
@@ -384,7 +344,7 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         open_documents=_open_documents(ls, state.root, uri),
         context=state.current_context().model_dump(mode="json"),
     )
-    progress = _Progress(ls, cancel)
+    progress = CancellableProgress(ls, cancel)
     await progress.begin("python-engineer")
     versions = _open_versions(ls)
     if snapshot is not None:
@@ -454,7 +414,7 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
         context=state.current_context().model_dump(mode="json"),
     )
     cancel = threading.Event()
-    progress = _Progress(ls, cancel)
+    progress = CancellableProgress(ls, cancel)
     await progress.begin("python-engineer: drafting the hand-off")
     try:
         result = await ls.run_sync(

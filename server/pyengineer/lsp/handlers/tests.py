@@ -1,0 +1,197 @@
+"""The test runner in the editor: `pyengineer.runTests`, failures as PE901 diagnostics, and the fix cycle.
+
+Tests run only in a trusted workspace (the editor says so in initializationOptions), in a worker thread with
+cancellable `$/progress` that shows passed/failed counts. Failures are published on the failing assertion in
+the test file and on the application line the traceback went through; a rerun clears what passed.
+`pyengineer.fixTest` asks the agent for a fix with the failure output; after three fix-and-rerun cycles on one
+test it is no longer offered and PE902 asks for senior review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcRequestCancelled
+
+from pyengineer.actions.testing import (
+    ASK_FIX_COMMAND,
+    RUN_TESTS_COMMAND,
+    FixAttempts,
+    Scope,
+    TestProgress,
+    TestRun,
+    failure_findings,
+    run_tests,
+)
+from pyengineer.errors import WorkspaceTrustError
+from pyengineer.findings import Finding
+from pyengineer.lsp import publishing
+from pyengineer.lsp.convert import LineCodec, diagnostic
+from pyengineer.lsp.handlers.commands import first_argument, target_path, workspace_of
+from pyengineer.lsp.progress import CancellableProgress
+from pyengineer.lsp.server import PyengineerServer
+from pyengineer.session import WorkspaceState
+from pyengineer.session.session import path_to_uri
+
+log = logging.getLogger(__name__)
+
+
+def _progress_text(progress: TestProgress) -> tuple[str, int | None]:
+    counts = f"{progress.passed} passed, {progress.failed + progress.errors} failed"
+    if progress.collected:
+        return f"{counts} ({progress.done}/{progress.collected})", min(
+            100, progress.done * 100 // progress.collected
+        )
+    return counts, None
+
+
+def attempts_for(ls: PyengineerServer, state: WorkspaceState) -> FixAttempts:
+    attempts: FixAttempts = ls.fix_attempts.setdefault(str(state.root), FixAttempts())
+    return attempts
+
+
+def _disk_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def publish_test_findings(
+    ls: PyengineerServer, state: WorkspaceState, by_path: dict[str, list[Finding]]
+) -> None:
+    """Replace the test findings of the workspace with a run's; open documents merge them with rule findings."""
+    root = str(state.root)
+    # Paths that carried findings from the previous run and have none now are cleared, too.
+    stale: dict[str, list[Finding]] = {
+        p: [] for p in ls.test_findings if p.startswith(root + "/") and p not in by_path
+    }
+    for path, findings in {**stale, **by_path}.items():
+        if findings:
+            ls.test_findings[path] = findings
+        else:
+            ls.test_findings.pop(path, None)
+        uri = path_to_uri(path)
+        if uri in ls.session.documents:
+            continue  # republished below with the rule findings
+        codec = LineCodec(_disk_text(path), ls.position_encoding)
+        ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[diagnostic(f, codec) for f in findings])
+        )
+    publishing.republish(ls, state.root)
+
+
+async def run_and_publish(
+    ls: PyengineerServer, arg: Mapping[str, Any], cancel: threading.Event
+) -> dict[str, Any]:
+    path = target_path(ls, arg)
+    state = workspace_of(ls, path)
+    scope = str(arg.get("scope") or (Scope.FILE.value if path is not None else Scope.PROJECT.value))
+    target = (
+        arg.get("target") if isinstance(arg.get("target"), str) else (str(path) if path is not None else None)
+    )
+    progress = CancellableProgress(ls, cancel)
+    await progress.begin("pyengineer: running tests")
+    loop = asyncio.get_running_loop()
+
+    def on_progress(counts: TestProgress) -> None:
+        text, percentage = _progress_text(counts)
+        progress.report(text, percentage)
+
+    work = partial(
+        run_tests,
+        state.root,
+        scope,
+        target,
+        state.settings,
+        trusted=ls.session.trusted,
+        cancel=cancel,
+        on_progress=on_progress,
+    )
+    try:
+        run: TestRun = await loop.run_in_executor(ls.executor, work)
+    except WorkspaceTrustError as exc:
+        progress.end("not trusted")
+        ls.show_message(f"pyengineer: {exc}", types.MessageType.Warning)
+        raise JsonRpcInternalError(str(exc)) from None
+    except asyncio.CancelledError:
+        cancel.set()
+        progress.end("cancelled")
+        raise
+    progress.end(run.summary())
+    if run.cancelled:
+        ls.show_message("pyengineer: test run cancelled")
+        raise JsonRpcRequestCancelled("the test run was cancelled")
+    attempts = attempts_for(ls, state)
+    review = attempts.settle(run)
+    publish_test_findings(ls, state, failure_findings(run, attempts, state.settings))
+    kind = types.MessageType.Info if run.ok else types.MessageType.Warning
+    message = run.message or run.summary()
+    if review:
+        message += f" {len(review)} test(s) need senior review after repeated fix attempts."
+    ls.show_message(f"pyengineer: {message}", kind)
+    return {
+        "ok": run.ok,
+        "passed": run.passed,
+        "failed": run.failed,
+        "errors": run.errors,
+        "skipped": run.skipped,
+        "message": run.message,
+        "summary": run.summary(),
+        "failures": [{"testId": f.test_id, "message": f.message} for f in run.failures],
+        "needsReview": review,
+    }
+
+
+async def fix_test(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threading.Event) -> dict[str, Any]:
+    """Ask the agent to fix one failing test, with the failure output in the request."""
+    from pyengineer.lsp.handlers.ask import run_ask
+
+    test_id = str(arg.get("test_id") or "")
+    place = arg.get("app_file") or arg.get("test_file")
+    if not test_id or not isinstance(place, str):
+        raise JsonRpcInternalError("pyengineer.fixTest needs the failure from a PE901 diagnostic")
+    state = workspace_of(ls, Path(place))
+    attempts = attempts_for(ls, state)
+    if not attempts.can_offer_fix(test_id):
+        message = f"{test_id} needs senior review: {attempts.summary(test_id)}"
+        ls.show_message(f"pyengineer: {message}", types.MessageType.Warning)
+        return {"status": "needs-review", "message": message}
+    line = int(arg.get("app_line") or arg.get("test_line") or 1) - 1
+    question = (
+        f"The test {test_id} fails:\n{arg.get('message', '')}\n\nOutput:\n{str(arg.get('output', ''))[:6000]}\n\n"
+        "Find the cause and propose the smallest correct fix. Fix the application code, not the test, unless "
+        "the test itself is wrong (then say why)."
+    )
+    answer = await run_ask(
+        ls,
+        {
+            "uri": path_to_uri(place),
+            "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+            "question": question,
+            "mode": "fix",
+        },
+        cancel,
+    )
+    if answer.get("applied"):
+        # The next run that includes this test settles the attempt (passes: forgotten; fails: counted).
+        attempts.started(test_id, str(answer.get("explanation") or "a suggested fix"))
+    return answer
+
+
+def register(server: PyengineerServer) -> None:
+    @server.command(RUN_TESTS_COMMAND)
+    async def run_tests_command(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        return await run_and_publish(ls, first_argument(args), threading.Event())
+
+    @server.command(ASK_FIX_COMMAND)
+    async def fix_test_command(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        return await fix_test(ls, first_argument(args), threading.Event())

@@ -1,0 +1,54 @@
+"""Work-done progress for long requests (the agent, test runs), with a Cancel button wired to an Event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+
+from lsprotocol import types
+
+from pyengineer.lsp.server import PyengineerServer
+
+log = logging.getLogger(__name__)
+
+
+class CancellableProgress:
+    """Cancellable work-done progress for one long request; steps may be reported from any thread."""
+
+    def __init__(self, ls: PyengineerServer, cancel: threading.Event) -> None:
+        self.ls = ls
+        self.cancel = cancel
+        self.token: str | None = None
+        self.loop = asyncio.get_running_loop()
+
+    async def begin(self, title: str) -> None:
+        if not self.ls.client_supports("window.work_done_progress"):
+            return
+        token = f"pyengineer-{uuid.uuid4().hex[:12]}"
+        try:
+            await self.ls.work_done_progress.create_async(token)
+        except Exception:  # a client may refuse progress; the request still runs
+            log.debug("window/workDoneProgress/create failed", exc_info=True)
+            return
+        self.token = token
+        self.ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, message="starting", cancellable=True)
+        )
+        future = self.ls.work_done_progress.tokens.get(token)
+        if future is not None:
+            # The progress Cancel button cancels this future (pygls): stop the work.
+            future.add_done_callback(lambda f: self.cancel.set() if f.cancelled() else None)
+
+    def report(self, step: str, percentage: int | None = None) -> None:
+        token = self.token
+        if token is not None:
+            report = types.WorkDoneProgressReport(message=step, percentage=percentage)
+            self.loop.call_soon_threadsafe(self.ls.work_done_progress.report, token, report)
+
+    def end(self, message: str) -> None:
+        if self.token is not None:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.ls.work_done_progress.tokens.pop(self.token, None)
+            self.token = None
