@@ -1,0 +1,158 @@
+"""Malformed JSON-RPC over a raw pipe: the right error responses, no crash, no hang.
+
+Each test writes bytes to the real `python -m pyengineer serve` and reads its answers with a deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hardening.rawpipe import RawServer
+from tests.lsp.conftest import make_repo
+
+pytestmark = pytest.mark.timeout(60)
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+SERVER_NOT_INITIALIZED = -32002
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", {"app.py": "import os\n"})
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RawServer]:
+    raw = RawServer(tmp_path)
+    yield raw
+    raw.close()
+
+
+def hover(server: RawServer, uri: str, line: int = 0) -> int:
+    return server.request(
+        "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": line, "character": 0}}
+    )
+
+
+def assert_serving(server: RawServer, uri: str) -> None:
+    """The server answers a well-formed request correctly (a hover on a non-import line is null)."""
+    answer = server.response(hover(server, uri), timeout=10)
+    assert answer == {"jsonrpc": "2.0", "id": answer["id"], "result": None}
+    assert server.alive()
+
+
+def test_requests_before_initialize_get_server_not_initialized(server: RawServer, repo: Path) -> None:
+    uri = (repo / "app.py").as_uri()
+    answer = server.response(hover(server, uri), timeout=10)
+    assert answer["error"]["code"] == SERVER_NOT_INITIALIZED
+    # A notification before initialize is dropped without an answer (notifications have none) or a crash.
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}},
+    )
+    assert "capabilities" in server.initialize(repo)["result"]
+    assert_serving(server, uri)
+
+
+GARBAGE = [
+    b"Content-Length: abc\r\n\r\n{}",  # non-numeric length
+    b"Content-Length: -5\r\n\r\n{}",  # negative length
+    b'{"jsonrpc": "2.0", "method": "initialized"}',  # a body without any header
+    b"Content-Length: 4\r\n\r\n" + b'{"jsonrpc": "2.0"}',  # length shorter than the body
+    b"Content-Type: text/plain\r\n\r\n",  # headers without a length
+]
+
+
+def test_bad_json_and_bad_frames_get_answers_and_never_wedge_the_reader(
+    server: RawServer, repo: Path
+) -> None:
+    """Bad JSON gets a Parse error (null id); after each broken frame the reader finds the next header
+    again, and every later message is served."""
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    for body in (
+        b"{not json",
+        b'{"jsonrpc": "2.0", "id": 5, "method": ',
+        b"\xff\xfe\x00garbage",
+        b"[]",
+        b"42",
+    ):
+        server.frame(body)
+        if body.startswith((b"{", b"\xff")):
+            answer = server.response(None, timeout=10)
+            assert answer["error"]["code"] == PARSE_ERROR
+        assert_serving(server, uri)
+    for garbage in GARBAGE:
+        server.write(garbage)
+        assert_serving(server, uri)
+        assert_serving(server, uri)
+    # A length longer than the body: the next requests are eaten as the rest of that body (the protocol
+    # cannot tell); once it is complete the reader is back in step and requests are answered again.
+    server.write(b'Content-Length: 300\r\n\r\n{"jsonrpc": "2.0"}')
+    swallowed = [hover(server, uri) for _ in range(3)]
+    assert_serving(server, uri)
+    server.pump(0.2)
+    answered = {m.get("id") for m in server.received}
+    assert not answered & set(swallowed[:2])
+
+
+def test_unknown_methods_and_wrong_param_types(server: RawServer, repo: Path) -> None:
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    answer = server.response(server.request("pyengineer/noSuchMethod", {}), timeout=10)
+    assert answer["error"]["code"] == METHOD_NOT_FOUND
+    server.notify("pyengineer/noSuchNotification", {"x": 1})
+    server.notify("$/someClientExtension", {})
+    for params in (
+        {"textDocument": 5, "position": "x"},
+        {"textDocument": {"uri": uri}},
+        {"textDocument": {"uri": uri}, "position": {"line": "zero", "character": 0}},
+        [1, 2, 3],
+    ):
+        answer = server.response(server.request("textDocument/hover", params), timeout=10)
+        assert answer["error"]["code"] == INVALID_PARAMS, answer
+    # String ids are answered with the same id.
+    answer = server.response(server.request("textDocument/hover", {"bad": True}, msg_id="abc"))  # type: ignore[arg-type]
+    assert answer["error"]["code"] == INVALID_PARAMS
+    # Notifications with wrong types have no answer, but must not break the document store.
+    server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "text": 5}})
+    server.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": "file:///never/opened.py", "version": 2}, "contentChanges": [{"text": "x"}]},
+    )
+    server.notify("workspace/didChangeConfiguration", {"settings": "not an object"})
+    assert_serving(server, uri)
+
+
+def test_after_shutdown_requests_are_refused_and_exit_is_clean(server: RawServer, repo: Path) -> None:
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    assert server.response(server.request("shutdown"), timeout=10)["result"] is None
+    answer = server.response(hover(server, uri), timeout=10)
+    assert answer["error"]["code"] == INVALID_REQUEST
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}},
+    )
+    server.notify("exit", None)
+    assert server.proc.wait(10) == 0
+
+
+def test_exit_without_shutdown_exits_with_an_error_code(server: RawServer, repo: Path) -> None:
+    server.initialize(repo)
+    server.notify("exit", None)
+    assert server.proc.wait(10) == 1
+
+
+def test_closed_stdin_ends_the_server(server: RawServer, repo: Path) -> None:
+    server.initialize(repo)
+    assert server.proc.stdin is not None
+    server.proc.stdin.close()
+    server.proc.wait(10)
+    assert server.proc.returncode is not None

@@ -1,0 +1,207 @@
+"""Filesystem faults under the watcher and the index, in process: the real WorkspaceWatcher (watchdog,
+inotify) and the real WorkspaceIndex on real folders. The only simulation is inotify exhaustion, done by
+making the observer's `schedule` raise ENOSPC/EMFILE as the kernel would.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import watchdog.observers
+from pyengineer.config import Settings
+from pyengineer.workspace.context import WorkspaceIndex
+from pyengineer.workspace.ignore import IgnoreRules
+from pyengineer.workspace.watcher import ChangeBatch, WorkspaceWatcher
+
+from tests.repos import write
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Batches:
+    """Collects the watcher's batches; `wait` returns once a batch matching `check` has arrived."""
+
+    def __init__(self) -> None:
+        self.items: list[ChangeBatch] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, batch: ChangeBatch) -> None:
+        with self.cond:
+            self.items.append(batch)
+            self.cond.notify_all()
+
+    def paths(self) -> set[Path]:
+        with self.cond:
+            return {p for b in self.items for p in b.paths}
+
+    def wait(self, check: Any, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not check(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no matching batch within {timeout}s; got {self.items}")
+                self.cond.wait(remaining)
+
+
+def tree(root: Path) -> Path:
+    write(root, "app.py", "import os\n")
+    write(root, "pkg/__init__.py", "")
+    write(root, "pkg/model.py", "import torch\n")
+    write(root, "pkg/sub/deep.py", "x = 1\n")
+    return root
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[Path, WorkspaceIndex, WorkspaceWatcher, Batches]]:
+    root = tree(tmp_path / "ws")
+    index = WorkspaceIndex(root, Settings())
+    index.scan()
+    batches = Batches()
+    watcher = WorkspaceWatcher(root, IgnoreRules.for_root(root), batches, quiet_seconds=0.1)
+    watcher.start(index.folders)
+    yield root, index, watcher, batches
+    stopped = time.monotonic()
+    watcher.stop()
+    assert time.monotonic() - stopped < 6, "stopping the watcher hung"
+
+
+def test_a_symlink_loop_neither_hangs_the_scan_nor_the_watcher(
+    watched: tuple[Path, WorkspaceIndex, WorkspaceWatcher, Batches],
+) -> None:
+    root, index, watcher, batches = watched
+    # A folder appears holding a loop back to the root and a self-loop.
+    (root / "new").mkdir()
+    os.symlink(root, root / "new" / "loop")
+    os.symlink("self", root / "new" / "self")
+    write(root, "new/mod.py", "import pandas\n")
+    batches.wait(lambda b: root / "new" / "mod.py" in b.paths())
+    assert index.update(batches.paths())
+    assert "new/mod.py" in index.files
+    assert not any("loop" in f for f in index.files), "the index followed a symlink loop"
+    fresh = WorkspaceIndex(root, Settings())
+    fresh.scan()
+    assert sorted(fresh.files) == sorted(index.files)
+
+
+def test_a_watched_folder_replaced_by_a_symlink_out_of_the_root(
+    watched: tuple[Path, WorkspaceIndex, WorkspaceWatcher, Batches], tmp_path: Path
+) -> None:
+    root, index, watcher, batches = watched
+    outside = tree(tmp_path / "outside")
+    shutil.rmtree(root / "pkg")
+    os.symlink(outside / "pkg", root / "pkg")
+    batches.wait(lambda b: root / "pkg" in b.paths())
+    index.update(batches.paths())
+    # The symlinked folder is not followed: nothing from outside the root enters the index.
+    assert sorted(index.files) == ["app.py"]
+    # Writes outside the root, through the symlinked folder's target, are not reported as workspace changes.
+    seen = len(batches.items)
+    write(outside, "pkg/model.py", "import tensorflow\n")
+    time.sleep(0.5)
+    assert all(not str(p).startswith(str(outside)) for p in batches.paths())
+    assert len(batches.items) == seen
+
+
+def test_the_root_deleted_or_moved_while_watched(
+    watched: tuple[Path, WorkspaceIndex, WorkspaceWatcher, Batches], tmp_path: Path
+) -> None:
+    root, index, watcher, batches = watched
+    moved = tmp_path / "moved"
+    os.rename(root, moved)
+    time.sleep(0.5)
+    index.update(batches.paths())  # must not raise on paths that are gone
+    shutil.rmtree(moved)
+    time.sleep(0.5)
+    index.update(batches.paths())
+    index.scan()  # a rescan of a vanished root is empty, not an exception
+    assert index.files == {}
+    # The root comes back (a re-clone): a new scan sees it again.
+    tree(root)
+    index.scan()
+    assert "pkg/model.py" in index.files
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 folder anyway; nothing to deny")
+def test_a_permission_denied_subfolder_is_skipped(tmp_path: Path) -> None:
+    root = tree(tmp_path / "ws")
+    write(root, "secret/hidden.py", "import torch\n")
+    (root / "secret").chmod(0)
+    try:
+        index = WorkspaceIndex(root, Settings())
+        index.scan()
+        assert "pkg/model.py" in index.files and not any(f.startswith("secret/") for f in index.files)
+        batches = Batches()
+        watcher = WorkspaceWatcher(root, IgnoreRules.for_root(root), batches, quiet_seconds=0.1)
+        watcher.start(index.folders)
+        write(root, "later.py", "x = 1\n")
+        batches.wait(lambda b: root / "later.py" in b.paths())
+        watcher.stop()
+    finally:
+        (root / "secret").chmod(0o755)
+
+
+def test_an_unreadable_folder_vanishing_mid_walk_is_skipped(tmp_path: Path) -> None:
+    """What can still be checked as root: a folder whose listing fails with EACCES (as a chmod 000 folder
+    does for a normal user; the failure is injected into os.scandir) is skipped, never fatal."""
+    root = tree(tmp_path / "ws")
+    index = WorkspaceIndex(root, Settings())
+    (root / "gone").mkdir()
+    original = os.scandir
+
+    def flaky(path: Any = ".") -> Any:
+        if str(path).endswith("/gone"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return original(path)
+
+    os.scandir = flaky
+    try:
+        index.scan()
+    finally:
+        os.scandir = original
+    assert "pkg/model.py" in index.files
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EMFILE])
+def test_inotify_exhaustion_falls_back_to_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, code: int
+) -> None:
+    root = tree(tmp_path / "ws")
+    index = WorkspaceIndex(root, Settings())
+    index.scan()
+    real = watchdog.observers.Observer
+    scheduled: list[str] = []
+
+    class ExhaustedObserver(real):  # type: ignore[misc, valid-type]
+        """The kernel's answer once max_user_watches (ENOSPC) or max_user_instances (EMFILE) is reached."""
+
+        def schedule(self, handler: Any, path: str, recursive: bool = False, **kwargs: Any) -> Any:
+            if len(scheduled) >= 2:
+                raise OSError(code, os.strerror(code))
+            scheduled.append(path)
+            return super().schedule(handler, path, recursive=recursive, **kwargs)
+
+    monkeypatch.setattr(watchdog.observers, "Observer", ExhaustedObserver)
+    batches = Batches()
+    watcher = WorkspaceWatcher(root, IgnoreRules.for_root(root), batches, quiet_seconds=0.1)
+    with caplog.at_level("WARNING", logger="pyengineer.workspace.watcher"):
+        watcher.start(index.folders)
+    try:
+        assert watcher.polling
+        assert "falling back to polling" in caplog.text
+        # A change deep in a folder that never got an inotify watch still arrives, through polling.
+        write(root, "pkg/sub/deep.py", "import torch\n")
+        write(root, "pkg/sub/new.py", "import sklearn\n")
+        batches.wait(lambda b: {root / "pkg/sub/deep.py", root / "pkg/sub/new.py"} <= b.paths(), timeout=15)
+        assert index.update(batches.paths())
+        assert "pkg/sub/new.py" in index.files
+    finally:
+        watcher.stop()
