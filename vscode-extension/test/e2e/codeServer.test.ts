@@ -178,6 +178,20 @@ before(async () => {
     ],
     { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // If this process is stopped early (timeout), take code-server and everything it started along.
+  const pid = codeServer.pid;
+  process.on('exit', () => {
+    try {
+      if (pid) {
+        process.kill(-pid, 'SIGKILL');
+      }
+    } catch {
+      // already gone
+    }
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => process.exit(1));
+  }
   codeServer.stdout?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
   codeServer.stderr?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
   await waitFor('code-server to listen' + `\n${codeServerLog}`, 60_000, async () => {
