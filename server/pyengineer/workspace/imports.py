@@ -250,14 +250,28 @@ def imports_from_tokens(source: str) -> list[ImportRecord]:
                 continue
         type_only = bool(type_checking_levels) or inline_type_checking
         if at_statement_start and tok.type == tokenize.NAME:
-            if tok.string == "if" and i + 1 < n:
-                name, _, _, k = dotted(i + 1)
-                if name.split(".")[-1] == "TYPE_CHECKING" and k < n and toks[k].string == ":":
+            if tok.string in ("if", "elif") and i + 1 < n:
+                inline_type_checking = False
+                # `if TYPE_CHECKING:`, `elif typing.TYPE_CHECKING:`, `if (TYPE_CHECKING):`
+                j = i + 1
+                while j < n and toks[j].string == "(":
+                    j += 1
+                name, _, _, k = dotted(j)
+                unclosed = j - i - 1
+                while unclosed and k < n and toks[k].string == ")":
+                    unclosed -= 1
+                    k += 1
+                if (
+                    not unclosed
+                    and name.split(".")[-1] == "TYPE_CHECKING"
+                    and k < n
+                    and toks[k].string == ":"
+                ):
                     if k + 1 < n and toks[k + 1].type == tokenize.NEWLINE:
                         pending_type_checking = True
                     else:
                         inline_type_checking = True
-            elif tok.string in ("else", "elif"):
+            elif tok.string == "else":
                 inline_type_checking = False
             elif tok.string == "import":
                 k = i + 1
