@@ -91,6 +91,10 @@ def test_type_checking_imports_are_reported_and_marked_type_only() -> None:
             import jax
         if TYPE_CHECKING: import keras
         import sklearn
+        if x:
+            pass
+        elif (TYPE_CHECKING):
+            import flax
     """
     assert summary(both(source)) == [
         ("typing", 1, False, False),
@@ -101,6 +105,7 @@ def test_type_checking_imports_are_reported_and_marked_type_only() -> None:
         ("jax", 10, True, False),
         ("keras", 11, True, False),
         ("sklearn", 12, False, False),
+        ("flax", 16, True, False),
     ]
 
 

@@ -87,6 +87,7 @@ HEADERS = st.sampled_from(
         "class C:",
         "if TYPE_CHECKING:",
         "if typing.TYPE_CHECKING:",
+        "if (TYPE_CHECKING):",
         "if x:",
         "try:",
         "for i in range(3):",
@@ -121,8 +122,14 @@ def compound(draw: st.DrawFn, depth: int) -> list[str]:
         lines += ["except ImportError:", *indent(draw(block(depth - 1)))]
         if draw(st.booleans()):
             lines += ["finally:", "    pass"]
-    elif header.startswith("if ") and draw(st.booleans()):
-        lines += ["else:", *indent(draw(block(depth - 1)))]
+    elif header.startswith("if "):
+        for _ in range(draw(st.integers(0, 2))):
+            lines += [
+                draw(st.sampled_from(["elif TYPE_CHECKING:", "elif y:"])),
+                *indent(draw(block(depth - 1))),
+            ]
+        if draw(st.booleans()):
+            lines += ["else:", *indent(draw(block(depth - 1)))]
     return lines
 
 
