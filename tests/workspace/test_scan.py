@@ -285,3 +285,17 @@ def test_index_update_ignores_skipped_and_ignored_paths(tmp_path: Path) -> None:
     write(tmp_path, "env2/m.py", "import torch\n")
     assert index.update([tmp_path / "gen/m.py", tmp_path / ".venv/lib/m.py", tmp_path / "env2/m.py"]) is False
     assert index.context().ml_files == ()
+
+
+def test_index_update_rereads_a_changed_gitignore_and_markers(tmp_path: Path) -> None:
+    write(tmp_path, "gen/model.py", "import torch\n")
+    index = WorkspaceIndex(tmp_path, Settings())
+    index.scan()
+    assert [ml.path for ml in index.context().ml_files] == ["gen/model.py"]
+    assert index.context().package_manager is None
+    write(tmp_path, ".gitignore", "gen/\n")
+    write(tmp_path, "poetry.lock", "")
+    assert index.update([tmp_path / ".gitignore", tmp_path / "poetry.lock"]) is True
+    context = index.context()
+    assert context.ml_files == ()
+    assert context.package_manager == "poetry"
