@@ -306,3 +306,18 @@ def test_sarif_uri_outside_the_current_folder_is_a_file_uri(
     (result,) = json.loads(out)["runs"][0]["results"]
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == (repo.root.resolve() / "net.py").as_uri()
+
+
+def test_a_subfolder_checks_only_its_files_with_the_whole_project_context(
+    git_repo: RepoFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = git_repo(
+        files={"pyproject.toml": "[tool.pyengineer]\nextend-ml-libraries = ['mlx']\n"}, commit=True
+    )
+    repo.write("pkg/a.py", "import mlx\n")
+    repo.write("other/b.py", "import torch\n")
+    code, out, _ = run_main(capsys, monkeypatch, repo.root / "pkg", "check", "--select", "PE201")
+    assert code == 1
+    assert [line.split(":")[0] for line in out.splitlines()[:-1]] == [
+        "a.py"
+    ]  # relative to the current folder
