@@ -77,7 +77,9 @@ def _serve(args: argparse.Namespace) -> int:
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(serving: bool = False) -> argparse.ArgumentParser:
+    """The command line parser. `serving`: for `pyengineer serve`, whose start-up time editors wait on, the
+    commands that import the agent and the test runner are left out (they are not needed to serve)."""
     parser = argparse.ArgumentParser(
         prog="pyengineer",
         description="A Git-aware Python engineering assistant: checks, project context, and an LSP daemon.",
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-file", metavar="FILE", help="also write the server log to FILE")
     serve.set_defaults(run=_serve)
+    if serving:
+        return parser
 
     try:
         from pyengineer.agent import ask_command
@@ -161,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(serving=arguments[:1] == ["serve"])
+    args = parser.parse_args(arguments)
     try:
         code: int = args.run(args)
         return code
