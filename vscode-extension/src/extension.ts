@@ -355,10 +355,27 @@ function activePythonEditor(): vscode.TextEditor | undefined {
   return editor;
 }
 
-async function showDocumentText(content: string, language: string): Promise<void> {
-  const document = await vscode.workspace.openTextDocument({ content, language });
-  await vscode.window.showTextDocument(document, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+/** Read-only documents the extension shows (project context, answers): closing them never asks to save. */
+class ReadOnlyDocuments implements vscode.TextDocumentContentProvider {
+  static readonly scheme = 'pyengineer';
+  private readonly contents = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.contents.get(uri.path) ?? '';
+  }
+
+  async show(name: string, content: string): Promise<void> {
+    const uri = vscode.Uri.from({ scheme: ReadOnlyDocuments.scheme, path: `/${name}` });
+    this.contents.set(uri.path, content);
+    this.changed.fire(uri);
+    const document = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(document, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  }
 }
+
+const readOnlyDocuments = new ReadOnlyDocuments();
 
 function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionContext): void {
   const register = (id: string, handler: (...args: unknown[]) => unknown): void => {
@@ -409,8 +426,8 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
         ...where,
         name: name.trim(),
       });
-      const from = result.previous ? ` (from '${result.previous}')` : '';
-      void vscode.window.showInformationMessage(`pyengineer: now on branch '${result.branch}'${from}; your changes are kept.`);
+      // The server announces the switch itself (window/showMessage); log it here rather than say it twice.
+      ext.log(`switched to '${result.branch}' (from '${result.previous ?? 'no branch'}')`);
       return result;
     } catch (error) {
       // The server also shows its reason with window/showMessage; keep ours in the log to avoid a duplicate.
@@ -472,7 +489,7 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
       if (!result) {
         return;
       }
-      await showDocumentText(`# python-engineer\n\n${result.explanation}\n`, 'markdown');
+      await readOnlyDocuments.show('python-engineer answer.md', `# python-engineer\n\n${result.explanation}\n`);
       if (result.applied) {
         void vscode.window.showInformationMessage('pyengineer: the suggested edit was applied.');
       }
@@ -525,7 +542,7 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     const uri = targetUri();
     try {
       const context = await ext.serverCommand<unknown>('pyengineer.showContext', uri ? { uri: uri.toString() } : {});
-      await showDocumentText(JSON.stringify(context, null, 2), 'json');
+      await readOnlyDocuments.show('project context.json', `${JSON.stringify(context, null, 2)}\n`);
     } catch (error) {
       const status = ext.currentStatus();
       const where = status ? ` (on ${headLabel(status)})` : '';
@@ -566,6 +583,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const ext = new PyengineerExtension(context);
   extension = ext;
   context.subscriptions.push(ext);
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(ReadOnlyDocuments.scheme, readOnlyDocuments),
+  );
   registerCommands(ext, context);
   ext.hooks?.install(context);
 

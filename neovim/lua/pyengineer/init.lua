@@ -324,9 +324,9 @@ end
 
 local function create_branch(bufnr, name)
   local argument = { name = name, uri = buffer_uri(bufnr) }
-  return M.execute("pyengineer.createBranch", argument, function(result)
-    local from = is_null(result.previous) and "" or (" (from '" .. tostring(result.previous) .. "')")
-    notify("now on branch '" .. tostring(result.branch) .. "'" .. from .. "; your changes are kept")
+  return M.execute("pyengineer.createBranch", argument, function()
+    -- The server announces the switch itself (window/showMessage); files are unchanged, but re-read any
+    -- buffer whose file differs between the branches.
     pcall(vim.cmd, "checktime")
   end, bufnr)
 end

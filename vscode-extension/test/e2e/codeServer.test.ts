@@ -246,10 +246,10 @@ afterEach(async (t) => {
 });
 
 async function openModelFile(): Promise<void> {
-  // As a user would: click model.py in the Explorer (shown when a folder opens).
+  // As a user would: double-click model.py in the Explorer (a kept tab, not a preview another file replaces).
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'model.py' }).first();
   await row.waitFor({ state: 'visible', timeout: 60_000 });
-  await row.click();
+  await row.dblclick();
   await page.locator('.tab[aria-label*="model.py"]').first().waitFor({ timeout: 30_000 });
 }
 
@@ -322,6 +322,39 @@ test('"Create Feature Branch" from the command palette switches the branch and k
   });
   await page.waitForTimeout(500);
   await screenshot('screenshot-feature-branch.png');
+});
+
+async function runFromPalette(title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^pyengineer: /, '') }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+test('clicking the status bar item shows the project context', async () => {
+  await statusEntry().click();
+  const editor = page.locator('.monaco-editor .view-lines', { hasText: '"python_project"' }).first();
+  await editor.waitFor({ state: 'visible', timeout: 30_000 });
+  const text = (await editor.innerText()).replace(/\u00a0/g, ' ');
+  assert.ok(text.includes(`"root": "${scenario.repo}"`), text.slice(0, 500));
+  assert.match(text, /"python_project": true/, text.slice(0, 500));
+  await page.locator('.tab[aria-label*="project context.json"]').first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Control+W');
+});
+
+test('"Hand Off to ai-engineer" writes the note and opens it', async () => {
+  await page.locator('.tab[aria-label*="model.py"]').first().click();
+  await runFromPalette('pyengineer: Hand Off to ai-engineer');
+  const handoffs = path.join(scenario.repo, 'docs', 'handoffs');
+  const note = await waitFor('a hand-off note in docs/handoffs' + logTail(), 60_000, () => {
+    const files = fs.existsSync(handoffs) ? fs.readdirSync(handoffs).filter((f) => f.endsWith('.md')) : [];
+    return files[0];
+  });
+  await page.locator(`.tab[aria-label*="${note}"]`).first().waitFor({ timeout: 30_000 });
+  assert.match(fs.readFileSync(path.join(handoffs, note), 'utf8'), /model\.py/);
+  await openModelFile();
 });
 
 let featureBranch = '';
