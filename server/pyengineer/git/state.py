@@ -39,6 +39,9 @@ class GitState(BaseModel):
     branches: tuple[str, ...] = ()  # local branch names and remote ones as "origin/x"
 
 
+# Config that would make a read-only git command run a program named in the repository's own config.
+NO_PROGRAMS = ("-c", "core.fsmonitor=false")
+
 OPERATION_MARKERS = (
     ("MERGE_HEAD", "merge"),
     ("rebase-merge", "rebase"),
@@ -78,7 +81,19 @@ def operation_in_progress(git_dir: Path) -> str | None:
 
 def _status(repo: Repo) -> tuple[int, int, tuple[str, ...]]:
     """Dirty count, untracked count and the changed paths, from one `git status` call."""
-    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=dirty")
+    # core.fsmonitor names a program that `git status` runs: a workspace's .git/config must not make merely
+    # opening the folder execute something.
+    out = repo.git.execute(
+        [
+            "git",
+            *NO_PROGRAMS,
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=dirty",
+        ]
+    )
     dirty = untracked = 0
     changed: list[str] = []
     fields = out.split("\0")
