@@ -150,6 +150,8 @@ class PyengineerServer(LanguageServer):
         self.shutting_down = False
         self.background: set[asyncio.Task[Any]] = set()
         self.config_diagnostic_uris: set[str] = set()
+        # Workspace root -> changes that arrived while a batch of that workspace was being handled.
+        self.queued_batches: dict[str, Any] = {}
         # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
         self.configured: asyncio.Event | None = None
         self.llm_usage: dict[str, dict[str, Any]] = {}

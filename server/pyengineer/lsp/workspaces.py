@@ -170,9 +170,32 @@ def _refresh(
 
 
 async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
-    """React to changes made outside the editor (a terminal checkout, a file saved by another tool)."""
+    """React to changes made outside the editor (a terminal checkout, a file saved by another tool).
+
+    One batch per workspace is handled at a time; batches that arrive meanwhile are merged and handled
+    next, so a storm that lasts many seconds (the watcher flushes at least once a second) costs a few
+    refreshes instead of one per second, and two refreshes never race on the same index.
+    """
     if ls.shutting_down or state.root not in ls.session.workspaces:
         return
+    key = str(state.root)
+    queued = ls.queued_batches.get(key)
+    if queued is not None:
+        queued.paths |= batch.paths
+        queued.git_changed |= batch.git_changed
+        return
+    ls.queued_batches[key] = ChangeBatch()
+    try:
+        while batch:
+            await _handle_one_batch(ls, state, batch)
+            batch, ls.queued_batches[key] = ls.queued_batches[key], ChangeBatch()
+            if ls.shutting_down or state.root not in ls.session.workspaces:
+                return
+    finally:
+        ls.queued_batches.pop(key, None)
+
+
+async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
     config_touched = any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
     log.debug(
         "changes in %s: %d paths, git=%s, config=%s",
