@@ -159,6 +159,7 @@ before(async () => {
     PYENGINEER_TEST_HOOKS_FILE: hooksFile,
   };
   delete env.VSCODE_IPC_HOOK_CLI;
+  delete env.ANTHROPIC_API_KEY; // the API key test needs the server to start without one
 
   const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
   const install = await execFileAsync(codeServerBin, [...common, '--install-extension', vsix], { env, timeout: 120_000 });
@@ -355,6 +356,27 @@ test('"Hand Off to ai-engineer" writes the note and opens it', async () => {
   await page.locator(`.tab[aria-label*="${note}"]`).first().waitFor({ timeout: 30_000 });
   assert.match(fs.readFileSync(path.join(handoffs, note), 'utf8'), /model\.py/);
   await openModelFile();
+});
+
+test('Set / Clear Anthropic API Key: kept in secret storage, passed to the running server', async () => {
+  const llm = () => (readHooks()?.status as { llm?: { available?: boolean } } | null)?.llm;
+  assert.equal(llm()?.available, false, 'no key yet');
+  const key = 'sk-ant-e2e-not-a-real-key';
+  await runFromPalette('pyengineer: Set Anthropic API Key');
+  const input = page.locator('.quick-input-widget input');
+  await page.locator('.quick-input-widget', { hasText: 'secret storage' }).waitFor({ timeout: 15_000 });
+  assert.equal(await input.getAttribute('type'), 'password');
+  await input.fill(key);
+  await page.keyboard.press('Enter');
+  await waitFor('the server to report the LLM available' + logTail(), 30_000, () => (llm()?.available ? true : undefined));
+  await waitFor('status bar saying LLM on', 15_000, async () =>
+    (await statusEntry().innerText()).includes('LLM on') ? true : undefined,
+  );
+  for (const file of [settingsFile, machineSettingsFile]) {
+    assert.ok(!fs.readFileSync(file, 'utf8').includes(key), `${file} must not hold the key`);
+  }
+  await runFromPalette('pyengineer: Clear Anthropic API Key');
+  await waitFor('the server to report the LLM unavailable again', 30_000, () => (llm()?.available === false ? true : undefined));
 });
 
 let featureBranch = '';
