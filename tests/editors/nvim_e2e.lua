@@ -205,6 +205,29 @@ local function run()
   check("the statusline follows", explicit_status, pyengineer.statusline(bufnr))
   check("the edited file is still byte-identical", read_file(name) == read_file(expected_file))
 
+  -- :PyengineerHandoff writes the note and shows it.
+  vim.cmd("PyengineerHandoff")
+  local handoffs = repo .. "/docs/handoffs/"
+  local note = nil
+  local written = vim.wait(30000, function()
+    for _, win in ipairs(vim.api.nvim_list_wins()) do
+      local shown = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
+      if shown:sub(1, #handoffs) == handoffs and shown:sub(-3) == ".md" then
+        note = shown
+        return true
+      end
+    end
+    return false
+  end, 50)
+  local content = note and read_file(note) or ""
+  check(":PyengineerHandoff writes a note under docs/handoffs and shows it", written and content:find("model.py", 1, true) ~= nil,
+    "windows: " .. vim.inspect(vim.tbl_map(function(w)
+      return vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
+    end, vim.api.nvim_list_wins())))
+  -- Back to model.py in a single window.
+  vim.cmd("only")
+  vim.cmd("buffer " .. bufnr)
+
   -- :PyengineerContext opens the context JSON.
   local before = vim.api.nvim_get_current_buf()
   vim.cmd("PyengineerContext")
