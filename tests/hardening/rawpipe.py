@@ -120,10 +120,16 @@ class RawServer:
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
-    def initialize(self, root: Path | None, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+    def initialize(
+        self,
+        root: Path | None,
+        capabilities: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "processId": os.getpid(),
             "capabilities": capabilities or {},
+            "initializationOptions": options or {},
             "rootUri": root.as_uri() if root else None,
             "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}] if root else None,
         }

@@ -9,6 +9,7 @@ Covered elsewhere and referenced from docs/security.md: the agent tools' path ch
 from __future__ import annotations
 
 import ast
+import json
 import os
 import stat
 import subprocess
@@ -252,43 +253,77 @@ def test_the_api_key_never_appears_in_logs_or_errors(
     assert all(TEST_KEY.encode() not in r.raw for r in fake_api.requests)
 
 
-def test_the_api_key_never_appears_in_anything_the_server_writes(tmp_path: Path, project: GitRepo) -> None:
-    """initializationOptions, setApiKey and didChangeConfiguration carry the key; a verbose trace, the debug
-    log file, stderr and every message to the client must not."""
+def test_the_api_key_never_appears_in_anything_the_server_writes(
+    tmp_path: Path, project: GitRepo, fake_api: FakeMessagesAPI
+) -> None:
+    """A real agent run through the server with a known fake key: the key arrives in initializationOptions,
+    pyengineer/setApiKey and didChangeConfiguration; the API rejects it once (echoing it), then answers an
+    ask and drafts a hand-off. The debug log file, stderr, every message to the client (verbose trace on)
+    and every file written must not contain it."""
     log = tmp_path / "server.log"
+    project.write("app/model.py", "import torch\n\n\ndef predict(x):\n    return torch.tensor(x)\n")
+    fake_api.add(
+        HttpError(401, "authentication_error", f"invalid x-api-key {TEST_KEY}"),
+        turn(tool_use("read_file", {"path": "app/model.py"})),
+        turn(propose([], "The code is fine.")),
+        turn(propose([], "Summary for the ai-engineer: predict() wraps torch.tensor.")),
+    )
     raw = RawServer(tmp_path, log_file=log)
     try:
-        raw.initialize(project.root)
+        settings = {"llm": {"baseUrl": fake_api.base_url, "timeout": 20}}
+        raw.initialize(project.root, options={"settings": settings, "apiKey": TEST_KEY})
         raw.notify("$/setTrace", {"value": "verbose"})
         raw.notify("pyengineer/setApiKey", {"apiKey": TEST_KEY})
         raw.notify(
-            "workspace/didChangeConfiguration", {"settings": {"pyengineer": {"llm": {}}, "apiKey": TEST_KEY}}
+            "workspace/didChangeConfiguration", {"settings": {"pyengineer": settings, "apiKey": TEST_KEY}}
         )
-        uri = (project.root / "app" / "main.py").as_uri()
+        raw.notify("workspace/didChangeConfiguration", {"settings": None})  # pull: the client has nothing
+        uri = (project.root / "app" / "model.py").as_uri()
+        text = (project.root / "app" / "model.py").read_text()
         raw.notify(
             "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}},
+            {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
         )
-        for command in ("pyengineer.showContext", "pyengineer.handoff", "pyengineer.noSuchCommand"):
-            raw.response(
-                raw.request("workspace/executeCommand", {"command": command, "arguments": [{"uri": uri}]}),
-                timeout=30,
-            )
+        asked = [raw.response(raw.request("pyengineer/ask", {"uri": uri, "question": "Is this fine?"}), 60)]
+        asked.append(
+            raw.response(raw.request("pyengineer/ask", {"uri": uri, "question": "Is this fine?"}), 60)
+        )
+        handoff = raw.response(
+            raw.request(
+                "workspace/executeCommand", {"command": "pyengineer.handoff", "arguments": [{"uri": uri}]}
+            ),
+            timeout=60,
+        )
+        raw.response(
+            raw.request(
+                "workspace/executeCommand", {"command": "pyengineer.noSuchCommand", "arguments": [{}]}
+            ),
+            30,
+        )
         raw.pump(1.0)
-        statuses = raw.notifications("pyengineer/status")
-        assert statuses and statuses[-1]["params"]["llm"]["available"] is True, statuses[-1:]
     finally:
         raw.close()
+    assert asked[0]["result"]["status"] == "error" and asked[0]["result"]["kind"] == "authentication", asked[
+        0
+    ]
+    assert asked[1]["result"]["status"] == "ok", asked[1]
+    written_doc = Path(handoff["result"]["path"])
+    assert "Summary for the ai-engineer" in written_doc.read_text()
+    assert len(fake_api.requests) == 4  # the key did reach the API, in its header
     written = "\n".join(
         [
             log.read_text(errors="replace"),
             raw.stderr_path.read_text(errors="replace"),
-            repr(raw.received),
-            *(p.read_text(errors="replace") for p in project.root.rglob("*.md")),
+            json.dumps(raw.received),
+            *(
+                p.read_text(errors="replace")
+                for p in project.root.rglob("*")
+                if p.is_file() and ".git" not in p.parts
+            ),
         ]
     )
-    assert TEST_KEY not in written
-    assert "setApiKey" in log.read_text() or "API key" in log.read_text()
+    assert "invalid x-api-key" in written  # the rejection was reported ...
+    assert TEST_KEY not in written  # ... without the key it echoed
 
 
 def test_tcp_binds_loopback_only_unless_allowed() -> None:
