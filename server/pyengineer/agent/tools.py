@@ -374,9 +374,10 @@ def _glob_spec(glob: str) -> pathspec.GitIgnoreSpec:
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # External diff drivers and textconv filters run arbitrary commands: never for a read-only tool.
+    # External diff drivers, textconv filters and core.fsmonitor run arbitrary commands: never for a read-only
+    # tool (the first two are turned off per command, the monitor here).
     return subprocess.run(
-        ["git", "-c", "core.quotepath=off", "-C", str(root), *args],
+        ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", "-C", str(root), *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
