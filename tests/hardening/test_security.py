@@ -123,6 +123,16 @@ def test_reading_git_state_never_runs_the_repositorys_fsmonitor(tmp_path: Path) 
     assert fired(marker) == []
 
 
+def test_the_agents_git_diff_never_runs_the_repositorys_fsmonitor(tmp_path: Path) -> None:
+    from pyengineer.agent.tools import AgentTools, Workspace
+
+    marker = tmp_path / "ran"
+    repo = booby_trapped(tmp_path / "repo", marker)
+    outcome = AgentTools(Workspace(repo.root), dict).run("git_diff", {})
+    assert "+x = 1" in outcome.content
+    assert fired(marker) == []
+
+
 def test_the_server_runs_nothing_from_an_untrusted_workspace(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     repo = booby_trapped(tmp_path / "repo", marker)
