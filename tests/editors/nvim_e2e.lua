@@ -224,21 +224,28 @@ local function run()
     "windows: " .. vim.inspect(vim.tbl_map(function(w)
       return vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
     end, vim.api.nvim_list_wins())))
-  -- Back to model.py in a single window.
+  -- Back to model.py in a single window (after any late window/showDocument from the server).
+  vim.wait(1000, function()
+    return false
+  end, 50)
   vim.cmd("only")
   vim.cmd("buffer " .. bufnr)
 
   -- :PyengineerContext opens the context JSON.
-  local before = vim.api.nvim_get_current_buf()
   vim.cmd("PyengineerContext")
-  local opened = vim.wait(15000, function()
-    return vim.api.nvim_get_current_buf() ~= before
+  local context_buf = nil
+  vim.wait(15000, function()
+    for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_get_name(buf):match("pyengineer://context$") then
+        context_buf = buf
+        return true
+      end
+    end
+    return false
   end, 50)
-  local text = opened and table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n") or ""
+  local text = context_buf and table.concat(vim.api.nvim_buf_get_lines(context_buf, 0, -1, false), "\n") or ""
   check(":PyengineerContext shows the context", text:find('"feature/nvim-explicit"', 1, true) ~= nil, text:sub(1, 600))
-  if opened then
-    vim.cmd("close")
-  end
+  vim.cmd("only")
 
   -- :checkhealth pyengineer reports no errors.
   vim.cmd("checkhealth pyengineer")
