@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
 
 from lsprotocol import types
@@ -14,6 +15,7 @@ from pyengineer.findings import Finding
 from pyengineer.lsp.convert import LineCodec, diagnostic
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
+from pyengineer.workspace.context import WorkspaceContext
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,38 @@ READY_TIMEOUT = 60.0
 # Documents longer than this (generated code, data dumped into a .py) are not analysed: parsing and the
 # rules take minutes on a 20 MB file, and every keystroke would start that again.
 MAX_ANALYZED_CHARS = 2_000_000
+# The parse (tree and syntax index) of each open document's latest text is kept, so a republish after a branch
+# switch or a settings change re-runs only the rules, not the parser and the tree walk (most of the cost).
+MAX_KEPT_PARSE_CHARS = 500_000
+# Rules may memoize per context in the syntax index (keyed by id(context)): the contexts a kept parse was used
+# with are kept alive with it, so no later context can reuse one of their ids; after this many, parse afresh.
+MAX_CONTEXTS_PER_PARSE = 8
+_parsed: dict[str, tuple[ParsedSource, list[WorkspaceContext]]] = {}
+_parsed_lock = threading.Lock()
+
+
+def parsed_source(snapshot: DocumentSnapshot) -> ParsedSource:
+    """The ParsedSource of the snapshot's text: the kept one when the text is unchanged, else a new one."""
+    with _parsed_lock:
+        kept = _parsed.get(snapshot.uri)
+        if kept is not None:
+            source, contexts = kept
+            if (
+                source.text == snapshot.text
+                and source.relative == snapshot.relative
+                and source.path == snapshot.path
+            ):
+                if not any(c is snapshot.context for c in contexts):
+                    contexts.append(snapshot.context)
+                if len(contexts) <= MAX_CONTEXTS_PER_PARSE:
+                    return source
+    source = ParsedSource(snapshot.path, snapshot.text, snapshot.relative)
+    with _parsed_lock:
+        if len(snapshot.text) <= MAX_KEPT_PARSE_CHARS:
+            _parsed[snapshot.uri] = (source, [snapshot.context])
+        else:
+            _parsed.pop(snapshot.uri, None)
+    return source
 
 
 def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
@@ -33,7 +67,7 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
             MAX_ANALYZED_CHARS,
         )
         return []
-    source = ParsedSource(snapshot.path, snapshot.text, snapshot.relative)
+    source = parsed_source(snapshot)
     return analyze(source, snapshot.context, snapshot.settings, changed=snapshot.changed)
 
 
@@ -131,5 +165,7 @@ def clear(ls: PyengineerServer, uri: str) -> None:
     if task is not None:
         task.cancel()
     ls.findings.pop(uri, None)
+    with _parsed_lock:
+        _parsed.pop(uri, None)
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
