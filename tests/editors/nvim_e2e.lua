@@ -115,7 +115,8 @@ local function run()
     local found = codes(bufnr)
     return found.PE101 ~= nil and found.PE201 ~= nil
   end, 50)
-  if not check("PE101 and PE201 arrive", arrived, describe_diagnostics(bufnr) .. "\n" .. lsp_log_tail()) then
+  local detail = describe_diagnostics(bufnr) .. "\nlast pyengineer/status: " .. vim.inspect(pyengineer.status(bufnr))
+  if not check("PE101 and PE201 arrive", arrived, detail .. "\n" .. lsp_log_tail()) then
     return finish()
   end
   local found = codes(bufnr)
