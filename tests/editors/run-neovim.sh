@@ -12,6 +12,7 @@ script=$here/${3:-nvim_e2e.lua}
 [ -x "$server" ] || { echo "pyengineer server not found at $server" >&2; exit 2; }
 
 base=$(mktemp -d "${TMPDIR:-/tmp}/pyengineer-nvim-XXXXXX")
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() { [ "${PYENGINEER_KEEP_SCENARIO:-}" = 1 ] || rm -rf "$base"; }
 trap cleanup EXIT
 
