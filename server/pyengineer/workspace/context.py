@@ -100,6 +100,10 @@ class WorkspaceIndex:
         self.settings = settings
         self._lock = threading.RLock()
         self.files: dict[str, FileScan] = {}
+        # The files that import something of interest (a few percent of them), kept in step with `files`
+        # by `_put`/`_drop`, so that context() never walks all of a 20,000-file index.
+        self._importing: dict[str, FileScan] = {}
+        self._first: str | None = None  # min(files), recomputed only when a file comes or goes
         self.markers: list[Marker] = []
         self.folders: list[str] = []
         self.rules = IgnoreRules.for_root(root, settings.exclude)
@@ -127,6 +131,8 @@ class WorkspaceIndex:
                 progress(i + 1, total)
         with self._lock:
             self.files = fresh
+            self._importing = {k: v for k, v in fresh.items() if v.imports}
+            self._first = None
             self.markers = walked.markers
             self.folders = walked.folders
             self._reload_declared()
@@ -168,7 +174,7 @@ class WorkspaceIndex:
                     # A folder was removed: drop what was under it.
                     with self._lock:
                         for key in [k for k in self.files if k.startswith(relative + "/")]:
-                            del self.files[key]
+                            self._drop(key)
                     changed = True
                 elif path.is_dir():
                     markers_changed = True  # a new folder may hold anything: walk again (cheap when warm)
@@ -182,15 +188,33 @@ class WorkspaceIndex:
             scanned = self._rescan_if_changed(relative, previous) if path.is_file() else None
             with self._lock:
                 if scanned is None:
-                    changed |= self.files.pop(relative, None) is not None
+                    changed |= self._drop(relative)
                 elif scanned != previous:
-                    self.files[relative] = scanned
+                    self._put(relative, scanned)
                     changed = True
         if markers_changed:
             self.rules = IgnoreRules.for_root(self.root, self.settings.exclude)
             self.scan()
             changed = True
         return changed
+
+    def _put(self, relative: str, scanned: FileScan) -> None:
+        """Record one file's scan (call with the lock held)."""
+        if relative not in self.files:
+            self._first = None
+        self.files[relative] = scanned
+        if scanned.imports:
+            self._importing[relative] = scanned
+        else:
+            self._importing.pop(relative, None)
+
+    def _drop(self, relative: str) -> bool:
+        """Forget one file (call with the lock held). True if it was known."""
+        self._importing.pop(relative, None)
+        if self.files.pop(relative, None) is None:
+            return False
+        self._first = None
+        return True
 
     def _ignored(self, relative: str, folders: dict[str, bool]) -> bool:
         """Like `rules.is_ignored_anywhere(relative)`, deciding each parent folder once per batch of changes."""
@@ -214,7 +238,7 @@ class WorkspaceIndex:
             if previous is not None and previous.imports == records:
                 return False
             stamp = previous.stamp if previous is not None else (0, len(text))
-            self.files[relative] = FileScan(relative, stamp, records)
+            self._put(relative, FileScan(relative, stamp, records))
             return True
 
     def _reload_declared(self) -> None:
@@ -241,7 +265,11 @@ class WorkspaceIndex:
 
     def context(self, git: GitState | None = None, config_file: str | None = None) -> WorkspaceContext:
         with self._lock:
-            files = dict(self.files)
+            importing = sorted(self._importing.items())
+            file_count = len(self.files)
+            if self._first is None and self.files:
+                self._first = min(self.files)
+            first = self._first
             markers = list(self.markers)
             declared = dict(self._declared)
             pyproject = dict(self._pyproject)
@@ -254,7 +282,7 @@ class WorkspaceIndex:
                 if framework is not None:
                     evidence.setdefault(framework.key, []).append(source)
         # Most files import nothing of interest: only the others can be ML files or framework evidence.
-        for relative, scanned in sorted(item for item in files.items() if item[1].imports):
+        for relative, scanned in importing:
             ml = ml_imports(scanned.imports, ml_libraries)
             if ml:
                 ml_files.append(
@@ -277,11 +305,10 @@ class WorkspaceIndex:
                         all_markers.append(
                             Marker(kind="requirements", path=rel, detail=f"included by {marker.path}")
                         )
-        if files:
-            first = min(files)
-            all_markers.append(Marker(kind="python-files", path=first, detail=f"{len(files)} .py files"))
+        if first is not None:
+            all_markers.append(Marker(kind="python-files", path=first, detail=f"{file_count} .py files"))
         package_manager, pm_reason = detect_package_manager(all_markers, pyproject)
-        python_project, reason = _python_project(all_markers, len(files))
+        python_project, reason = _python_project(all_markers, file_count)
         frameworks = tuple(key for key in BY_KEY if key in evidence)
         return WorkspaceContext(
             root=str(self.root),
@@ -293,7 +320,7 @@ class WorkspaceIndex:
             frameworks=frameworks,
             framework_evidence={k: tuple(v) for k, v in evidence.items()},
             ml_files=tuple(ml_files),
-            python_file_count=len(files),
+            python_file_count=file_count,
             config_file=config_file,
             git=git if git is not None else GitState(),
         )
