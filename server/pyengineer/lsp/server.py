@@ -109,6 +109,19 @@ class PyengineerProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        # pygls' own version cancels the pending requests while iterating over their dict, and a cancel whose
+        # callback removes its entry raised "dictionary changed size": shutdown was never answered.
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         self.initialize_received = True
