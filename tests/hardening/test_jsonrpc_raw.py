@@ -5,6 +5,7 @@ Each test writes bytes to the real `python -m pyengineer serve` and reads its an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,31 @@ def test_closed_stdin_ends_the_server(server: RawServer, repo: Path) -> None:
     server.proc.stdin.close()
     server.proc.wait(10)
     assert server.proc.returncode is not None
+
+
+def test_shutdown_is_answered_while_a_command_waits_on_the_client(server: RawServer, repo: Path) -> None:
+    """A hand-off command waits for the client's answer to window/showDocument, which never comes; shutdown
+    must still be answered. pygls runs executeCommand as a generator whose future calls back at once when
+    cancelled, and its own shutdown cancelled futures while iterating over their dict (RuntimeError: the
+    shutdown request was never answered)."""
+    server.initialize(repo, {"window": {"showDocument": {"support": True}}})
+    model = repo / "model.py"
+    model.write_text("import torch\n")
+    uri = model.as_uri()
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": "import torch\n"}},
+    )
+    command = server.request(
+        "workspace/executeCommand", {"command": "pyengineer.handoff", "arguments": [{"uri": uri}]}
+    )
+    deadline = time.monotonic() + 20
+    while not server.notifications("window/showDocument"):
+        assert time.monotonic() < deadline, "the hand-off never asked the client to show the document"
+        server.pump(0.1)
+    answer = server.response(server.request("shutdown"), timeout=10)
+    assert "error" not in answer and answer["result"] is None, answer
+    server.pump(0.5)
+    assert not any(m.get("id") == command and "result" in m and m["result"] for m in server.received)
+    server.notify("exit", None)
+    assert server.proc.wait(10) == 0
