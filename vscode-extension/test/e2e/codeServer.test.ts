@@ -195,10 +195,15 @@ before(async () => {
   }
   codeServer.stdout?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
   codeServer.stderr?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
-  await waitFor('code-server to listen' + `\n${codeServerLog}`, 60_000, async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-    return response?.ok ? true : undefined;
-  });
+  await waitFor(
+    'code-server to listen',
+    60_000,
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return response?.ok ? true : undefined;
+    },
+    () => `\n${codeServerLog}`,
+  );
 
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
@@ -256,22 +261,22 @@ async function openModelFile(): Promise<void> {
 
 test('the extension starts the server and PE101/PE201 reach VS Code', async () => {
   await openModelFile();
-  const state = await waitFor('PE101 and PE201 in vscode.languages.getDiagnostics' + logTail(), 120_000, () => {
+  const state = await waitFor('PE101 and PE201 in vscode.languages.getDiagnostics', 120_000, () => {
     const current = readHooks();
     const found = modelCodes(current);
     return found.includes('PE101') && found.includes('PE201') ? current : undefined;
-  });
+  }, logTail);
   assert.equal(state.clientState, 'Running');
   const pe201 = state.diagnostics.find((d) => d.uri.endsWith('/model.py'))!.items.find((d) => d.code === 'PE201')!;
   assert.equal(pe201.range[0], 0, 'PE201 is on the import line');
 });
 
 test('VS Code offers the Create branch and Hand off quick fixes', async () => {
-  const titles = await waitFor('code actions for model.py' + logTail(), 30_000, () => {
+  const titles = await waitFor('code actions for model.py', 30_000, () => {
     const state = readHooks();
     const entry = Object.entries(state?.codeActions ?? {}).find(([uri]) => uri.endsWith('/model.py'));
     return entry && entry[1].some((t) => t.startsWith('Create branch')) ? entry[1] : undefined;
-  });
+  }, logTail);
   assert.ok(titles.some((t) => /^Create branch '.+' \(keeps your changes\)$/.test(t)), JSON.stringify(titles));
   assert.ok(titles.includes('Hand off to ai-engineer'), JSON.stringify(titles));
 });
@@ -279,10 +284,10 @@ test('VS Code offers the Create branch and Hand off quick fixes', async () => {
 test('the status bar shows the protected branch', async () => {
   const entry = statusEntry();
   await entry.waitFor({ state: 'visible', timeout: 30_000 });
-  await waitFor('status bar entry showing main' + logTail(), 30_000, async () => {
+  await waitFor('status bar entry showing main', 30_000, async () => {
     const text = await entry.innerText();
     return /\bmain\b/.test(text) ? text : undefined;
-  });
+  }, logTail);
   // Show the Problems panel for the screenshot people look at.
   await page.keyboard.press('Control+Shift+M');
   await page.locator('.markers-panel').first().waitFor({ timeout: 15_000 }).catch(() => undefined);
@@ -301,26 +306,26 @@ test('"Create Feature Branch" from the command palette switches the branch and k
   await page.keyboard.press('Enter');
 
   // The input box comes prefilled with the server's best suggestion.
-  const name = await waitFor('the branch name input, prefilled' + logTail(), 30_000, async () => {
+  const name = await waitFor('the branch name input, prefilled', 30_000, async () => {
     const title = await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => '');
     const value = await input.inputValue().catch(() => '');
     return title.includes('Create Feature Branch') && value !== '' ? value : undefined;
-  });
+  }, logTail);
   await page.waitForTimeout(500);
   await screenshot('screenshot-create-branch.png');
   await page.keyboard.press('Enter');
 
-  await waitFor(`git HEAD on ${name}` + logTail(), 30_000, () => (currentBranch(scenario.repo) === name ? true : undefined));
+  await waitFor(`git HEAD on ${name}`, 30_000, () => (currentBranch(scenario.repo) === name ? true : undefined), logTail);
   assert.equal(fs.readFileSync(scenario.modelPath, 'utf8'), EDITED_MODEL, 'the edited file is byte-identical');
 
-  await waitFor('PE101 gone, PE201 still there' + logTail(), 60_000, () => {
+  await waitFor('PE101 gone, PE201 still there', 60_000, () => {
     const found = modelCodes(readHooks());
     return !found.includes('PE101') && found.includes('PE201') ? true : undefined;
-  });
-  await waitFor(`status bar showing ${name}` + logTail(), 30_000, async () => {
+  }, logTail);
+  await waitFor(`status bar showing ${name}`, 30_000, async () => {
     const text = await statusEntry().innerText();
     return text.includes(name) ? text : undefined;
-  });
+  }, logTail);
   await page.waitForTimeout(500);
   await screenshot('screenshot-feature-branch.png');
 });
@@ -349,10 +354,10 @@ test('"Hand Off to ai-engineer" writes the note and opens it', async () => {
   await page.locator('.tab[aria-label*="model.py"]').first().click();
   await runFromPalette('pyengineer: Hand Off to ai-engineer');
   const handoffs = path.join(scenario.repo, 'docs', 'handoffs');
-  const note = await waitFor('a hand-off note in docs/handoffs' + logTail(), 60_000, () => {
+  const note = await waitFor('a hand-off note in docs/handoffs', 60_000, () => {
     const files = fs.existsSync(handoffs) ? fs.readdirSync(handoffs).filter((f) => f.endsWith('.md')) : [];
     return files[0];
-  });
+  }, logTail);
   await page.locator(`.tab[aria-label*="${note}"]`).first().waitFor({ timeout: 30_000 });
   assert.match(fs.readFileSync(path.join(handoffs, note), 'utf8'), /model\.py/);
   await openModelFile();
@@ -368,7 +373,7 @@ test('Set / Clear Anthropic API Key: kept in secret storage, passed to the runni
   assert.equal(await input.getAttribute('type'), 'password');
   await input.fill(key);
   await page.keyboard.press('Enter');
-  await waitFor('the server to report the LLM available' + logTail(), 30_000, () => (llm()?.available ? true : undefined));
+  await waitFor('the server to report the LLM available', 30_000, () => (llm()?.available ? true : undefined), logTail);
   await waitFor('status bar saying LLM on', 15_000, async () =>
     (await statusEntry().innerText()).includes('LLM on') ? true : undefined,
   );
@@ -416,9 +421,8 @@ test('a settings change reaches the running server without a restart', async () 
   assert.notEqual(featureBranch, 'main');
   assert.ok(readHooks()?.status, 'a status was received');
   await editSettings('User', { ...baseSettings, 'pyengineer.protectedBranches': ['main', 'master', 'develop', featureBranch] });
-  await waitFor('PE101 back once the feature branch is protected' + logTail(), 60_000, () =>
-    modelCodes(readHooks()).includes('PE101') ? true : undefined,
-  );
+  await waitFor('PE101 back once the feature branch is protected', 60_000, () =>
+    modelCodes(readHooks()).includes('PE101') ? true : undefined, logTail);
   const state = readHooks()!;
   assert.equal(state.clientState, 'Running');
 });

@@ -147,10 +147,10 @@ test('the server advertises the pyengineer commands', () => {
 });
 
 test('PE101 and PE201 arrive for the edited file on main', async () => {
-  await waitFor('PE101 and PE201 for model.py' + explain(), 40_000, () => {
+  await waitFor('PE101 and PE201 for model.py', 40_000, () => {
     const found = codes(scenario.modelUri);
     return found.includes('PE101') && found.includes('PE201') ? true : undefined;
-  });
+  }, explain);
   const items = diagnostics.get(scenario.modelUri)!;
   for (const d of items) {
     assert.equal(d.source, 'pyengineer');
@@ -241,10 +241,10 @@ test('the code actions offer Create branch and Hand off; running Create branch s
   assert.match(create.title, new RegExp(`'${newBranch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`));
   assert.equal(fs.readFileSync(scenario.modelPath, 'utf8'), EDITED_MODEL, 'the edited file is byte-identical');
 
-  await waitFor('PE101 to disappear after the switch' + explain(), 20_000, () => {
+  await waitFor('PE101 to disappear after the switch', 20_000, () => {
     const found = codes(scenario.modelUri);
     return !found.includes('PE101') && found.includes('PE201') ? true : undefined;
-  });
+  }, explain);
   const status = await waitFor(`pyengineer/status on ${newBranch}`, 20_000, () =>
     statuses.find((s) => s.branch === newBranch),
   );
@@ -258,18 +258,16 @@ test('a settings change reaches the running server without a restart (pushed, as
   // keys included; the server must ignore those.
   const raw = { ...settings, serverPath: '/somewhere/pyengineer', interpreter: '', trace: { server: 'off' } };
   await connection.sendNotification('workspace/didChangeConfiguration', { settings: { pyengineer: raw } });
-  await waitFor('PE101 again once the new branch is protected' + explain(), 20_000, () =>
-    codes(scenario.modelUri).includes('PE101') ? true : undefined,
-  );
+  await waitFor('PE101 again once the new branch is protected', 20_000, () =>
+    codes(scenario.modelUri).includes('PE101') ? true : undefined, explain);
 });
 
 test('a settings change without values makes the server pull workspace/configuration', async () => {
   const before = configurationRequests.length;
   settings = { ...settings, protectedBranches: DEFAULT_SETTINGS.protectedBranches };
   await connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
-  await waitFor('PE101 gone once the branch is no longer protected' + explain(), 20_000, () =>
-    codes(scenario.modelUri).includes('PE101') ? undefined : true,
-  );
+  await waitFor('PE101 gone once the branch is no longer protected', 20_000, () =>
+    codes(scenario.modelUri).includes('PE101') ? undefined : true, explain);
   assert.ok(configurationRequests.length > before, 'the server pulled workspace/configuration');
 });
 

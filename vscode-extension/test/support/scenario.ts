@@ -65,8 +65,16 @@ export function serverExecutable(): string {
   return candidate;
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` saying `what`, with
+ * `details()` (evaluated at the time of failure) appended.
+ */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => T | undefined | Promise<T | undefined>,
+  details?: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -79,7 +87,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+      const extra = details ? details() : '';
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}${extra}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
