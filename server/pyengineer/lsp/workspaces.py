@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -209,7 +210,9 @@ async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: 
         state.settings, state.config_error, state.config_file = settings, error, config_file
         publish_config_diagnostic(ls, state)
     before = state.context
+    started = time.perf_counter()
     _, context = await ls.run_sync(_refresh, state, batch, config_touched)
+    log.debug("refreshed %s in %.0f ms", state.root, (time.perf_counter() - started) * 1000)
     state.context = context
     send_status(ls, state)
     if before is None or _affects_diagnostics(before, context) or config_touched or batch.git_changed:

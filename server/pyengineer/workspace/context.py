@@ -104,6 +104,7 @@ class WorkspaceIndex:
         # by `_put`/`_drop`, so that context() never walks all of a 20,000-file index.
         self._importing: dict[str, FileScan] = {}
         self._first: str | None = None  # min(files), recomputed only when a file comes or goes
+        self._folder_set: frozenset[str] = frozenset()
         self.markers: list[Marker] = []
         self.folders: list[str] = []
         self.rules = IgnoreRules.for_root(root, settings.exclude)
@@ -135,6 +136,7 @@ class WorkspaceIndex:
             self._first = None
             self.markers = walked.markers
             self.folders = walked.folders
+            self._folder_set = frozenset(walked.folders)
             self._reload_declared()
         if self._cache is not None and fresh != cached:
             self._cache.save(fresh)
@@ -176,8 +178,14 @@ class WorkspaceIndex:
                         for key in [k for k in self.files if k.startswith(relative + "/")]:
                             self._drop(key)
                     changed = True
-                elif path.is_dir():
-                    markers_changed = True  # a new folder may hold anything: walk again (cheap when warm)
+                elif path.is_dir() and (
+                    ("" if relative == "." else relative) not in self._folder_set or path.is_symlink()
+                ):
+                    # A new folder (or one replaced by a symlink) may hold anything: walk again (cheap when
+                    # warm). A folder already walked only had entries added or removed, and each of those
+                    # comes as its own event (a branch switch "modifies" hundreds of folders: rescanning for
+                    # each would cost a full walk).
+                    markers_changed = True
                 continue
             if any(is_skipped_dir_name(p) for p in relative.split("/")[:-1]) or self._ignored(
                 relative, folders
