@@ -506,7 +506,8 @@ function M.attach(bufnr)
   local root = M.find_root(name)
   local cmd = M.server_cmd()
   if vim.fn.executable(cmd[1]) ~= 1 then
-    notify(
+    -- Scheduled: reported as a message, not as an error inside the FileType autocommand.
+    vim.schedule_wrap(notify)(
       "cannot start the server: '" .. cmd[1] .. "' is not executable. Install pyengineer (python3 -m pip install "
         .. "pyengineer) or set server_path / python in setup(); see :checkhealth pyengineer",
       vim.log.levels.ERROR
