@@ -72,45 +72,48 @@ def walk_ts(tree: object) -> int:
                 return count
 
 
+def measure(parser: Parser, path: Path) -> list[str]:
+    """One table row for `path`."""
+    text = path.read_text(encoding="utf-8")
+    data = text.encode()
+    tree = parser.parse(data)
+    # A keystroke in the middle of the file: insert one character at the end of a line.
+    middle = text.count("\n") // 2
+    offset = sum(len(line.encode()) for line in text.splitlines(keepends=True)[:middle])
+    line_end = data.index(b"\n", offset)
+    edited = data[:line_end] + b"x" + data[line_end:]
+    column = line_end - offset
+
+    def reparse() -> object:
+        old = tree.copy()
+        old.edit(
+            start_byte=line_end,
+            old_end_byte=line_end,
+            new_end_byte=line_end + 1,
+            start_point=Point(middle, column),
+            old_end_point=Point(middle, column),
+            new_end_point=Point(middle, column + 1),
+        )
+        return parser.parse(edited, old)
+
+    module = ast.parse(text)
+    return [
+        path.name,
+        str(text.count("\n")),
+        f"{timed(lambda: ast.parse(text)) * 1000:.2f}",
+        f"{timed(lambda: walk_ast(module)) * 1000:.2f}",
+        f"{timed(lambda: parser.parse(data)) * 1000:.2f}",
+        f"{timed(reparse) * 1000:.2f}",
+        f"{timed(lambda: walk_ts(tree)) * 1000:.2f}",
+    ]
+
+
 def main() -> int:
     parser = Parser(Language(tree_sitter_python.language()))
     print(f"python {sys.version.split()[0]}; {REPEATS} runs each, medians in ms")
     print("file | lines | ast.parse | ast walk | ts full parse | ts re-parse after 1 char | ts walk (Python)")
     for lines in (500, 5000):
-        path = nearest(lines)
-        text = path.read_text(encoding="utf-8")
-        data = text.encode()
-        tree = parser.parse(data)
-        # A keystroke in the middle of the file: insert one character at the end of a line.
-        middle = text.count("\n") // 2
-        offset = sum(len(line.encode()) for line in text.splitlines(keepends=True)[:middle])
-        line_end = data.index(b"\n", offset)
-        edited = data[:line_end] + b"x" + data[line_end:]
-        column = line_end - offset
-
-        def reparse() -> object:
-            old = tree.copy()
-            old.edit(
-                start_byte=line_end,
-                old_end_byte=line_end,
-                new_end_byte=line_end + 1,
-                start_point=Point(middle, column),
-                old_end_point=Point(middle, column),
-                new_end_point=Point(middle, column + 1),
-            )
-            return parser.parse(edited, old)
-
-        module = ast.parse(text)
-        row = [
-            path.name,
-            str(text.count("\n")),
-            f"{timed(lambda: ast.parse(text)) * 1000:.2f}",
-            f"{timed(lambda: walk_ast(module)) * 1000:.2f}",
-            f"{timed(lambda: parser.parse(data)) * 1000:.2f}",
-            f"{timed(reparse) * 1000:.2f}",
-            f"{timed(lambda: walk_ts(tree)) * 1000:.2f}",
-        ]
-        print(" | ".join(row))
+        print(" | ".join(measure(parser, nearest(lines))))
     return 0
 
 
