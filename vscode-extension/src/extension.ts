@@ -16,6 +16,7 @@ import {
 import { Launch, checkInstalled, chooseLaunch, defaultHome, installCommand } from './launch';
 import { branchNameProblem, isProtectedBranch } from './refName';
 import { changeNeedsRestart, toServerSettings } from './settings';
+import { AskResult, askOutcome } from './ask';
 import { PyengineerStatus, headLabel, parseStatus, presentStatus, statusFor } from './status';
 import { TestHooks } from './testHooks';
 
@@ -484,13 +485,31 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     try {
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'python-engineer is thinking…', cancellable: true },
-        (_progress, token) => ext.serverCommand<{ explanation: string; applied: boolean }>('pyengineer.ask', argument, token),
+        (_progress, token) => ext.serverCommand<AskResult | null>('pyengineer.ask', argument, token),
       );
-      if (!result) {
+      const outcome = askOutcome(result);
+      if (outcome.kind === 'cancelled') {
         return;
       }
-      await readOnlyDocuments.show('python-engineer answer.md', `# python-engineer\n\n${result.explanation}\n`);
-      if (result.applied) {
+      if (outcome.kind === 'unavailable') {
+        const pick = await vscode.window.showWarningMessage(
+          `python-engineer is not available: ${outcome.message}`,
+          'Set Anthropic API Key',
+        );
+        if (pick) {
+          await vscode.commands.executeCommand('pyengineer.setApiKey');
+        }
+        return;
+      }
+      if (outcome.kind === 'error') {
+        void vscode.window.showErrorMessage(`pyengineer: ask failed: ${outcome.message}`);
+        return;
+      }
+      await readOnlyDocuments.show('python-engineer answer.md', `# python-engineer\n\n${outcome.explanation}\n`);
+      if (outcome.note) {
+        void vscode.window.showWarningMessage(`pyengineer: ${outcome.note}`);
+      }
+      if (outcome.applied) {
         void vscode.window.showInformationMessage('pyengineer: the suggested edit was applied.');
       }
     } catch (error) {

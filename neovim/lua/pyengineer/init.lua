@@ -396,10 +396,20 @@ function M.ask(question, line1, line2, bufnr)
     end
     notify("asking python-engineer…")
     M.execute("pyengineer.ask", argument, function(result)
-      if type(result) ~= "table" then
+      -- {explanation, applied}; the server may add status ("ok", "limit", "cancelled", "unavailable", "error").
+      if type(result) ~= "table" or result.status == "cancelled" then
         return
       end
-      show_scratch("pyengineer://answer", "# python-engineer\n\n" .. tostring(result.explanation or ""), "markdown")
+      local explanation = type(result.explanation) == "string" and result.explanation or ""
+      if result.status == "unavailable" or vim.trim(explanation) == "" then
+        local message = type(result.message) == "string" and result.message or "no answer"
+        notify("python-engineer: " .. message .. " (:PyengineerApiKey sets a key)", vim.log.levels.WARN)
+        return
+      end
+      show_scratch("pyengineer://answer", "# python-engineer\n\n" .. explanation, "markdown")
+      if result.status == "limit" and type(result.message) == "string" then
+        notify("python-engineer stopped early: " .. result.message, vim.log.levels.WARN)
+      end
       if result.applied == true then
         notify("the suggested edit was applied")
       end

@@ -384,6 +384,20 @@ test('Set / Clear Anthropic API Key: kept in secret storage, passed to the runni
   await waitFor('the server to report the LLM unavailable again', 30_000, () => (llm()?.available === false ? true : undefined));
 });
 
+test('"Ask python-engineer" without an API key says how to enable it', async () => {
+  await page.locator('.tab[aria-label*="model.py"]').first().click();
+  await runFromPalette('pyengineer: Ask python-engineer');
+  const input = page.locator('.quick-input-widget input');
+  await page.locator('.quick-input-widget', { hasText: 'Ask about this file' }).waitFor({ timeout: 15_000 });
+  await input.fill('Is this safe?');
+  await page.keyboard.press('Enter');
+  const toast = page.locator('.notification-toast', { hasText: 'python-engineer is not available' }).first();
+  await toast.waitFor({ state: 'visible', timeout: 60_000 });
+  assert.match(await toast.innerText(), /API[_ ]KEY|API key/i);
+  await toast.getByRole('button', { name: 'Set Anthropic API Key' }).waitFor({ timeout: 5_000 });
+  assert.equal(await page.locator('.tab[aria-label*="python-engineer answer"]').count(), 0, 'no empty answer opened');
+});
+
 let featureBranch = '';
 
 /**
