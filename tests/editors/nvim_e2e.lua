@@ -248,6 +248,24 @@ local function run()
   check(":PyengineerContext shows the context", text:find('"feature/nvim-explicit"', 1, true) ~= nil, text:sub(1, 600))
   vim.cmd("only")
 
+  -- :PyengineerAsk without an API key says how to get one, and opens no empty answer.
+  local notes = {}
+  local original_notify = vim.notify
+  vim.notify = function(message, level)
+    table.insert(notes, { message = tostring(message), level = level })
+  end
+  vim.cmd("PyengineerAsk Is this safe?")
+  local told = vim.wait(30000, function()
+    for _, note in ipairs(notes) do
+      if note.message:find("python-engineer:", 1, true) and note.level == vim.log.levels.WARN then
+        return true
+      end
+    end
+    return false
+  end, 50)
+  vim.notify = original_notify
+  check(":PyengineerAsk without a key says so", told, vim.inspect(notes))
+
   -- :checkhealth pyengineer reports no errors.
   vim.cmd("checkhealth pyengineer")
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")

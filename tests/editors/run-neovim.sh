@@ -30,6 +30,7 @@ printf 'import torch\n\n\ndef train():\n    return torch.zeros(1)\n' > "$repo/mo
 cp "$repo/model.py" "$base/model.py.expected"
 
 cd "$repo"
+unset ANTHROPIC_API_KEY  # the :PyengineerAsk check expects no key
 status=0
 XDG_CONFIG_HOME=$base/xdg/config XDG_DATA_HOME=$base/xdg/data XDG_STATE_HOME=$base/xdg/state \
 XDG_CACHE_HOME=$base/xdg/cache NVIM_LOG_FILE=$base/nvim.log \
