@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 class CancellableProgress:
     """Cancellable work-done progress for one long request; steps may be reported from any thread."""
 
-    def __init__(self, ls: PyengineerServer, cancel: threading.Event) -> None:
+    def __init__(self, ls: PyengineerServer, cancel: threading.Event, kind: str) -> None:
         self.ls = ls
+        self.kind = kind  # names the token ("pyengineer-agent-..."), so logs and clients can tell them apart
         self.cancel = cancel
         self.token: str | None = None
         self.loop = asyncio.get_running_loop()
@@ -26,7 +27,7 @@ class CancellableProgress:
     async def begin(self, title: str) -> None:
         if not self.ls.client_supports("window.work_done_progress"):
             return
-        token = f"pyengineer-{uuid.uuid4().hex[:12]}"
+        token = f"pyengineer-{self.kind}-{uuid.uuid4().hex[:12]}"
         try:
             await self.ls.work_done_progress.create_async(token)
         except Exception:  # a client may refuse progress; the request still runs

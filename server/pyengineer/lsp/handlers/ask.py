@@ -344,7 +344,7 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         open_documents=_open_documents(ls, state.root, uri),
         context=state.current_context().model_dump(mode="json"),
     )
-    progress = CancellableProgress(ls, cancel)
+    progress = CancellableProgress(ls, cancel, "agent")
     await progress.begin("python-engineer")
     versions = _open_versions(ls)
     if snapshot is not None:
@@ -414,7 +414,7 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
         context=state.current_context().model_dump(mode="json"),
     )
     cancel = threading.Event()
-    progress = CancellableProgress(ls, cancel)
+    progress = CancellableProgress(ls, cancel, "agent")
     await progress.begin("python-engineer: drafting the hand-off")
     try:
         result = await ls.run_sync(

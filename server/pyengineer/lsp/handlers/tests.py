@@ -98,7 +98,7 @@ async def run_and_publish(
     target = (
         arg.get("target") if isinstance(arg.get("target"), str) else (str(path) if path is not None else None)
     )
-    progress = CancellableProgress(ls, cancel)
+    progress = CancellableProgress(ls, cancel, "tests")
     await progress.begin("pyengineer: running tests")
     loop = asyncio.get_running_loop()
 
