@@ -100,15 +100,17 @@ class WorkspaceIndex:
         self.settings = settings
         self._lock = threading.RLock()
         self.files: dict[str, FileScan] = {}
-        # The files that import something of interest (a few percent of them), kept in step with `files`
-        # by `_put`/`_drop`, so that context() never walks all of a 20,000-file index.
-        self._importing: dict[str, FileScan] = {}
+        # The files that import something of interest (a few percent of them), with what context() needs of
+        # each (its MlFile, the frameworks it is evidence for), kept in step with `files` by `_put`/`_drop`: so
+        # context() never walks all of a 20,000-file index, nor re-derives the unchanged files.
+        self._importing: dict[str, tuple[MlFile | None, tuple[str, ...]]] = {}
         self._first: str | None = None  # min(files), recomputed only when a file comes or goes
         self._folder_set: frozenset[str] = frozenset()
         self.markers: list[Marker] = []
         self.folders: list[str] = []
         self.rules = IgnoreRules.for_root(root, settings.exclude)
         self._modules = interesting_modules(settings.all_ml_libraries)
+        self._ml_libraries = frozenset(settings.all_ml_libraries)
         self._prefilter = compile_prefilter(self._modules)
         self._declared: dict[str, list[str]] = {}
         self._pyproject: dict[str, object] = {}
@@ -132,7 +134,7 @@ class WorkspaceIndex:
                 progress(i + 1, total)
         with self._lock:
             self.files = fresh
-            self._importing = {k: v for k, v in fresh.items() if v.imports}
+            self._importing = {k: self._derive(k, v) for k, v in fresh.items() if v.imports}
             self._first = None
             self.markers = walked.markers
             self.folders = walked.folders
@@ -212,9 +214,20 @@ class WorkspaceIndex:
             self._first = None
         self.files[relative] = scanned
         if scanned.imports:
-            self._importing[relative] = scanned
+            self._importing[relative] = self._derive(relative, scanned)
         else:
             self._importing.pop(relative, None)
+
+    def _derive(self, relative: str, scanned: FileScan) -> tuple[MlFile | None, tuple[str, ...]]:
+        """What context() needs of one file: its MlFile (None if it imports no ML library), its frameworks."""
+        ml = ml_imports(scanned.imports, self._ml_libraries)
+        ml_file = (
+            MlFile(path=relative, libraries=tuple(dict.fromkeys(m.library for m in ml)), imports=ml)
+            if ml
+            else None
+        )
+        frameworks = (BY_MODULE.get(r.top_level) for r in scanned.imports)
+        return ml_file, tuple(dict.fromkeys(f.key for f in frameworks if f is not None))
 
     def _drop(self, relative: str) -> bool:
         """Forget one file (call with the lock held). True if it was known."""
@@ -281,7 +294,6 @@ class WorkspaceIndex:
             markers = list(self.markers)
             declared = dict(self._declared)
             pyproject = dict(self._pyproject)
-        ml_libraries = frozenset(self.settings.all_ml_libraries)
         ml_files: list[MlFile] = []
         evidence: dict[str, list[str]] = {}
         for source, names in declared.items():
@@ -290,18 +302,13 @@ class WorkspaceIndex:
                 if framework is not None:
                     evidence.setdefault(framework.key, []).append(source)
         # Most files import nothing of interest: only the others can be ML files or framework evidence.
-        for relative, scanned in importing:
-            ml = ml_imports(scanned.imports, ml_libraries)
-            if ml:
-                ml_files.append(
-                    MlFile(path=relative, libraries=tuple(dict.fromkeys(m.library for m in ml)), imports=ml)
-                )
-            for record in scanned.imports:
-                framework = BY_MODULE.get(record.top_level)
-                if framework is not None:
-                    sources = evidence.setdefault(framework.key, [])
-                    if len(sources) < 20 and f"import:{relative}" not in sources:
-                        sources.append(f"import:{relative}")
+        for relative, (ml_file, framework_keys) in importing:
+            if ml_file is not None:
+                ml_files.append(ml_file)
+            for key in framework_keys:
+                sources = evidence.setdefault(key, [])
+                if len(sources) < 20 and f"import:{relative}" not in sources:
+                    sources.append(f"import:{relative}")
         # Included requirements files are markers too: the user asked where each marker is.
         all_markers = list(markers)
         for marker in markers:
