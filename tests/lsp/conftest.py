@@ -73,8 +73,11 @@ async def lsp_session(
     configuration: dict[str, Any] | None = None,
     capabilities: types.ClientCapabilities | None = None,
     env: dict[str, str] | None = None,
+    setup: Callable[[LanguageClient], None] | None = None,
 ) -> AsyncIterator[LanguageClient]:
     lsp = make_test_lsp_client()
+    if setup is not None:
+        setup(lsp)
     lsp.statuses = []  # type: ignore[attr-defined]
 
     @lsp.feature("pyengineer/status")

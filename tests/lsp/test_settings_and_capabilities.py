@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import client_capabilities
+from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.lsp.conftest import lsp_session, make_repo, open_doc, wait_for, wait_for_codes
 
@@ -36,11 +38,52 @@ async def test_configuration_pull_and_did_change_configuration(ml_repo: tuple[Pa
         lsp.set_configuration({"protectedBranches": ["main"]}, section="pyengineer")
         lsp.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
         await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
-        # Settings pushed in the notification itself are used as they are.
+        # A client that can be asked is asked, even when it pushes settings: a pushed object lacks folder settings.
         lsp.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"pyengineer": {"protectedBranches": ["develop"]}})
         )
-        await wait_for_codes(lsp, uri, lambda c: "PE101" not in c)
+        await wait_for(lambda: len(lsp.statuses) > 1)  # type: ignore[attr-defined]
+        assert "PE101" in await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
+
+
+async def test_pushed_settings_for_clients_that_cannot_be_asked(ml_repo: tuple[Path, Path]) -> None:
+    repo, model = ml_repo
+    caps = client_capabilities("neovim@v0.11.0")
+    assert caps.workspace is not None
+    caps.workspace.configuration = False
+    async with lsp_session([repo], capabilities=caps) as lsp:
+        uri = open_doc(lsp, model)
+        await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
+        lsp.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"pyengineer": {"protectedBranches": ["develop"]}})
+        )
+        await wait_for_codes(lsp, uri, lambda c: "PE101" not in c and "PE201" in c)
+
+
+async def test_settings_pushed_right_after_initialized_do_not_stall_loading(
+    ml_repo: tuple[Path, Path],
+) -> None:
+    # Neovim 0.8+ sends didChangeConfiguration at once after `initialized` when it has settings: the workspace
+    # must still load, report its status and publish diagnostics.
+    repo, model = ml_repo
+
+    def slow_configuration(lsp: LanguageClient) -> None:
+        # An editor that takes a moment to answer workspace/configuration: the notification overtakes it.
+        answer = lsp.protocol.fm.features[types.WORKSPACE_CONFIGURATION]
+
+        async def slowly(params: types.ConfigurationParams) -> Any:
+            await asyncio.sleep(1.0)
+            return answer(params)
+
+        lsp.protocol.fm.features[types.WORKSPACE_CONFIGURATION] = slowly
+
+    async with lsp_session([repo], client="neovim@v0.11.0", setup=slow_configuration) as lsp:
+        lsp.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"pyengineer": {"debounceMs": 100}})
+        )
+        await wait_for(lambda: lsp.statuses, timeout=15)  # type: ignore[attr-defined]
+        uri = open_doc(lsp, model)
+        await wait_for_codes(lsp, uri, lambda c: {"PE101", "PE201"} <= c)
 
 
 async def test_workspace_folders_can_be_added_and_removed(tmp_path: Path) -> None:

@@ -29,20 +29,22 @@ CONFIG_FILE_NAMES = {"pyproject.toml", "pyengineer.toml"}
 
 
 def ready_event(ls: PyengineerServer, state: WorkspaceState) -> asyncio.Event:
+    """The event set once `state` is loaded; asking for it starts the load if nothing has yet.
+
+    Creating the event and starting the load are one step: an event nobody will ever set (a settings change
+    arriving before the first load started) would make everyone waiting on it wait forever.
+    """
     key = str(state.root)
     event = ls.ready.get(key)
     if event is None:
         event = ls.ready[key] = asyncio.Event()
+        ls.spawn(load(ls, state))
     return event
 
 
 async def ensure_loaded(ls: PyengineerServer, state: WorkspaceState) -> None:
     """Load a workspace once (later calls return at once); the first scan reports progress."""
-    key = str(state.root)
-    if key in ls.ready:
-        return
     ready_event(ls, state)
-    ls.spawn(load(ls, state))
 
 
 async def _progress_begin(ls: PyengineerServer, title: str) -> str | None:
@@ -96,7 +98,9 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
     except Exception:
         log.exception("loading workspace %s failed", state.root)
     finally:
-        ready_event(ls, state).set()
+        event = ls.ready.get(str(state.root))
+        if event is not None:  # None when the folder was removed while it loaded
+            event.set()
     send_status(ls, state)
     publishing.republish(ls, state.root)
 

@@ -50,13 +50,19 @@ def register(server: PyengineerServer) -> None:
         ls: PyengineerServer, params: types.DidChangeConfigurationParams
     ) -> None:
         settings = params.settings
-        if isinstance(settings, Mapping) and isinstance(settings.get(SECTION), Mapping):
+        if (
+            isinstance(settings, Mapping)
+            and "apiKey" in settings
+            and isinstance(settings.get("apiKey"), str | None)
+        ):
+            ls.session.api_key = settings.get("apiKey") or None
+        if ls.client_supports("workspace.configuration"):
+            # Pull even when settings came with the notification: a pushed object holds only the global
+            # values, and folder-level settings of a multi-root workspace would be lost.
+            await pull_configuration(ls)
+        elif isinstance(settings, Mapping) and isinstance(settings.get(SECTION), Mapping):
             ls.session.editor_settings = editor_settings(settings[SECTION])
             ls.session.folder_settings.clear()
-            if isinstance(settings.get("apiKey"), str | None) and "apiKey" in settings:
-                ls.session.api_key = settings.get("apiKey") or None
-        else:
-            await pull_configuration(ls)
         for state in list(ls.session.workspaces.values()):
             ls.spawn(workspaces.reload(ls, state))
 
