@@ -23,9 +23,12 @@ class ClientLogHandler(logging.Handler):
         super().__init__(level=logging.INFO)
         self.send = send
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.broken = False  # the client went away: stop forwarding
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.loop is None or self.loop.is_closed():
+        # pygls' own records are about the transport: when the client is gone, forwarding them would fail,
+        # be logged, and be forwarded again, without end.
+        if self.broken or record.name.startswith("pygls") or self.loop is None or self.loop.is_closed():
             return
         try:
             message = self.format(record)
@@ -34,9 +37,15 @@ class ClientLogHandler(logging.Handler):
         level = max((lvl for lvl in _LEVELS if lvl <= record.levelno), default=logging.DEBUG)
         params = types.LogMessageParams(type=_LEVELS[level], message=message)
         try:
-            self.loop.call_soon_threadsafe(self.send, params)
+            self.loop.call_soon_threadsafe(self._send, params)
         except RuntimeError:
             pass  # the loop is shutting down
+
+    def _send(self, params: types.LogMessageParams) -> None:
+        try:
+            self.send(params)
+        except (BrokenPipeError, ConnectionError, OSError):
+            self.broken = True
 
     def set_trace(self, value: str) -> None:
         self.setLevel(logging.DEBUG if value == types.TraceValue.Verbose else logging.INFO)

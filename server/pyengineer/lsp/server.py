@@ -68,6 +68,28 @@ class LspWorkspace(Workspace):
         )
 
 
+class _ExitWhenClientGone:
+    """A writer wrapper: once the client has closed our stdout nothing can reach it, so exit at once
+    rather than fail (and log) every message that follows."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def write(self, data: bytes) -> Any:
+        try:
+            return self.inner.write(data)
+        except BrokenPipeError:
+            log.warning("the client closed the connection; exiting")
+            logging.shutdown()
+            os._exit(0)
+
+    def close(self) -> Any:
+        return self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class PyengineerProtocol(LanguageServerProtocol):
     """pygls' protocol, preferring UTF-8 positions whenever the client offers them (no transcoding).
 
@@ -79,6 +101,9 @@ class PyengineerProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initialize_received = False
+
+    def set_writer(self, writer: Any, *args: Any, **kwargs: Any) -> None:
+        super().set_writer(_ExitWhenClientGone(writer), *args, **kwargs)
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
