@@ -515,7 +515,9 @@ class _Run:
             # Whatever the stream raised once we tore it down is the teardown, not an API failure.
             if abort.reason == "cancelled" or self.cancel.is_set():
                 raise AgentCancelledError("the request was cancelled") from None
-            if abort.reason == "timeout":
+            # The HTTP client's own read timeout can fire a moment before the watcher thread notices the
+            # deadline: past the deadline, it is our timeout limit either way.
+            if abort.timed_out():
                 return None
             import anthropic
 

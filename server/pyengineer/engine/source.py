@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import ast
-import warnings
 from functools import cached_property
 
-from pyengineer.workspace.imports import ImportRecord, char_column, scan_imports, split_lines
+from pyengineer.workspace.imports import (
+    PARSE_ERRORS,
+    ImportRecord,
+    char_column,
+    parse_module,
+    scan_imports,
+    split_lines,
+)
 from pyengineer.workspace.scan import import_statements
 
 
@@ -26,13 +32,10 @@ class ParsedSource:
     @cached_property
     def tree(self) -> ast.Module | None:
         try:
-            with warnings.catch_warnings():
-                # Invalid escape sequences and the like are the user's business, not a crash of ours.
-                warnings.simplefilter("ignore")
-                return ast.parse(self.text, filename=self.path)
+            return parse_module(self.text, filename=self.path)
         except SyntaxError as exc:
             self.syntax_error = f"line {exc.lineno}: {exc.msg}"
-        except (ValueError, RecursionError, MemoryError) as exc:
+        except PARSE_ERRORS as exc:
             self.syntax_error = str(exc) or type(exc).__name__
         return None
 

@@ -345,14 +345,28 @@ def _string_value(literal: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# What ast.parse raises for text it cannot turn into a tree (SystemError: see parse_module).
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, SystemError)
+
+
+def parse_module(source: str, filename: str = "<unknown>") -> ast.Module:
+    """`ast.parse` without the user's warnings, and robust to a CPython 3.11 bug: parsing in several
+    threads at once can raise a spurious "AST constructor recursion depth mismatch" SystemError (gh-106905),
+    so that error is retried once before it is believed."""
+    with warnings.catch_warnings():
+        # Invalid escape sequences and the like in the user's code are not ours to print.
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(source, filename=filename)
+        except SystemError:
+            return ast.parse(source, filename=filename)
+
+
 def scan_imports(source: str, tree: ast.AST | None = None) -> list[ImportRecord]:
     """The imports of `source`: from `tree` if given or parseable, else by the tolerant scanner."""
     if tree is None:
         try:
-            with warnings.catch_warnings():
-                # Invalid escape sequences and the like in the user's code are not ours to print.
-                warnings.simplefilter("ignore")
-                tree = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = parse_module(source)
+        except PARSE_ERRORS:
             return imports_from_tokens(source)
     return imports_from_tree(tree, split_lines(source))

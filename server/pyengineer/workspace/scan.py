@@ -11,14 +11,19 @@ import ast
 import bisect
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyengineer.workspace.frameworks import BY_MODULE
 from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name
-from pyengineer.workspace.imports import ImportRecord, imports_from_tokens, scan_imports
+from pyengineer.workspace.imports import (
+    PARSE_ERRORS,
+    ImportRecord,
+    imports_from_tokens,
+    parse_module,
+    scan_imports,
+)
 from pyengineer.workspace.markers import Marker, marker_kind
 
 
@@ -117,10 +122,8 @@ def scan_source(text: str, modules: frozenset[str], tree: ast.AST | None = None)
     """The imports of `text` whose top-level module is in `modules`."""
     if tree is None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # invalid escapes and the like are the user's business
-                tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = parse_module(text)
+        except PARSE_ERRORS:
             return tuple(r for r in imports_from_tokens(text) if r.top_level in modules)
     if isinstance(tree, ast.Module):
         tree = import_statements(tree, text)
