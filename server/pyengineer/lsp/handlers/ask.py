@@ -16,13 +16,12 @@ import threading
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from pyengineer.agent.credentials import availability
 from pyengineer.agent.errors import AgentCancelledError, AgentRequestError
-from pyengineer.agent.loop import AgentRequest, AgentResult, run_agent
 from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.convert import LineCodec, ranges_overlap
@@ -31,6 +30,10 @@ from pyengineer.lsp.progress import CancellableProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot, WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
+
+if TYPE_CHECKING:
+    # The agent loop (and through it the tools and pydantic models) loads on the first request, not at start.
+    from pyengineer.agent.loop import AgentResult
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +337,8 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
     if not question:
         codes = ", ".join(sorted({f.code for f in findings})) or "none found"
         question = FIX_QUESTION.format(codes=codes) if mode == "fix" else SELECTION_QUESTION
+    from pyengineer.agent.loop import AgentRequest, run_agent
+
     request = AgentRequest(
         root=state.root,
         question=question,
@@ -406,6 +411,8 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
     available, _ = availability(state.settings, ls.session.api_key)
     if not available:
         return None
+    from pyengineer.agent.loop import AgentRequest, run_agent
+
     request = AgentRequest(
         root=state.root,
         question=HANDOFF_QUESTION,
