@@ -76,8 +76,9 @@ def test_checkout_of_two_thousand_files_and_rm_rf_coalesce(git_repo: RepoFactory
                 f"\ncheckout {branch}: git {git_done - started:.2f}s, {count} batches, {paths} paths, "
                 f"settled {last - git_done:.2f}s after git, CPU {time.process_time() - cpu_before:.2f}s"
             )
-            # Coalesced: at most one batch per max-delay second of the storm, plus the tail.
-            assert 1 <= count <= (last - started) / watcher.max_delay + 2
+            # Coalesced: the watcher waits while git holds index.lock, so the whole checkout is one update
+            # (two at most, when the last writes land just after git released the lock).
+            assert 1 <= count <= 2
             assert any(b.git_changed for b in batches.items)
             assert len(index.files) == expected
             assert sorted(index.files) == fresh_files(repo.root)

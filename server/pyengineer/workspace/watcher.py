@@ -28,6 +28,9 @@ GIT_STATE_NAMES = frozenset(
 )
 
 
+# The longest a batch waits for a running git command (checkout, reset...) to release index.lock.
+GIT_BUSY_MAX_WAIT = 30.0
+
 WRITE_EVENTS = frozenset({"created", "deleted", "modified", "moved", "closed"})
 
 
@@ -228,6 +231,17 @@ class WorkspaceWatcher:
             self._last_event = now
         self._wake.set()
 
+    def _git_busy(self) -> bool:
+        """True while a git command holds a fresh index.lock (a stale one from a crashed git is ignored)."""
+        now = time.time()
+        for git_dir in self.git_dirs:
+            try:
+                if now - (git_dir / "index.lock").stat().st_mtime < GIT_BUSY_MAX_WAIT:
+                    return True
+            except OSError:
+                continue
+        return False
+
     def _flush_loop(self) -> None:
         while not self._stopped.is_set():
             self._wake.wait()
@@ -238,7 +252,12 @@ class WorkspaceWatcher:
                     now = time.monotonic()
                     quiet_for = now - self._last_event
                     waited = now - self._first_event
-                    if self._pending and (quiet_for >= self.quiet or waited >= self.max_delay):
+                    settled = quiet_for >= self.quiet or waited >= self.max_delay
+                    # While git rewrites the work tree (checkout, merge, reset hold index.lock) more is coming:
+                    # wait for it to finish, so a branch switch arrives as one update.
+                    if settled and waited < GIT_BUSY_MAX_WAIT and self._git_busy():
+                        settled = False
+                    if self._pending and settled:
                         batch, self._pending = self._pending, ChangeBatch()
                         self._wake.clear()
                         break
