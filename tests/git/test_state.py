@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pyengineer.git.state import matching_protection, read_git_state
+from pyengineer.git.state import matching_protection, read_git_state, read_head
 
 from tests.repos import RepoFactory, run_git
 
@@ -167,3 +167,15 @@ def test_operation_and_index_lock_are_reported(git_repo: RepoFactory) -> None:
     repo = git_repo(commit=True)
     (repo.root / ".git" / "index.lock").write_text("")
     assert read_git_state(repo.root).index_locked is True
+
+
+def test_read_head_agrees_with_the_full_state(git_repo: RepoFactory) -> None:
+    repo = git_repo(commit=True)
+    git_dir = repo.root / ".git"
+    assert read_head(git_dir) == ("main", False)
+    repo.git("switch", "-q", "-c", "feature/nested/name")
+    assert read_head(git_dir) == ("feature/nested/name", False)
+    repo.git("checkout", "-q", "--detach")
+    state = read_git_state(repo.root)
+    assert read_head(git_dir) == (state.branch, state.detached) == (None, True)
+    assert read_head(repo.root / "missing") == (None, False)

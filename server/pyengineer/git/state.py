@@ -72,6 +72,20 @@ def open_repo(path: Path) -> Repo | None:
         return None
 
 
+def read_head(git_dir: Path) -> tuple[str | None, bool]:
+    """(branch, detached) read straight from HEAD, with no git process: for the hot path of a branch switch.
+
+    The full state (status, branches) still comes from read_git_state; this only says which branch it is.
+    """
+    try:
+        text = (git_dir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None, False
+    if text.startswith("ref: refs/heads/"):
+        return text[len("ref: refs/heads/") :], False
+    return None, not text.startswith("ref:")
+
+
 def operation_in_progress(git_dir: Path) -> str | None:
     for name, operation in OPERATION_MARKERS:
         if (git_dir / name).exists():

@@ -13,6 +13,7 @@ from typing import Any
 from lsprotocol import types
 
 from pyengineer.errors import ConfigError
+from pyengineer.git.state import matching_protection, read_git_state, read_head
 from pyengineer.lsp import publishing
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
@@ -160,8 +161,6 @@ def _refresh(
     state: WorkspaceState, batch: ChangeBatch, settings_changed: bool
 ) -> tuple[bool, WorkspaceContext]:
     """Apply a batch of changes to the index and git state (worker thread). True if the index changed."""
-    from pyengineer.git.state import read_git_state
-
     changed = False
     if state.index is not None:
         if settings_changed and state.index.settings != state.settings:
@@ -213,13 +212,41 @@ async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: 
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
         state.settings, state.config_error, state.config_file = settings, error, config_file
         publish_config_diagnostic(ls, state)
+    if (
+        batch.git_changed
+        and batch.paths
+        and state.git.git_dir
+        and state.context is not None
+        and not config_touched
+    ):
+        # A branch switch: the branch decides PE101 in every open document. Reading HEAD takes no git process,
+        # so the editor hears about it before `git status` and the index catch up with the rewritten files.
+        branch, detached = read_head(Path(state.git.git_dir))
+        if (branch, detached) != (state.git.branch, state.git.detached):
+            pattern = matching_protection(branch, state.settings.protected_branches)
+            state.git = state.git.model_copy(
+                update={
+                    "branch": branch,
+                    "detached": detached,
+                    "protected": pattern is not None,
+                    "protected_pattern": pattern,
+                }
+            )
+            state.context = state.context.model_copy(update={"git": state.git})
+            send_status(ls, state)
+            publishing.republish(ls, state.root)
     before = state.context
     started = time.perf_counter()
     _, context = await ls.run_sync(_refresh, state, batch, config_touched)
     log.debug("refreshed %s in %.0f ms", state.root, (time.perf_counter() - started) * 1000)
     state.context = context
     send_status(ls, state)
-    if before is None or _affects_diagnostics(before, context) or config_touched or batch.git_changed:
+    if (
+        before is None
+        or _affects_diagnostics(before, context)
+        or config_touched
+        or (batch.git_changed and before.git != context.git)
+    ):
         publishing.republish(ls, state.root)
 
 
@@ -250,8 +277,6 @@ async def reload(ls: PyengineerServer, state: WorkspaceState, rescan: bool = Fal
 
 
 async def refresh_git(ls: PyengineerServer, state: WorkspaceState) -> None:
-    from pyengineer.git.state import read_git_state
-
     state.git = await ls.run_sync(read_git_state, state.root, state.settings.protected_branches)
     state.context = await ls.run_sync(_context, state) if state.index is not None else state.context
     send_status(ls, state)
