@@ -18,7 +18,13 @@ from pyengineer.workspace.dependencies import (
     setup_cfg_dependencies,
 )
 from pyengineer.workspace.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
-from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name, is_virtualenv, relative_posix
+from pyengineer.workspace.ignore import (
+    IgnoreRules,
+    is_skipped_dir_name,
+    is_virtualenv,
+    relative_inside,
+    relative_posix,
+)
 from pyengineer.workspace.imports import ImportRecord
 from pyengineer.workspace.markers import (
     Marker,
@@ -157,15 +163,11 @@ class WorkspaceIndex:
         """Bring the index up to date for changed, created or deleted paths. True if anything changed."""
         changed = False
         markers_changed = False
-        folders: dict[
-            str, bool
-        ] = {}  # folder -> ignored (or inside an ignored folder), decided once per batch
+        # folder -> ignored (or inside an ignored folder), decided once per batch
+        folders: dict[str, bool] = {}
         for path in paths:
-            try:
-                relative = relative_posix(self.root, path)
-            except ValueError:
-                continue
-            if relative.startswith(".."):
+            relative = relative_inside(self.root, path)
+            if relative is None:
                 continue
             name = relative.rsplit("/", 1)[-1]
             if name == ".gitignore" or marker_kind(

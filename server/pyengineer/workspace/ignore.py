@@ -165,3 +165,12 @@ def _decision(spec: pathspec.GitIgnoreSpec, probe: str, is_dir: bool) -> bool | 
 
 def relative_posix(root: Path, path: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def relative_inside(root: Path, path: Path) -> str | None:
+    """`path` relative to `root` (posix), or None when it is not under `root`."""
+    try:
+        relative = relative_posix(root, path)
+    except ValueError:  # another drive, on Windows
+        return None
+    return None if relative.startswith("..") else relative

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name, is_virtualenv, relative_posix
+from pyengineer.workspace.ignore import (
+    IgnoreRules,
+    is_skipped_dir_name,
+    is_virtualenv,
+    relative_inside,
+    relative_posix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +192,8 @@ class WorkspaceWatcher:
                 return
             self._add(None, git=True)
             return
-        try:
-            relative = relative_posix(self.root, path)
-        except ValueError:
-            return
-        if relative.startswith(".."):
+        relative = relative_inside(self.root, path)
+        if relative is None:
             return
         parts = relative.split("/")
         if any(is_skipped_dir_name(p) for p in parts[:-1]) or (

@@ -31,7 +31,7 @@ def workspace_edit(ls: PyengineerServer, snapshot: DocumentSnapshot, fix: Fix) -
     by_uri: dict[str, list[types.TextEdit]] = {}
     for edit in fix.edits:
         uri = path_to_uri(edit.path)
-        text = snapshot.text if edit.path == snapshot.path else _disk_text(edit.path)
+        text = snapshot.text if edit.path == snapshot.path else disk_text(edit.path)
         codec = LineCodec(text, ls.position_encoding)
         by_uri.setdefault(uri, []).append(
             types.TextEdit(range=codec.range_to_client(edit.range), new_text=edit.new_text)
@@ -51,7 +51,8 @@ def workspace_edit(ls: PyengineerServer, snapshot: DocumentSnapshot, fix: Fix) -
     return types.WorkspaceEdit(changes=by_uri)
 
 
-def _disk_text(path: str) -> str:
+def disk_text(path: str) -> str:
+    """A file's text as on disk (line endings kept, so positions match), or '' if it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             return handle.read()

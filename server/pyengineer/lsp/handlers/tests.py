@@ -34,8 +34,9 @@ from pyengineer.errors import WorkspaceTrustError
 from pyengineer.findings import Finding
 from pyengineer.lsp import publishing
 from pyengineer.lsp.convert import LineCodec, diagnostic
+from pyengineer.lsp.handlers.code_actions import disk_text
 from pyengineer.lsp.handlers.commands import first_argument, target_path, workspace_of
-from pyengineer.lsp.progress import CancellableProgress
+from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri
@@ -57,14 +58,6 @@ def attempts_for(ls: PyengineerServer, state: WorkspaceState) -> FixAttempts:
     return attempts
 
 
-def _disk_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
-
 def publish_test_findings(
     ls: PyengineerServer, state: WorkspaceState, by_path: dict[str, list[Finding]]
 ) -> None:
@@ -82,7 +75,7 @@ def publish_test_findings(
         uri = path_to_uri(path)
         if uri in ls.session.documents:
             continue  # republished below with the rule findings
-        codec = LineCodec(_disk_text(path), ls.position_encoding)
+        codec = LineCodec(disk_text(path), ls.position_encoding)
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[diagnostic(f, codec) for f in findings])
         )
@@ -98,7 +91,7 @@ async def run_and_publish(
     target = (
         arg.get("target") if isinstance(arg.get("target"), str) else (str(path) if path is not None else None)
     )
-    progress = CancellableProgress(ls, cancel, "tests")
+    progress = WorkProgress(ls, cancel, "tests")
     await progress.begin("pyengineer: running tests")
     loop = asyncio.get_running_loop()
 
