@@ -1,4 +1,4 @@
-"""Work-done progress for long requests (the agent, test runs), with a Cancel button wired to an Event."""
+"""Work-done progress for long work (the first scan, the agent, test runs); a Cancel button sets an Event."""
 
 from __future__ import annotations
 
@@ -14,17 +14,23 @@ from pyengineer.lsp.server import PyengineerServer
 log = logging.getLogger(__name__)
 
 
-class CancellableProgress:
-    """Cancellable work-done progress for one long request; steps may be reported from any thread."""
+class WorkProgress:
+    """Work-done progress for one long piece of work; steps may be reported from any thread.
 
-    def __init__(self, ls: PyengineerServer, cancel: threading.Event, kind: str) -> None:
+    With a `cancel` event the client shows a Cancel button that sets it; without one, none is shown.
+    Nothing is sent to a client that does not support progress.
+    """
+
+    def __init__(self, ls: PyengineerServer, cancel: threading.Event | None, kind: str) -> None:
         self.ls = ls
         self.kind = kind  # names the token ("pyengineer-agent-..."), so logs and clients can tell them apart
         self.cancel = cancel
         self.token: str | None = None
         self.loop = asyncio.get_running_loop()
 
-    async def begin(self, title: str) -> None:
+    async def begin(
+        self, title: str, message: str | None = "starting", percentage: int | None = None
+    ) -> None:
         if not self.ls.client_supports("window.work_done_progress"):
             return
         token = f"pyengineer-{self.kind}-{uuid.uuid4().hex[:12]}"
@@ -35,12 +41,16 @@ class CancellableProgress:
             return
         self.token = token
         self.ls.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, message="starting", cancellable=True)
+            token,
+            types.WorkDoneProgressBegin(
+                title=title, message=message, percentage=percentage, cancellable=self.cancel is not None
+            ),
         )
         future = self.ls.work_done_progress.tokens.get(token)
-        if future is not None:
+        cancel = self.cancel
+        if future is not None and cancel is not None:
             # The progress Cancel button cancels this future (pygls): stop the work.
-            future.add_done_callback(lambda f: self.cancel.set() if f.cancelled() else None)
+            future.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
 
     def report(self, step: str, percentage: int | None = None) -> None:
         token = self.token

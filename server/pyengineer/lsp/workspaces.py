@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from lsprotocol import types
 from pyengineer.errors import ConfigError
 from pyengineer.git.state import matching_protection, read_git_state, read_head
 from pyengineer.lsp import publishing
+from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri, read_workspace
@@ -48,20 +48,6 @@ async def ensure_loaded(ls: PyengineerServer, state: WorkspaceState) -> None:
     ready_event(ls, state)
 
 
-async def _progress_begin(ls: PyengineerServer, title: str) -> str | None:
-    if not ls.client_supports("window.work_done_progress"):
-        return None
-    token = f"pyengineer-{uuid.uuid4().hex[:12]}"
-    try:
-        await ls.work_done_progress.create_async(token)
-    except Exception:
-        return None
-    ls.work_done_progress.begin(
-        token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False)
-    )
-    return token
-
-
 async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
     if ls.configured is not None and not ls.configured.is_set():
         # A document opened right after `initialized` must not be checked with settings the editor is
@@ -70,35 +56,31 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
             await asyncio.wait_for(ls.configured.wait(), 10)
         except TimeoutError:
             log.warning("the editor did not answer workspace/configuration; using the settings at hand")
+    progress = WorkProgress(ls, None, "scan")
+    summary = "failed"
     try:
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
         state.settings, state.config_error, state.config_file = settings, error, config_file
-        token = await _progress_begin(ls, f"pyengineer: scanning {state.root.name}")
-        loop = asyncio.get_running_loop()
+        await progress.begin(f"pyengineer: scanning {state.root.name}", message=None, percentage=0)
 
-        def progress(done: int, total: int) -> None:
-            if token is not None and total:
-                report = types.WorkDoneProgressReport(
-                    message=f"{done}/{total} files", percentage=done * 100 // total
-                )
-                loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+        def report(done: int, total: int) -> None:
+            if total:
+                progress.report(f"{done}/{total} files", done * 100 // total)
 
         index = WorkspaceIndex(state.root, settings, cache_dir())
-        await ls.run_sync(index.scan, progress)
+        await ls.run_sync(index.scan, report)
         state.index = index
         _, git = await ls.run_sync(read_workspace, state, settings, False)
         state.git = git
         state.context = await ls.run_sync(_context, state)
         state.scanned = True
-        if token is not None:
-            ls.work_done_progress.end(
-                token, types.WorkDoneProgressEnd(message=f"{state.context.python_file_count} Python files")
-            )
+        summary = f"{state.context.python_file_count} Python files"
         publish_config_diagnostic(ls, state)
         start_watcher(ls, state)
     except Exception:
         log.exception("loading workspace %s failed", state.root)
     finally:
+        progress.end(summary)
         event = ls.ready.get(str(state.root))
         if event is not None:  # None when the folder was removed while it loaded
             event.set()

@@ -26,7 +26,7 @@ from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.convert import LineCodec, ranges_overlap
 from pyengineer.lsp.handlers.code_actions import workspace_edit
-from pyengineer.lsp.progress import CancellableProgress
+from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot, WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
@@ -349,7 +349,7 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         open_documents=_open_documents(ls, state.root, uri),
         context=state.current_context().model_dump(mode="json"),
     )
-    progress = CancellableProgress(ls, cancel, "agent")
+    progress = WorkProgress(ls, cancel, "agent")
     await progress.begin("python-engineer")
     versions = _open_versions(ls)
     if snapshot is not None:
@@ -421,7 +421,7 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
         context=state.current_context().model_dump(mode="json"),
     )
     cancel = threading.Event()
-    progress = CancellableProgress(ls, cancel, "agent")
+    progress = WorkProgress(ls, cancel, "agent")
     await progress.begin("python-engineer: drafting the hand-off")
     try:
         result = await ls.run_sync(
