@@ -17,7 +17,7 @@ from pyengineer.lsp import publishing
 from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
-from pyengineer.session.session import path_to_uri, read_workspace
+from pyengineer.session.session import path_to_uri
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import IgnoreRules
 from pyengineer.workspace.scan_cache import cache_dir
@@ -70,8 +70,7 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
         index = WorkspaceIndex(state.root, settings, cache_dir())
         await ls.run_sync(index.scan, report)
         state.index = index
-        _, git = await ls.run_sync(read_workspace, state, settings, False)
-        state.git = git
+        state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
         state.context = await ls.run_sync(_context, state)
         state.scanned = True
         summary = f"{state.context.python_file_count} Python files"
@@ -252,7 +251,7 @@ async def reload(ls: PyengineerServer, state: WorkspaceState, rescan: bool = Fal
         index = WorkspaceIndex(state.root, settings, cache_dir())
         await ls.run_sync(index.scan)
         state.index = index
-    state.git = (await ls.run_sync(read_workspace, state, settings, False))[1]
+    state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
     state.context = await ls.run_sync(_context, state)
     send_status(ls, state)
     publishing.republish(ls, state.root)

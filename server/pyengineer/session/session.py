@@ -15,11 +15,10 @@ from urllib.parse import unquote, urlparse
 
 from pyengineer.config import Settings, find_config_file, load_settings
 from pyengineer.errors import ConfigError
-from pyengineer.git.state import GitState, read_git_state
+from pyengineer.git.state import GitState
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import relative_posix
 from pyengineer.workspace.markers import find_root
-from pyengineer.workspace.scan_cache import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -178,16 +177,3 @@ class Session:
 
     def documents_in(self, state: WorkspaceState) -> list[Document]:
         return [d for d in self.documents.values() if self.workspace_for(d.path) is state]
-
-
-def read_workspace(
-    state: WorkspaceState, settings: Settings, rescan: bool = True
-) -> tuple[WorkspaceIndex, GitState]:
-    """Scan a workspace and read its git state (slow: call from a worker thread)."""
-    index = state.index
-    if index is None or index.settings != settings:
-        index = WorkspaceIndex(state.root, settings, cache_dir())
-        rescan = True
-    if rescan:
-        index.scan()
-    return index, read_git_state(state.root, settings.protected_branches)
