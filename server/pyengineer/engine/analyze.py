@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pyengineer.config import Settings
 from pyengineer.engine.noqa import suppressed
@@ -23,6 +25,13 @@ def _run(rule: Rule, inp: RuleInput) -> list[Finding]:
         return []
 
 
+@dataclass(frozen=True)
+class Analysis:
+    findings: list[Finding]  # what to show: sorted, noqa and severity settings applied
+    # The raw findings of the `local` rules: an edit inside one function keeps those outside it.
+    local: list[Finding]
+
+
 def analyze(
     source: ParsedSource,
     context: WorkspaceContext,
@@ -30,18 +39,54 @@ def analyze(
     changed: bool = False,
 ) -> list[Finding]:
     """Every finding for `source`, sorted by position, with noqa and severity settings applied."""
+    return analyze_parts(source, context, settings, changed).findings
+
+
+def analyze_parts(
+    source: ParsedSource,
+    context: WorkspaceContext,
+    settings: Settings,
+    changed: bool = False,
+    focus: tuple[int, int] | None = None,
+    kept: Iterable[Finding] = (),
+) -> Analysis:
+    """analyze(), keeping the local rules' findings apart.
+
+    With `focus` (1-based first and last line of one module- or class-level function), the local rules run
+    on that function alone and `kept` holds their findings everywhere else, taken from the previous version.
+    """
     rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
     inp = RuleInput(source=source, context=context, settings=settings, changed=changed)
-    findings: list[Finding] = []
-    for rule in rules:
-        if not rule.late:
-            findings.extend(_run(rule, inp))
+    local: list[Finding] = []
+    others: list[Finding] = []
+    if focus is None:
+        for rule in rules:
+            if not rule.late:
+                (local if rule.local else others).extend(_run(rule, inp))
+    else:
+        first, last = focus
+        focused = RuleInput(
+            source=source.focused(first, last), context=context, settings=settings, changed=changed
+        )
+        local.extend(kept)
+        for rule in rules:
+            if rule.late:
+                continue
+            if rule.local:
+                local.extend(f for f in _run(rule, focused) if first - 1 <= f.range.start.line <= last - 1)
+            else:
+                others.extend(_run(rule, inp))
+    findings = local + others
     late_input = RuleInput(
         source=source, context=context, settings=settings, changed=changed, prior=tuple(findings)
     )
     for rule in rules:
         if rule.late:
             findings.extend(_run(rule, late_input))
+    return Analysis(findings=_finish(source, settings, findings), local=local)
+
+
+def _finish(source: ParsedSource, settings: Settings, findings: list[Finding]) -> list[Finding]:
     result = []
     for finding in findings:
         if suppressed(source.line_text(finding.range.start.line), finding.code):

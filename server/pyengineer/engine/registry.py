@@ -40,6 +40,12 @@ class Rule:
     late: bool = False
     # True when ruff has an equivalent rule; docs say which, and users may turn ours off.
     ruff_equivalent: str | None = None
+    # Local rules: what they report inside a module- or class-level function depends only on that function
+    # and on the module outside function bodies (imports, module-level assignments, signatures, class
+    # attributes). After an edit inside one function body the engine re-runs them on that function alone and
+    # keeps their other findings. A rule that reads other functions' bodies must not be local (PE402 counts
+    # every endpoint) or must declare what it reads as a `body_fact` (see engine/syntax.py).
+    local: bool = False
 
     @property
     def url(self) -> str:
@@ -64,13 +70,18 @@ def rule(
     frameworks: Iterable[str] = (),
     late: bool = False,
     ruff_equivalent: str | None = None,
+    local: bool = False,
 ) -> Callable[[Check], Check]:
     """Register a check function under `code`."""
 
     def register(check: Check) -> Check:
         if code in RULES:
             raise ValueError(f"rule code {code} registered twice")
-        RULES[code] = Rule(code, name, summary, severity, check, frozenset(frameworks), late, ruff_equivalent)
+        if local and late:
+            raise ValueError(f"rule {code}: a late rule sees every finding, so it cannot be local")
+        RULES[code] = Rule(
+            code, name, summary, severity, check, frozenset(frameworks), late, ruff_equivalent, local
+        )
         return check
 
     return register

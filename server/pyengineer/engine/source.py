@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 from functools import cached_property
 
 from pyengineer.workspace.imports import (
@@ -19,11 +20,38 @@ from pyengineer.workspace.scan import import_statements
 class ParsedSource:
     """The text of one Python file with its syntax tree (None when it does not parse) and its imports."""
 
+    # Set on the view `focused()` returns: (first, last) 1-based lines, the one function rules re-check.
+    focus: tuple[int, int] | None = None
+    whole: ParsedSource | None = None  # the source a focused view was made from
+
     def __init__(self, path: str, text: str, relative: str | None = None) -> None:
         self.path = path  # absolute
         self.relative = relative if relative is not None else path  # relative to the workspace root, posix
         self.text = text
         self.syntax_error: str | None = None
+
+    @classmethod
+    def derived(
+        cls,
+        path: str,
+        text: str,
+        relative: str,
+        lines: list[str],
+        tree: ast.Module,
+        imports: list[ImportRecord],
+    ) -> ParsedSource:
+        """A source whose lines, tree and imports were derived from the previous version's (incremental)."""
+        source = cls(path, text, relative)
+        # cached_property reads the instance dict first: these are what the properties would compute.
+        source.__dict__.update(lines=lines, tree=tree, imports=imports)
+        return source
+
+    def focused(self, first: int, last: int) -> ParsedSource:
+        """The same source, as seen by rules re-run on lines first..last alone (`syntax_index` honours it)."""
+        view = copy.copy(self)  # shares the parsed tree, lines and imports already computed
+        view.focus = (first, last)
+        view.whole = self
+        return view
 
     @cached_property
     def lines(self) -> list[str]:

@@ -8,10 +8,11 @@ once, remembers every node's parent, groups nodes by type, and resolves names th
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
@@ -30,6 +31,37 @@ _LEAF_TYPES = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryo
 
 def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _index_subtree(
+    root: ast.AST, parents: dict[ast.AST, ast.AST], by_type: dict[type[ast.AST], list[ast.AST]]
+) -> None:
+    """Record the parent of every node under `root` and group the nodes (root included) by type."""
+    skipped = _LEAF_TYPES
+    stack: list[ast.AST] = [root]
+    push = stack.append
+    pop = stack.pop
+    while stack:
+        node = pop()
+        kind = type(node)
+        bucket = by_type.get(kind)
+        if bucket is None:
+            bucket = by_type[kind] = []
+        bucket.append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, skipped):
+                        parents[item] = node
+                        push(item)
+            elif isinstance(value, ast.AST) and not isinstance(value, skipped):
+                parents[value] = node
+                push(value)
+    # The stack pops in reverse; rules report in source order.
+    for nodes in by_type.values():
+        if len(nodes) > 1 and hasattr(nodes[0], "lineno"):
+            nodes.sort(key=_position)
 
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -61,39 +93,82 @@ class SyntaxIndex:
         self._walk()
 
     def _walk(self) -> None:
-        parents = self._parents
-        by_type = self._by_type
-        skipped = _LEAF_TYPES
-        stack: list[ast.AST] = [self.tree]
-        push = stack.append
-        pop = stack.pop
-        while stack:
-            node = pop()
-            kind = type(node)
-            bucket = by_type.get(kind)
-            if bucket is None:
-                bucket = by_type[kind] = []
-            bucket.append(node)
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, ast.AST) and not isinstance(item, skipped):
-                            parents[item] = node
-                            push(item)
-                elif isinstance(value, ast.AST) and not isinstance(value, skipped):
-                    parents[value] = node
-                    push(value)
-        # The stack pops in reverse; rules report in source order.
-        for nodes in by_type.values():
-            if len(nodes) > 1 and hasattr(nodes[0], "lineno"):
-                nodes.sort(key=_position)
+        _index_subtree(self.tree, self._parents, self._by_type)
+        self._bind_imports()
+        for stmt in self.tree.body:
+            self.module_names.update(_bound_names(stmt))
+
+    def _bind_imports(self) -> None:
+        self.imports = {}
         for imp in self.of_type(ast.Import):
             self._bind_import(imp)
         for imp_from in self.of_type(ast.ImportFrom):
             self._bind_import(imp_from)
-        for stmt in self.tree.body:
-            self.module_names.update(_bound_names(stmt))
+
+    def splice(
+        self, source: ParsedSource, old: ast.AST, new: ast.AST, owner: ast.AST, first: int, delta: int
+    ) -> None:
+        """Make this index describe `source`, whose tree is the old one with `old` replaced by `new`.
+
+        `new` (already in the tree, under `owner`) holds lines `first`.. of the new text; every node after
+        it has to move `delta` lines, as the edit added or removed that many. Only the nodes of `old` and
+        `new` are walked: in the by-type lists, which are sorted by position, the old function's nodes are
+        one run that the new ones replace. Raises ValueError if the index does not match the tree it is
+        told about (the caller then parses afresh).
+        """
+        old_parents: dict[ast.AST, ast.AST] = {}
+        old_types: dict[type[ast.AST], list[ast.AST]] = {}
+        _index_subtree(old, old_parents, old_types)
+        new_parents: dict[ast.AST, ast.AST] = {}
+        new_types: dict[type[ast.AST], list[ast.AST]] = {}
+        _index_subtree(new, new_parents, new_types)
+        start = (first, -1)
+        plans: list[tuple[list[ast.AST], int, int, list[ast.AST]]] = []
+        for kind in {*self._by_type, *new_types}:
+            nodes = self._by_type.setdefault(kind, [])
+            gone = old_types.get(kind, [])
+            added = new_types.get(kind, [])
+            if not (nodes or gone or added):
+                continue
+            if not hasattr((nodes or gone or added)[0], "lineno"):
+                if gone:
+                    ids = {id(n) for n in gone}
+                    nodes[:] = [n for n in nodes if id(n) not in ids]
+                nodes.extend(added)
+                continue
+            lo = bisect.bisect_left(nodes, start, key=_position)
+            hi = lo + len(gone)
+            if any(a is not b for a, b in zip(nodes[lo:hi], gone, strict=False)) or hi > len(nodes):
+                raise ValueError(f"the index does not hold the replaced function's {kind.__name__} nodes")
+            plans.append((nodes, lo, hi, added))
+        for nodes, lo, hi, added in plans:
+            nodes[lo:hi] = added
+            if delta:
+                for node in nodes[lo + len(added) :]:
+                    node.lineno += delta  # type: ignore[attr-defined]
+                    if node.end_lineno is not None:  # type: ignore[attr-defined]
+                        node.end_lineno += delta  # type: ignore[attr-defined]
+        # A class ends where its last statement ends: the edited function, or one moved after it.
+        for ancestor in self.ancestors(old):
+            if isinstance(ancestor, ast.ClassDef):
+                last = ancestor.body[-1]
+                ancestor.end_lineno, ancestor.end_col_offset = last.end_lineno, last.end_col_offset
+        for node in old_parents:
+            self._parents.pop(node, None)
+        self._parents.pop(old, None)
+        self._parents.update(new_parents)
+        self._parents[new] = owner
+        self.source = source
+        self._memo = {}
+        self.__dict__.pop("_source_lines", None)
+        self._bind_imports()
+
+    def forget_memos(self) -> None:
+        self._memo = {}
+
+    def binding_signature(self) -> dict[str, tuple[str, bool, bool]]:
+        """What the imports bind, without the statements: equal before and after an edit that kept them."""
+        return {name: (b.qualified, b.module_level, b.plain) for name, b in self.imports.items()}
 
     def _bind_import(self, statement: ast.Import | ast.ImportFrom) -> None:
         module_level = self.parent(statement) is self.tree
@@ -125,6 +200,10 @@ class SyntaxIndex:
 
     def of_type(self, cls: type[N]) -> list[N]:
         """Every node of exactly type `cls`, in source order."""
+        return self._by_type.get(cls, [])  # type: ignore[return-value]
+
+    def document_nodes(self, cls: type[N]) -> list[N]:
+        """Every node of type `cls` in the whole document, even in a FocusedIndex."""
         return self._by_type.get(cls, [])  # type: ignore[return-value]
 
     def parent(self, node: ast.AST) -> ast.AST | None:
@@ -238,6 +317,49 @@ class SyntaxIndex:
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class FocusedIndex(SyntaxIndex):
+    """The index of a whole document as a rule re-run on one function sees it.
+
+    `of_type` yields only the nodes on lines first..last (the function and nothing else lies there); parents,
+    imports, module names and the tree are the whole document's, so a rule still sees the module around the
+    function. Memos are its own: they hold what was derived from the function's nodes.
+    """
+
+    def __init__(self, whole: SyntaxIndex, source: ParsedSource, first: int, last: int) -> None:
+        self.source = source
+        self.tree = whole.tree
+        self._parents = whole._parents
+        self._by_type = whole._by_type
+        self.imports = whole.imports
+        self.module_names = whole.module_names
+        self._memo = {}
+        self._first = first
+        self._last = last
+        self._focused: dict[type[ast.AST], list[ast.AST]] = {}
+        if "_source_lines" in whole.__dict__:
+            self.__dict__["_source_lines"] = whole.__dict__["_source_lines"]
+
+    def of_type(self, cls: type[N]) -> list[N]:
+        found = self._focused.get(cls)
+        if found is None:
+            nodes = self._by_type.get(cls, [])
+            if nodes and hasattr(nodes[0], "lineno"):
+                lo = bisect.bisect_left(nodes, (self._first, -1), key=_position)
+                hi = bisect.bisect_left(nodes, (self._last + 1, -1), key=_position)
+                found = nodes[lo:hi]
+            else:
+                found = [n for n in nodes if self._inside(n)]
+            self._focused[cls] = found
+        return found  # type: ignore[return-value]
+
+    def _inside(self, node: ast.AST) -> bool:
+        for ancestor in [node, *self.ancestors(node)]:
+            line = getattr(ancestor, "lineno", None)
+            if line is not None:
+                return bool(self._first <= line <= self._last)
+        return False
+
+
 def assignment(stmt: ast.AST) -> tuple[list[ast.expr], ast.expr] | None:
     """(targets, value) of `a = b = value` or `a: T = value`; None for anything else."""
     if isinstance(stmt, ast.Assign):
@@ -273,6 +395,18 @@ def _bound_names(stmt: ast.stmt) -> Iterator[str]:
                     yield from _bound_names(child)
 
 
+# What a function body tells the rest of the module (`Route("/", homepage)` inside an app factory makes
+# `homepage` an endpoint). Each fact is computed on the edited function before and after an edit; when one
+# differs, the rules run on the whole document instead of that function alone.
+BodyFact = Callable[[SyntaxIndex], Hashable]
+BODY_FACTS: list[BodyFact] = []
+
+
+def body_fact(fact: BodyFact) -> BodyFact:
+    BODY_FACTS.append(fact)
+    return fact
+
+
 _CACHE: weakref.WeakKeyDictionary[ParsedSource, SyntaxIndex] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -283,9 +417,27 @@ def syntax_index(source: ParsedSource) -> SyntaxIndex | None:
         index = _CACHE.get(source)
     if index is not None:
         return index
-    tree = source.tree
-    if tree is None:
-        return None
-    index = SyntaxIndex(source, tree)
+    if source.focus is not None and source.whole is not None:
+        whole = syntax_index(source.whole)
+        if whole is None:
+            return None
+        index = FocusedIndex(whole, source, *source.focus)
+    else:
+        tree = source.tree
+        if tree is None:
+            return None
+        index = SyntaxIndex(source, tree)
     with _LOCK:
         return _CACHE.setdefault(source, index)
+
+
+def known_index(source: ParsedSource) -> SyntaxIndex | None:
+    """The index already built for `source`, if any (without building one)."""
+    with _LOCK:
+        return _CACHE.get(source)
+
+
+def adopt_index(source: ParsedSource, index: SyntaxIndex) -> None:
+    """Use `index` (spliced from the previous version's) as the index of `source`."""
+    with _LOCK:
+        _CACHE[source] = index

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, assigned_names, assignment
+from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, assigned_names, assignment, body_fact
 
 FASTAPI_DECORATORS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "trace", "api_route", "websocket"}
@@ -137,9 +137,21 @@ def _decorated_route(index: SyntaxIndex, func: FunctionNode, default: str | None
 
 
 def _starlette_routes(index: SyntaxIndex) -> dict[str, tuple[str | None, tuple[str, ...]]]:
-    """Functions named as the endpoint of `Route("/path", handler)`."""
+    """Functions named as the endpoint of `Route("/path", handler)`, anywhere in the document."""
+    return _routes_in(index, index.document_nodes(ast.Call))
+
+
+@body_fact
+def _routes_in_function(index: SyntaxIndex) -> tuple[tuple[str, str | None, tuple[str, ...]], ...]:
+    # An app factory's body can name module-level functions as endpoints.
+    return tuple((name, *route) for name, route in _routes_in(index, index.of_type(ast.Call)).items())
+
+
+def _routes_in(index: SyntaxIndex, calls: list[ast.Call]) -> dict[str, tuple[str | None, tuple[str, ...]]]:
     found: dict[str, tuple[str | None, tuple[str, ...]]] = {}
-    for call in index.of_type(ast.Call):
+    if not index.imports_module("starlette", "fastapi"):
+        return found  # without either import no call can resolve to their Route classes
+    for call in calls:
         if index.qualified_name(call.func) not in ("starlette.routing.Route", "fastapi.routing.APIRoute"):
             continue
         endpoint = call.args[1] if len(call.args) > 1 else keyword_value(call, "endpoint")

@@ -305,6 +305,7 @@ def _advice(framework: str) -> str:
     "A view reads the raw request body (a `dict` parameter, `request.json()`, `request.POST`) without validation",
     severity=Severity.WARNING,
     frameworks=WEB_FRAMEWORKS,
+    local=True,
 )
 def unvalidated_request_body(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
@@ -693,6 +694,7 @@ def _returned_dicts(index: SyntaxIndex, func: FunctionNode) -> list[ast.expr]:
     "A FastAPI endpoint returns a dict with no `response_model` or return annotation",
     severity=Severity.INFO,
     frameworks=("fastapi",),
+    local=True,
 )
 def response_without_model(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)

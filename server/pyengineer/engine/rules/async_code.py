@@ -283,6 +283,7 @@ def _make_sync_fix(index: SyntaxIndex, endpoint: Endpoint) -> Fix | None:
     "A blocking call (sleep, HTTP, subprocess, sync database) inside `async def` stalls the event loop",
     severity=Severity.WARNING,
     ruff_equivalent="ASYNC210, ASYNC221, ASYNC222, ASYNC251 (flake8-async)",
+    local=True,
 )
 def blocking_call_in_async(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
@@ -343,6 +344,7 @@ def _title(framework: str) -> str:
     "An `async def` endpoint does sync database work (a sync SQLAlchemy Session or Engine)",
     severity=Severity.WARNING,
     frameworks=("fastapi", "starlette"),
+    local=True,
 )
 def sync_orm_in_async_endpoint(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)

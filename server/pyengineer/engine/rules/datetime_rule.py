@@ -49,6 +49,7 @@ def _fix(index: SyntaxIndex, call: ast.Call, replacement: str) -> Fix | None:
     "`datetime.utcnow()` / `utcfromtimestamp()` return naive datetimes that only pretend to be UTC",
     severity=Severity.WARNING,
     ruff_equivalent="DTZ003, DTZ004",
+    local=True,
 )
 def naive_utc_datetime(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)

@@ -166,6 +166,7 @@ def _log_fix(index: SyntaxIndex, handler: ast.ExceptHandler, logger: str) -> Fix
     "A bare `except:` or an `except Exception:` that silently does nothing",
     severity=Severity.WARNING,
     ruff_equivalent="E722, S110, BLE001",
+    local=True,
 )
 def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
@@ -247,6 +248,7 @@ def _free_name(handler: ast.ExceptHandler) -> str:
     "`raise NewError(...)` inside `except` without `from` loses the original error's cause",
     severity=Severity.INFO,
     ruff_equivalent="B904",
+    local=True,
 )
 def raise_without_from(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)

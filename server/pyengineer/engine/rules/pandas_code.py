@@ -140,6 +140,7 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
     "A pandas DataFrame is processed row by row (`iterrows`, `itertuples`, `apply(axis=1)`)",
     severity=Severity.INFO,
     frameworks=("pandas",),
+    local=True,
 )
 def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 from pyengineer.engine.import_edits import need_module
 from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.source import ParsedSource
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
 from pyengineer.redaction import ASSIGNMENT_KIND, SecretMatch, find_secrets
@@ -33,9 +34,6 @@ class _Offsets:
         line = bisect.bisect_right(self.starts, offset) - 1
         return line, offset - self.starts[line]
 
-    def offset(self, line: int, column: int) -> int:
-        return self.starts[line] + column if line < len(self.starts) else self.starts[-1]
-
 
 def _env_name(match: SecretMatch) -> str:
     base = (match.name or match.kind).rsplit(".", 1)[-1]
@@ -43,18 +41,30 @@ def _env_name(match: SecretMatch) -> str:
     return re.sub(r"\W+", "_", base).strip("_").upper() or "SECRET"
 
 
-def _literal_at(index: SyntaxIndex, offsets: _Offsets, match: SecretMatch) -> ast.Constant | None:
-    """The string literal that holds the secret, if the secret is one."""
+def _literal_at(index: SyntaxIndex, start: tuple[int, int], end: tuple[int, int]) -> ast.Constant | None:
+    """The string literal that holds the secret found from `start` to `end` ((line, column) pairs), if any."""
     for node in index.of_type(ast.Constant):
         if not isinstance(node.value, str):
             continue
         span = index.range(node)
-        start = offsets.offset(span.start.line, span.start.character)
-        end = offsets.offset(span.end.line, span.end.character)
-        if start <= match.start and match.end <= end:
+        if (span.start.line, span.start.character) <= start and end <= (span.end.line, span.end.character):
             parent = index.parent(node)
             return None if isinstance(parent, ast.JoinedStr) else node
     return None
+
+
+def _scanned(source: ParsedSource) -> tuple[str, int]:
+    """The text to look for secrets in and its first line: the whole file, or the lines a rule re-run is
+    focused on (an edit inside one function re-checks that function alone)."""
+    if source.focus is None:
+        return source.text, 0
+    text = source.text
+    crlf = "\r" in text
+    if crlf and text.count("\r") != text.count("\r\n"):
+        return text, 0  # mixed line ends: the lines alone cannot rebuild the text; scan it all
+    first, last = source.focus
+    end = "\r\n" if crlf else "\n"
+    return end.join(source.lines[first - 1 : last]) + end, first - 1
 
 
 def _where_from(inp: RuleInput) -> str:
@@ -78,9 +88,10 @@ def _is_test_file(relative: str) -> bool:
     "A secret (API key, token, password) is written into the source",
     severity=Severity.ERROR,
     ruff_equivalent="S105, S106, S107",
+    local=True,
 )
 def hard_coded_secret(inp: RuleInput) -> Iterator[Finding]:
-    text = inp.source.text
+    text, first_line = _scanned(inp.source)
     matches = find_secrets(text)
     if not matches:
         return
@@ -90,10 +101,12 @@ def hard_coded_secret(inp: RuleInput) -> Iterator[Finding]:
     for match in matches:
         line, col = offsets.position(match.start)
         end_line, end_col = offsets.position(match.end)
+        line += first_line
+        end_line += first_line
         what = f"assigned to `{match.name}`" if match.name else "in the code"
         kind = "" if match.kind == ASSIGNMENT_KIND else f" (looks like a {match.kind.replace('-', ' ')})"
         fixes: tuple[Fix, ...] = ()
-        literal = _literal_at(index, offsets, match) if index is not None else None
+        literal = _literal_at(index, (line, col), (end_line, end_col)) if index is not None else None
         variable = _env_name(match)
         if index is not None and literal is not None:
             os_module = need_module(index, "os")

@@ -259,6 +259,7 @@ def _fstring_fix(
     "SQL built with f-strings, `%`, `.format()` or `+` is passed to `execute()` / `text()`",
     severity=Severity.ERROR,
     ruff_equivalent="S608",
+    local=True,
 )
 def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)

@@ -147,6 +147,7 @@ def _missing(func: FunctionNode, is_method: bool) -> tuple[list[str], bool]:
     "A public function or method has no type hints (configurable with `type-hints`)",
     severity=Severity.INFO,
     ruff_equivalent="ANN001, ANN201, ANN202, ANN204 (flake8-annotations)",
+    local=True,
 )
 def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
     mode = inp.settings.type_hints

@@ -1,0 +1,372 @@
+"""Incremental analysis of an open document: after an edit inside one function, re-check that function alone.
+
+Typing happens inside function bodies. For such an edit the engine parses the edited function's lines by
+themselves, splices the new function into the previous version's tree and syntax index, runs the `local` rules
+on that function alone and keeps their findings everywhere else (moved when the edit added or removed lines).
+The other rules (few and cheap: PE101, PE201, PE402) run on the whole document as before. Anything else, or
+anything that cannot be proven to give what a full analysis would, takes the full path: parse and check the
+whole document. tests/engine/test_incremental.py checks, edit by edit, that both paths agree.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import logging
+import threading
+from dataclasses import dataclass
+
+from pyengineer.config import Settings
+from pyengineer.engine.analyze import Analysis, analyze_parts
+from pyengineer.engine.source import ParsedSource
+from pyengineer.engine.syntax import (
+    BODY_FACTS,
+    FocusedIndex,
+    SyntaxIndex,
+    adopt_index,
+    known_index,
+    syntax_index,
+)
+from pyengineer.findings import Finding, Position, Range
+from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.workspace.imports import (
+    PARSE_ERRORS,
+    ImportRecord,
+    imports_from_tree,
+    parse_module,
+    split_lines,
+)
+
+log = logging.getLogger(__name__)
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class NotIncremental(Exception):
+    """The edit cannot be analysed incrementally; the reason is for the debug log."""
+
+
+@dataclass
+class _Kept:
+    """The last analysis of a document, and what it was computed with."""
+
+    source: ParsedSource
+    context: WorkspaceContext
+    settings: Settings
+    changed: bool
+    analysis: Analysis
+
+
+@dataclass(frozen=True)
+class _Region:
+    """A module- or class-level function and the lines it owns."""
+
+    node: FunctionNode
+    container: list[ast.stmt]  # the body it is in
+    owner: ast.Module | ast.ClassDef
+    first: int  # 1-based line of its first decorator (or of `def`)
+    last: int  # 1-based last line it owns: up to the next statement (its trailing comments and blank lines)
+    body: int  # 1-based line of its first body statement
+
+
+def _start(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", None)
+    return min([stmt.lineno, *(d.lineno for d in decorators)]) if decorators else stmt.lineno
+
+
+def _region(tree: ast.Module, line_count: int, lo: int, hi: int) -> _Region:
+    """The function whose lines hold every changed line lo..hi (1-based, inclusive; hi < lo for an insertion
+    after line hi)."""
+    owner: ast.Module | ast.ClassDef = tree
+    container = tree.body
+    following = line_count + 1  # the line of the statement after the container, or past the end
+    anchor = lo if hi >= lo else hi
+    while True:
+        starts = [_start(stmt) for stmt in container]
+        at = bisect.bisect_right(starts, anchor) - 1
+        if at < 0:
+            raise NotIncremental("the edit is not inside a statement")
+        stmt = container[at]
+        end = starts[at + 1] - 1 if at + 1 < len(container) else following - 1
+        if hi > end:
+            raise NotIncremental("the edit spans more than one statement")
+        if isinstance(stmt, ast.ClassDef):
+            owner, container, following = stmt, stmt.body, end + 1
+            continue
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            raise NotIncremental(f"the edit is in a module- or class-level {type(stmt).__name__}")
+        body = stmt.body[0]
+        return _Region(stmt, container, owner, starts[at], end, body.lineno)
+
+
+def _line_end(text: str) -> str:
+    """The one line ending `text` uses, or '' when it mixes them (lines alone then cannot rebuild it)."""
+    if "\r" not in text:
+        return "\n"
+    if text.count("\r") == text.count("\r\n") == text.count("\n"):
+        return "\r\n"
+    return ""
+
+
+_CHUNK = 4096
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix (compared a chunk at a time: C speed, not a char loop)."""
+    limit = min(len(a), len(b))
+    at = 0
+    while at + _CHUNK <= limit and a[at : at + _CHUNK] == b[at : at + _CHUNK]:
+        at += _CHUNK
+    while at < limit and a[at] == b[at]:
+        at += 1
+    return at
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """The length of the longest common suffix, at most `limit`."""
+    at = 0
+    while (
+        at + _CHUNK <= limit
+        and a[len(a) - at - _CHUNK : len(a) - at] == b[len(b) - at - _CHUNK : len(b) - at]
+    ):
+        at += _CHUNK
+    while at < limit and a[len(a) - at - 1] == b[len(b) - at - 1]:
+        at += 1
+    return at
+
+
+def _changed_lines(old_text: str, text: str, old: list[str]) -> tuple[list[str], int, int, int]:
+    """(lines of `text`, prefix, old_end, new_end): lines [prefix, old_end) of `old` became
+    [prefix, new_end) of the new lines. Only the changed stretch of the new text is split into lines."""
+    head = _common_prefix(old_text, text)
+    tail = _common_suffix(old_text, text, min(len(old_text), len(text)) - head)
+    first = old_text.count("\n", 0, head)
+    start = old_text.rfind("\n", 0, head) + 1
+    # Widen to whole lines: from the start of the first changed line through the newline that ends the last
+    # one (what follows that newline is the same in both texts).
+    stop = old_text.find("\n", len(old_text) - tail)
+    rest = len(old_text) - stop - 1 if stop >= 0 else 0
+    was = split_lines(old_text[start : len(old_text) - rest])
+    now = split_lines(text[start : len(text) - rest])
+    lines = [*old[:first], *now, *old[first + len(was) :]]
+    prefix = 0
+    while prefix < min(len(was), len(now)) and was[prefix] == now[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(was), len(now)) - prefix and was[-1 - suffix] == now[-1 - suffix]:
+        suffix += 1
+    return lines, first + prefix, first + len(was) - suffix, first + len(now) - suffix
+
+
+def _parse_function(lines: list[str], end: str, region: _Region, last: int) -> FunctionNode:
+    """The function on lines region.first..last of the new text, parsed alone with its real line numbers."""
+    chunk = end.join(lines[region.first - 1 : last]) + end
+    indent = region.node.col_offset
+    if indent:
+        # Indented (a method): under an `if` of its own it parses as it would in its class, and anything the
+        # edit dedented out of the function shows up as a second statement.
+        chunk = "if 1:" + end + chunk
+    try:
+        module = parse_module(chunk)
+    except PARSE_ERRORS as exc:
+        raise NotIncremental(f"the function does not parse alone: {exc}") from None
+    body = module.body
+    if indent:
+        if len(body) != 1 or not isinstance(body[0], ast.If) or body[0].orelse:
+            raise NotIncremental("the edit reaches out of the function")
+        body = body[0].body
+    if len(body) != 1 or type(body[0]) is not type(region.node) or body[0].col_offset != indent:
+        raise NotIncremental("the edit reaches out of the function")
+    node = body[0]
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ast.increment_lineno(node, region.first - 1 - (1 if indent else 0))
+    return node
+
+
+def _facts(index: SyntaxIndex) -> list[object]:
+    return [fact(index) for fact in BODY_FACTS]
+
+
+def _moved(position: Position, after: int, delta: int, first: int) -> Position:
+    if position.line > after:
+        return Position(line=position.line + delta, character=position.character) if delta else position
+    if position.line >= first:
+        raise NotIncremental("a kept finding points into the edited function")
+    return position
+
+
+def _moved_range(rng: Range, after: int, delta: int, first: int) -> Range:
+    start = _moved(rng.start, after, delta, first)
+    end = _moved(rng.end, after, delta, first)
+    if start is rng.start and end is rng.end:
+        return rng
+    return Range(start=start, end=end)
+
+
+def _kept_finding(finding: Finding, after: int, delta: int, first: int) -> Finding:
+    """`finding` (outside the edited lines first..after, 0-based) with its positions moved by the edit."""
+    if not delta:
+        # Nothing moves; only a position inside the edited lines would make the finding unusable.
+        rng = finding.range
+        ranges = [rng, *(e.range for fix in finding.fixes for e in fix.edits)]
+        for r in ranges:
+            if first <= r.start.line <= after or first <= r.end.line <= after:
+                raise NotIncremental("a kept finding points into the edited function")
+        return finding
+    rng = _moved_range(finding.range, after, delta, first)
+    fixes = finding.fixes
+    moved_fixes = []
+    for fix in fixes:
+        edits = tuple(
+            e.model_copy(update={"range": r})
+            if (r := _moved_range(e.range, after, delta, first)) is not e.range
+            else e
+            for e in fix.edits
+        )
+        moved_fixes.append(
+            fix
+            if all(a is b for a, b in zip(edits, fix.edits, strict=True))
+            else fix.model_copy(update={"edits": edits})
+        )
+    if rng is finding.range and all(a is b for a, b in zip(moved_fixes, fixes, strict=True)):
+        return finding  # nothing moved: the very same object (the LSP layer caches its wire form by identity)
+    return finding.model_copy(update={"range": rng, "fixes": tuple(moved_fixes)})
+
+
+def _moved_import(record: ImportRecord, delta: int) -> ImportRecord:
+    return record.model_copy(update={"line": record.line + delta}) if delta else record
+
+
+class DocumentAnalyzer:
+    """Analyses successive versions of one document, each from the previous one when the edit allows.
+
+    Not thread-safe by itself: `analyze` takes the document's lock, because a step re-uses (and moves) the
+    previous version's syntax tree in place.
+    """
+
+    def __init__(self, path: str, relative: str, keep_limit: int) -> None:
+        self.path = path
+        self.relative = relative
+        self.keep_limit = keep_limit  # documents longer than this (in characters) are not kept
+        self._lock = threading.Lock()
+        self._kept: _Kept | None = None
+        self.steps = 0  # incremental analyses done (for tests and the debug log)
+
+    def analyze(
+        self, text: str, context: WorkspaceContext, settings: Settings, changed: bool, relative: str
+    ) -> list[Finding]:
+        with self._lock:
+            kept = self._kept
+            self._kept = None  # a step below may move the kept tree: it is only valid again once stored
+            if kept is not None and relative != self.relative:
+                kept = None
+            self.relative = relative
+            same = kept is not None and (
+                kept.context is context and kept.settings is settings and kept.changed == changed
+            )
+            if kept is not None and kept.source.text == text:
+                if same:
+                    analysis = kept.analysis
+                else:
+                    index = known_index(kept.source)
+                    if index is not None:
+                        index.forget_memos()  # some are keyed by id(context), and ids are reused
+                    analysis = analyze_parts(kept.source, context, settings, changed)
+                self._keep(kept.source, context, settings, changed, analysis)
+                return analysis.findings
+            if kept is not None and same:
+                try:
+                    source, analysis = self._step(kept, text)
+                except NotIncremental as why:
+                    log.debug("%s: full analysis (%s)", self.relative, why)
+                except Exception:
+                    log.exception(
+                        "incremental analysis of %s failed; analysing the whole file", self.relative
+                    )
+                else:
+                    self.steps += 1
+                    self._keep(source, context, settings, changed, analysis)
+                    return analysis.findings
+            source = ParsedSource(self.path, text, relative)
+            analysis = analyze_parts(source, context, settings, changed)
+            self._keep(source, context, settings, changed, analysis)
+            return analysis.findings
+
+    def _keep(
+        self,
+        source: ParsedSource,
+        context: WorkspaceContext,
+        settings: Settings,
+        changed: bool,
+        analysis: Analysis,
+    ) -> None:
+        if len(source.text) <= self.keep_limit and source.tree is not None:
+            self._kept = _Kept(source, context, settings, changed, analysis)
+
+    def _step(self, kept: _Kept, text: str) -> tuple[ParsedSource, Analysis]:
+        old = kept.source
+        tree = old.tree
+        assert tree is not None
+        end = _line_end(text)
+        if not end or end != _line_end(old.text):
+            raise NotIncremental("mixed or changed line endings")
+        old_lines = old.lines
+        lines, prefix, old_end, new_end = _changed_lines(old.text, text, old_lines)
+        if prefix == old_end == new_end:
+            raise NotIncremental("only line endings or the end of the file changed")
+        # 1-based changed lines lo..hi of the old text (hi == lo - 1: lines were inserted after line hi)
+        region = _region(tree, len(old_lines), prefix + 1, old_end)
+        if prefix + 1 < region.body or region.body <= region.node.lineno:
+            raise NotIncremental("the edit touches the function's signature or decorators")
+        # Everything before the first body statement on its line must be indentation: the header ends above.
+        head = old_lines[region.body - 1][: region.node.body[0].col_offset]
+        if head.strip():
+            raise NotIncremental("the body starts on the signature's line")
+        delta = len(lines) - len(old_lines)
+        last = region.last + delta
+        node = _parse_function(lines, end, region, last)
+
+        index = syntax_index(old)
+        assert index is not None
+        before = FocusedIndex(index, old, region.first, region.last)
+        old_facts = _facts(before)
+        old_bindings = index.binding_signature()
+        old_records = [r for r in old.imports if region.first <= r.line <= region.last]
+        records = imports_from_tree(ast.Module(body=[node], type_ignores=[]), lines)
+        if {r.top_level for r in old_records} != {r.top_level for r in records}:
+            raise NotIncremental("the edit changed what the function imports")
+
+        # From here on the old tree and index are changed in place: any failure means a full analysis.
+        container = region.container
+        position = next(i for i, stmt in enumerate(container) if stmt is region.node)
+        container[position] = node
+        imports = [
+            *(r for r in old.imports if r.line < region.first),
+            *records,
+            *(_moved_import(r, delta) for r in old.imports if r.line > region.last),
+        ]
+        source = ParsedSource.derived(self.path, text, self.relative, lines, tree, imports)
+        index.splice(source, region.node, node, region.owner, region.first, delta)
+        adopt_index(source, index)
+        if index.binding_signature() != old_bindings:
+            raise NotIncremental("the edit changed what an import binds")
+        if _facts(FocusedIndex(index, source, region.first, last)) != old_facts:
+            raise NotIncremental("the edit changed what the function tells the rest of the module")
+        if source.imported_top_levels != old.imported_top_levels:
+            raise NotIncremental("the edit changed the modules the file imports")
+
+        first, after = region.first - 1, region.last - 1  # 0-based, old text
+        kept_findings = [
+            _kept_finding(f, after, delta, first)
+            for f in kept.analysis.local
+            if not first <= f.range.start.line <= after
+        ]
+        analysis = analyze_parts(
+            source,
+            kept.context,
+            kept.settings,
+            kept.changed,
+            focus=(region.first, last),
+            kept=kept_findings,
+        )
+        return source, analysis
