@@ -510,19 +510,31 @@ async def keystrokes(
         if not await session.wait_for(lambda: bool(session.published.get(uri)), 120):
             raise RuntimeError(f"{command[0]}: no diagnostics for the opened file within 120 s")
         line = edit_line(text)
-        end = len(text.splitlines()[line])
+        current = text.splitlines()[line]
+        end = len(current)
+        indent = current[: len(current) - len(current.lstrip())]
         samples: list[float] = []
         for version in range(2, edits + warmup + 2):
-            # Type " # e" at the end of the line, then take it away again: the file stays valid.
-            if version % 2 == 0:
+            # A cycle of four keystrokes that leaves the file valid after each: type " # e" at the end of the
+            # line, take it away again, press Enter there (a new line with the same indentation: every line
+            # below moves down), and Backspace it away.
+            step = version % 4
+            at = types.Position(line, end)
+            if step == 2:
                 change = types.TextDocumentContentChangePartial(
-                    range=types.Range(start=types.Position(line, end), end=types.Position(line, end)),
-                    text=" # e",
+                    range=types.Range(start=at, end=at), text=" # e"
+                )
+            elif step == 3:
+                change = types.TextDocumentContentChangePartial(
+                    range=types.Range(start=at, end=types.Position(line, end + 4)), text=""
+                )
+            elif step == 0:
+                change = types.TextDocumentContentChangePartial(
+                    range=types.Range(start=at, end=at), text="\n" + indent
                 )
             else:
                 change = types.TextDocumentContentChangePartial(
-                    range=types.Range(start=types.Position(line, end), end=types.Position(line, end + 4)),
-                    text="",
+                    range=types.Range(start=at, end=types.Position(line + 1, len(indent))), text=""
                 )
             before = len(session.published.get(uri, []))
             sent = time.perf_counter()
