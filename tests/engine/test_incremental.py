@@ -188,6 +188,20 @@ def _same_index(index: SyntaxIndex, text: str) -> None:
     assert index.module_names == fresh.module_names
 
 
+def _key(finding: dict[str, object]) -> tuple[object, ...]:
+    return (finding["code"], repr(finding["range"]), finding["message"])
+
+
+def _check_broken(analyzer: DocumentAnalyzer, path: str, valid: str, broken: str) -> None:
+    """A text that does not parse gets at least what a full analysis gives it, and otherwise only what the
+    last valid version had (the rest of the file did not change)."""
+    got = {_key(f.model_dump()) for f in analyzer.analyze(broken, CONTEXT, SETTINGS, True, "app/main.py")}
+    full = {_key(f) for f in _full(path, broken)}
+    assert full <= got
+    before = {(f["code"], f["message"]) for f in _full(path, valid)}
+    assert {(code, message) for code, _, message in got - full} <= before
+
+
 def _replay(text: str, seed: int, edits: int, path: str = "/project/app/main.py") -> DocumentAnalyzer:
     rng = random.Random(seed)
     analyzer = DocumentAnalyzer(path, "app/main.py", 1_000_000)
@@ -198,11 +212,9 @@ def _replay(text: str, seed: int, edits: int, path: str = "/project/app/main.py"
         try:
             ast.parse(text)
         except SyntaxError:
-            # Typing passes through broken states, then mends them: analyse the broken text, then go on
-            # from the last one that parsed.
-            assert [
-                f.model_dump() for f in analyzer.analyze(text, CONTEXT, SETTINGS, True, "app/main.py")
-            ] == (_full(path, text))
+            # Typing passes through broken states, then mends them: analyse the broken text, then go on from
+            # the last one that parsed (which the analyzer keeps as its base).
+            _check_broken(analyzer, path, previous, text)
             text = previous
         steps = analyzer.steps
         got = [f.model_dump() for f in analyzer.analyze(text, CONTEXT, SETTINGS, True, "app/main.py")]
@@ -319,3 +331,25 @@ def test_a_new_context_reuses_the_parse_but_reruns_every_rule() -> None:
         f.model_dump()
         for f in analyze(ParsedSource("/project/app/main.py", APP, "app/main.py"), other, SETTINGS, True)
     ]
+
+
+def test_a_function_halfway_through_an_edit_keeps_the_rest_of_the_file() -> None:
+    analyzer = _analyzer(APP)
+    before = analyzer.analyze(APP, CONTEXT, SETTINGS, True, "app/main.py")
+    broken = APP.replace("        return out\n", "        return sum(out\n")
+    during = analyzer.analyze(broken, CONTEXT, SETTINGS, True, "app/main.py")
+    # A full analysis of a file that does not parse finds only what needs no syntax tree...
+    assert {
+        f.code for f in analyze(ParsedSource("/x.py", broken, "app/main.py"), CONTEXT, SETTINGS, True)
+    } <= {
+        "PE101",
+        "PE201",
+        "PE802",
+    }
+    # ...while the rest of the file keeps its findings: everything outside `totals` is still reported.
+    lines = APP.splitlines()
+    first, end = lines.index("    def totals(self, frame):"), lines.index("    async def refresh(self):")
+    outside = [f for f in before if not first <= f.range.start.line < end]
+    assert {(f.code, f.range) for f in outside} <= {(f.code, f.range) for f in during}
+    # Mending the function is a step from the last version that parsed.
+    assert _step(analyzer, broken.replace("sum(out\n", "sum(out)\n"))

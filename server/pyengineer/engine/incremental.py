@@ -32,6 +32,7 @@ from pyengineer.workspace.context import WorkspaceContext
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,
     ImportRecord,
+    imports_from_tokens,
     imports_from_tree,
     parse_module,
     split_lines,
@@ -44,6 +45,19 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 class NotIncremental(Exception):
     """The edit cannot be analysed incrementally; the reason is for the debug log."""
+
+
+class _Unparsable(NotIncremental):
+    """The edited function does not parse by itself (the user is halfway through typing something).
+
+    Raised before anything was changed: the previous version is intact and can stay the base of the next step.
+    """
+
+    def __init__(self, why: str, region: _Region, lines: list[str], delta: int) -> None:
+        super().__init__(why)
+        self.region = region
+        self.lines = lines
+        self.delta = delta
 
 
 @dataclass
@@ -169,7 +183,9 @@ def _parse_function(lines: list[str], end: str, region: _Region, last: int) -> F
     try:
         module = parse_module(chunk)
     except PARSE_ERRORS as exc:
-        raise NotIncremental(f"the function does not parse alone: {exc}") from None
+        raise _Unparsable(
+            f"the function does not parse alone: {exc}", region, lines, last - region.last
+        ) from None
     body = module.body
     if indent:
         if len(body) != 1 or not isinstance(body[0], ast.If) or body[0].orelse:
@@ -278,6 +294,13 @@ class DocumentAnalyzer:
             if kept is not None and same:
                 try:
                     source, analysis = self._step(kept, text)
+                except _Unparsable as broken:
+                    partial = self._broken(kept, text, broken)
+                    if partial is not None:
+                        # The last version that parsed stays the base: the next keystroke that mends the
+                        # function is a step from it.
+                        self._kept = kept
+                        return partial.findings
                 except NotIncremental as why:
                     log.debug("%s: full analysis (%s)", self.relative, why)
                 except Exception:
@@ -303,6 +326,52 @@ class DocumentAnalyzer:
     ) -> None:
         if len(source.text) <= self.keep_limit and source.tree is not None:
             self._kept = _Kept(source, context, settings, changed, analysis)
+
+    def _broken(self, kept: _Kept, text: str, broken: _Unparsable) -> Analysis | None:
+        """The analysis of a text where one function, halfway through an edit, does not parse.
+
+        If the whole file does not parse either (it almost never does then), what is known still holds for the
+        rest of the file, which did not change: the local findings outside that function are kept, and the
+        function's own text gets what needs no syntax tree (secrets, imports by the tolerant tokenizer). A
+        full analysis of a file that does not parse would report only the latter, for the whole file, at the
+        cost of tokenizing all of it. None when the whole file parses after all (the full path then runs).
+        """
+        region, lines, delta = broken.region, broken.lines, broken.delta
+        last = region.last + delta
+        source = ParsedSource(self.path, text, self.relative)
+        if source.tree is not None:
+            return None
+        old = kept.source
+        chunk = "\n".join(lines[region.first - 1 : last]) + "\n"
+        records = [
+            r.model_copy(update={"line": r.line + region.first - 1}) for r in imports_from_tokens(chunk)
+        ]
+        source.__dict__.update(
+            lines=lines,
+            imports=[
+                *(r for r in old.imports if r.line < region.first),
+                *records,
+                *(_moved_import(r, delta) for r in old.imports if r.line > region.last),
+            ],
+        )
+        first, after = region.first - 1, region.last - 1
+        try:
+            kept_findings = [
+                _kept_finding(f, after, delta, first)
+                for f in kept.analysis.local
+                if not first <= f.range.start.line <= after
+            ]
+        except NotIncremental:
+            return None
+        log.debug(
+            "%s: lines %d-%d do not parse; the rest of the file keeps its findings",
+            self.relative,
+            region.first,
+            last,
+        )
+        return analyze_parts(
+            source, kept.context, kept.settings, kept.changed, focus=(region.first, last), kept=kept_findings
+        )
 
     def _step(self, kept: _Kept, text: str) -> tuple[ParsedSource, Analysis]:
         old = kept.source
