@@ -353,3 +353,27 @@ def test_a_function_halfway_through_an_edit_keeps_the_rest_of_the_file() -> None
     assert {(f.code, f.range) for f in outside} <= {(f.code, f.range) for f in during}
     # Mending the function is a step from the last version that parsed.
     assert _step(analyzer, broken.replace("sum(out\n", "sum(out)\n"))
+
+
+def test_a_save_or_commit_does_not_stop_the_next_keystroke_being_a_step() -> None:
+    analyzer = _analyzer(APP)
+    # Saving changes the git state (dirty files) and so the context object, not what local rules read.
+    saved = CONTEXT.model_copy(update={"git": GitState(is_repo=True, branch="main", protected=True, dirty=1)})
+    text = APP.replace("out = []", "out = [] # e")
+    steps = analyzer.steps
+    got = analyzer.analyze(text, saved, SETTINGS, False, "app/main.py")
+    assert analyzer.steps == steps + 1
+    want = analyze(ParsedSource("/project/app/main.py", text, "app/main.py"), saved, SETTINGS, False)
+    assert [f.model_dump() for f in got] == [f.model_dump() for f in want]
+    assert "PE101" not in {f.code for f in got}  # not edited: no protected-branch warning
+
+
+def test_a_context_with_other_frameworks_reruns_every_rule() -> None:
+    analyzer = _analyzer(APP)
+    bare = CONTEXT.model_copy(update={"frameworks": ()})
+    text = APP.replace("out = []", "out = [] # e")
+    steps = analyzer.steps
+    got = analyzer.analyze(text, bare, SETTINGS, True, "app/main.py")
+    assert analyzer.steps == steps
+    want = analyze(ParsedSource("/project/app/main.py", text, "app/main.py"), bare, SETTINGS, True)
+    assert [f.model_dump() for f in got] == [f.model_dump() for f in want]

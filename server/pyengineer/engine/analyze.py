@@ -48,27 +48,32 @@ def analyze_parts(
     settings: Settings,
     changed: bool = False,
     focus: tuple[int, int] | None = None,
-    kept: Iterable[Finding] = (),
+    kept: Iterable[Finding] | None = None,
 ) -> Analysis:
     """analyze(), keeping the local rules' findings apart.
 
     With `focus` (1-based first and last line of one module- or class-level function), the local rules run
     on that function alone and `kept` holds their findings everywhere else, taken from the previous version.
+    With `kept` alone, the local rules do not run: `kept` is what they found.
     """
     rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
     inp = RuleInput(source=source, context=context, settings=settings, changed=changed)
     local: list[Finding] = []
     others: list[Finding] = []
-    if focus is None:
+    if focus is None and kept is None:
         for rule in rules:
             if not rule.late:
                 (local if rule.local else others).extend(_run(rule, inp))
+    elif focus is None:
+        # The local rules' findings are known (the text and what they read are unchanged).
+        local.extend(kept or ())
+        others.extend(f for rule in rules if not rule.late and not rule.local for f in _run(rule, inp))
     else:
         first, last = focus
         focused = RuleInput(
             source=source.focused(first, last), context=context, settings=settings, changed=changed
         )
-        local.extend(kept)
+        local.extend(kept or ())
         for rule in rules:
             if rule.late:
                 continue

@@ -254,6 +254,21 @@ def _moved_import(record: ImportRecord, delta: int) -> ImportRecord:
     return record.model_copy(update={"line": record.line + delta}) if delta else record
 
 
+def _local_inputs_equal(kept: _Kept, context: WorkspaceContext, settings: Settings) -> bool:
+    """True if the local rules would see what they saw for the kept analysis.
+
+    They read the settings and the workspace context, but never its git state (only PE101, which is not local,
+    does), and git state is what changes most often: every save and commit.
+    """
+    if kept.settings is not settings and kept.settings != settings:
+        return False
+    if kept.context is context:
+        return True
+    ours = {k: v for k, v in kept.context.__dict__.items() if k != "git"}
+    theirs = {k: v for k, v in context.__dict__.items() if k != "git"}
+    return ours == theirs
+
+
 class DocumentAnalyzer:
     """Analyses successive versions of one document, each from the previous one when the edit allows.
 
@@ -278,24 +293,31 @@ class DocumentAnalyzer:
             if kept is not None and relative != self.relative:
                 kept = None
             self.relative = relative
-            same = kept is not None and (
-                kept.context is context and kept.settings is settings and kept.changed == changed
-            )
-            if kept is not None and kept.source.text == text:
-                if same:
+            if kept is None:
+                return self._full(ParsedSource(self.path, text, relative), context, settings, changed)
+            reusable = _local_inputs_equal(kept, context, settings)
+            if kept.context is not context:
+                index = known_index(kept.source)
+                if index is not None:
+                    index.forget_memos()  # some are keyed by id(context), and ids are reused
+            if kept.source.text == text:
+                if kept.context is context and kept.settings is settings and kept.changed == changed:
                     analysis = kept.analysis
+                elif reusable:
+                    # Only git state or the edited flag changed (a save, a commit, a branch switch that left
+                    # the frameworks alone): the local rules would say the same again.
+                    analysis = analyze_parts(
+                        kept.source, context, settings, changed, kept=kept.analysis.local
+                    )
                 else:
-                    index = known_index(kept.source)
-                    if index is not None:
-                        index.forget_memos()  # some are keyed by id(context), and ids are reused
                     analysis = analyze_parts(kept.source, context, settings, changed)
                 self._keep(kept.source, context, settings, changed, analysis)
                 return analysis.findings
-            if kept is not None and same:
+            if reusable:
                 try:
-                    source, analysis = self._step(kept, text)
+                    source, analysis = self._step(kept, text, context, settings, changed)
                 except _Unparsable as broken:
-                    partial = self._broken(kept, text, broken)
+                    partial = self._broken(kept, text, broken, context, settings, changed)
                     if partial is not None:
                         # The last version that parsed stays the base: the next keystroke that mends the
                         # function is a step from it.
@@ -311,10 +333,14 @@ class DocumentAnalyzer:
                     self.steps += 1
                     self._keep(source, context, settings, changed, analysis)
                     return analysis.findings
-            source = ParsedSource(self.path, text, relative)
-            analysis = analyze_parts(source, context, settings, changed)
-            self._keep(source, context, settings, changed, analysis)
-            return analysis.findings
+            return self._full(ParsedSource(self.path, text, relative), context, settings, changed)
+
+    def _full(
+        self, source: ParsedSource, context: WorkspaceContext, settings: Settings, changed: bool
+    ) -> list[Finding]:
+        analysis = analyze_parts(source, context, settings, changed)
+        self._keep(source, context, settings, changed, analysis)
+        return analysis.findings
 
     def _keep(
         self,
@@ -327,7 +353,15 @@ class DocumentAnalyzer:
         if len(source.text) <= self.keep_limit and source.tree is not None:
             self._kept = _Kept(source, context, settings, changed, analysis)
 
-    def _broken(self, kept: _Kept, text: str, broken: _Unparsable) -> Analysis | None:
+    def _broken(
+        self,
+        kept: _Kept,
+        text: str,
+        broken: _Unparsable,
+        context: WorkspaceContext,
+        settings: Settings,
+        changed: bool,
+    ) -> Analysis | None:
         """The analysis of a text where one function, halfway through an edit, does not parse.
 
         If the whole file does not parse either (it almost never does then), what is known still holds for the
@@ -370,10 +404,12 @@ class DocumentAnalyzer:
             last,
         )
         return analyze_parts(
-            source, kept.context, kept.settings, kept.changed, focus=(region.first, last), kept=kept_findings
+            source, context, settings, changed, focus=(region.first, last), kept=kept_findings
         )
 
-    def _step(self, kept: _Kept, text: str) -> tuple[ParsedSource, Analysis]:
+    def _step(
+        self, kept: _Kept, text: str, context: WorkspaceContext, settings: Settings, changed: bool
+    ) -> tuple[ParsedSource, Analysis]:
         old = kept.source
         tree = old.tree
         assert tree is not None
@@ -432,11 +468,6 @@ class DocumentAnalyzer:
             if not first <= f.range.start.line <= after
         ]
         analysis = analyze_parts(
-            source,
-            kept.context,
-            kept.settings,
-            kept.changed,
-            focus=(region.first, last),
-            kept=kept_findings,
+            source, context, settings, changed, focus=(region.first, last), kept=kept_findings
         )
         return source, analysis
