@@ -6,13 +6,14 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 
 from pyengineer.engine.analyze import analyze
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
-from pyengineer.lsp.convert import LineCodec, diagnostic
+from pyengineer.lsp import wire
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
 from pyengineer.workspace.context import WorkspaceContext
@@ -73,16 +74,16 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
 
 def to_diagnostics(
     ls: PyengineerServer, snapshot: DocumentSnapshot, findings: list[Finding]
-) -> list[types.Diagnostic]:
-    codec = LineCodec(snapshot.text, ls.position_encoding)
-    return [
-        diagnostic(f, codec, {"code": f.code, "uri": snapshot.uri, "version": snapshot.version, "index": i})
-        for i, f in enumerate(findings)
-    ]
+) -> list[dict[str, Any]]:
+    """The findings as JSON-ready diagnostics (pull reports; pushes are written as text by `wire`)."""
+    return wire.document(snapshot.uri, ls.position_encoding).items(snapshot.text, snapshot.version, findings)
 
 
-async def wait_ready(ls: PyengineerServer, root: Path) -> None:
+async def wait_ready(ls: PyengineerServer, root: Path) -> bool:
+    """Wait for the workspace's first load (at most READY_TIMEOUT); False if it was loaded already."""
     event = ls.ready.get(str(root))
+    if event is not None and event.is_set():
+        return False
     if event is None:
         from pyengineer.lsp.workspaces import ensure_loaded
 
@@ -93,6 +94,7 @@ async def wait_ready(ls: PyengineerServer, root: Path) -> None:
             await asyncio.wait_for(event.wait(), READY_TIMEOUT)
         except TimeoutError:
             log.warning("workspace %s is still loading; analysing with what is known", root)
+    return True
 
 
 async def findings_for(ls: PyengineerServer, uri: str) -> tuple[DocumentSnapshot, list[Finding]] | None:
@@ -100,10 +102,11 @@ async def findings_for(ls: PyengineerServer, uri: str) -> tuple[DocumentSnapshot
     snapshot = ls.session.snapshot(uri)
     if snapshot is None:
         return None
-    await wait_ready(ls, snapshot.root)
-    snapshot = ls.session.snapshot(uri)
-    if snapshot is None:
-        return None
+    if await wait_ready(ls, snapshot.root):
+        # The load may have brought settings and a context: snapshot again.
+        snapshot = ls.session.snapshot(uri)
+        if snapshot is None:
+            return None
     cached = ls.findings.get(uri)
     if cached is not None and cached[0] == snapshot.version and cached[1] == ls.generation:
         return snapshot, cached[2]
@@ -122,11 +125,11 @@ def schedule(ls: PyengineerServer, uri: str, delay: float | None = None) -> None
 
 
 async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) -> None:
-    snapshot = ls.session.snapshot(uri)
-    if snapshot is None:
-        return
     if delay is None:
-        delay = snapshot.settings.debounce_ms / 1000
+        doc = ls.session.documents.get(uri)
+        if doc is None:
+            return
+        delay = ls.session.workspace_for(doc.path).settings.debounce_ms / 1000
     if delay > 0:
         await asyncio.sleep(delay)
     generation = ls.generation
@@ -143,11 +146,7 @@ async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) ->
     ls.findings[uri] = (snapshot.version, generation, findings)
     if ls.pull_diagnostics:
         return
-    ls.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(
-            uri=uri, version=snapshot.version, diagnostics=to_diagnostics(ls, snapshot, findings)
-        )
-    )
+    wire.publish_diagnostics(ls, uri, snapshot.text, snapshot.version, findings)
 
 
 def republish(ls: PyengineerServer, root: Path | None = None) -> None:
@@ -165,6 +164,7 @@ def clear(ls: PyengineerServer, uri: str) -> None:
     if task is not None:
         task.cancel()
     ls.findings.pop(uri, None)
+    wire.forget(uri)
     with _parsed_lock:
         _parsed.pop(uri, None)
     if not ls.pull_diagnostics:

@@ -6,14 +6,14 @@ from lsprotocol import types
 
 from pyengineer.lsp import publishing
 from pyengineer.lsp.server import PyengineerServer
+from pyengineer.lsp.wire import FullReport
 
 
-async def pull_diagnostics(
-    ls: PyengineerServer, params: types.DocumentDiagnosticParams
-) -> types.DocumentDiagnosticReport:
+async def pull_diagnostics(ls: PyengineerServer, params: types.DocumentDiagnosticParams) -> FullReport:
+    # A RelatedFullDocumentDiagnosticReport on the wire, without cattrs walking every diagnostic (see wire.py).
     result = await publishing.findings_for(ls, params.text_document.uri)
     if result is None:
-        return types.RelatedFullDocumentDiagnosticReport(items=[])
+        return FullReport([])
     snapshot, findings = result
     ls.findings[snapshot.uri] = (snapshot.version, ls.generation, findings)
-    return types.RelatedFullDocumentDiagnosticReport(items=publishing.to_diagnostics(ls, snapshot, findings))
+    return FullReport(publishing.to_diagnostics(ls, snapshot, findings))
