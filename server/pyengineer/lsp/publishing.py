@@ -110,10 +110,40 @@ async def findings_for(ls: PyengineerServer, uri: str) -> tuple[DocumentSnapshot
     cached = ls.findings.get(uri)
     if cached is not None and cached[0] == snapshot.version and cached[1] == ls.generation:
         return snapshot, cached[2]
+    findings = await asyncio.shield(_analysis(ls, snapshot))
     # Test findings were computed on the saved text; once the user edits the file their lines may be stale,
     # but they stay until the next run says otherwise (as a test explorer's marks do).
-    findings = await ls.run_sync(analyze_snapshot, snapshot)
     return snapshot, findings + list(ls.test_findings.get(snapshot.path, ()))
+
+
+# uri -> (server, version, generation, the analysis running in the worker pool). An editor asks for code
+# actions (and a pull client for diagnostics) right after each change, while the publish of that version is
+# being analysed: they wait for that analysis rather than run a second one. Awaited through asyncio.shield, so
+# the next keystroke cancelling the publish does not cancel it for the others.
+_running: dict[str, tuple[PyengineerServer, int | None, int, asyncio.Future[list[Finding]]]] = {}
+
+
+def _analysis(ls: PyengineerServer, snapshot: DocumentSnapshot) -> asyncio.Future[list[Finding]]:
+    uri = snapshot.uri
+    running = _running.get(uri)
+    if (
+        running is not None
+        and running[0] is ls
+        and running[1] == snapshot.version
+        and running[2] == ls.generation
+    ):
+        return running[3]
+    future = asyncio.get_running_loop().run_in_executor(ls.executor, analyze_snapshot, snapshot)
+    entry = _running[uri] = (ls, snapshot.version, ls.generation, future)
+
+    def done(finished: asyncio.Future[list[Finding]]) -> None:
+        if _running.get(uri) is entry:
+            del _running[uri]
+        if not finished.cancelled():
+            finished.exception()  # raised to whoever awaits it; no "never retrieved" log when nobody does
+
+    future.add_done_callback(done)
+    return future
 
 
 def schedule(ls: PyengineerServer, uri: str, delay: float | None = None) -> None:
