@@ -74,8 +74,13 @@ class _ExitWhenClientGone:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.closed = False
 
     def write(self, data: bytes) -> Any:
+        if self.closed:
+            # `exit` closed our stdout, and tasks cancelled on the way out still log (and so write): a write
+            # to the closed file raised ValueError, which was reported, logged and written again, without end.
+            return None
         try:
             return self.inner.write(data)
         except BrokenPipeError:
@@ -84,6 +89,7 @@ class _ExitWhenClientGone:
             os._exit(0)
 
     def close(self) -> Any:
+        self.closed = True
         return self.inner.close()
 
     def __getattr__(self, name: str) -> Any:
