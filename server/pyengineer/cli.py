@@ -84,8 +84,9 @@ def tune_garbage_collector() -> None:
 
     One analysis of a 5,000-line file allocates some 10^5 AST nodes, and with CPython's default threshold (700)
     the cyclic collector runs hundreds of times during it, its older generations walking the whole heap (the
-    workspace index, every imported module). Freezing what start-up built takes that out of every pass, and a
-    larger first threshold lets a parse finish between passes. Trees and findings hold no reference cycles:
+    workspace index, every imported module). Freezing what start-up built takes that out of every pass (the
+    server freezes again once the handler modules it imports after `initialize` are in), and a larger first
+    threshold lets a parse finish between passes. Trees and findings hold no reference cycles:
     reference counting frees them either way.
     """
     gc.freeze()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import gc
 import logging
 import os
 import re
@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -107,6 +107,9 @@ class PyengineerProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initialize_received = False
+        # Messages that arrived after `initialize` while the handler modules were loading, handled in arrival
+        # order once they are in (None: not loading).
+        self.held: list[Any] | None = None
 
     def set_writer(self, writer: Any, *args: Any, **kwargs: Any) -> None:
         super().set_writer(_ExitWhenClientGone(writer), *args, **kwargs)
@@ -123,6 +126,15 @@ class PyengineerProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
+        if method is not None and self.held is not None:
+            # Only messages with a method are held: a response completes a request we sent, and must not wait.
+            self.held.append(message)
+            if method == types.EXIT:
+                # pygls exits by raising SystemExit out of its read loop, and only there does that end the
+                # process (from a loop callback, its stdin reader thread would keep it alive): wait for the
+                # load and handle everything held, `exit` last, right here.
+                cast(PyengineerServer, self._server).finish_loading()
+            return
         is_request = method is not None and getattr(message, "id", None) is not None
         if (
             method is not None
@@ -138,7 +150,21 @@ class PyengineerProtocol(LanguageServerProtocol):
             error = JsonRpcInvalidRequest(f"{method} after shutdown: the server is shutting down")
             self._send_response(message.id, None, error.to_response_error())
             return
+        first_initialize = method == types.INITIALIZE and not self.initialize_received
         super().handle_message(message)
+        if first_initialize:
+            # The answer has been written: now load what the other handlers need (see handlers/__init__.py).
+            cast(PyengineerServer, self._server).load_handlers()
+
+    def release_held(self) -> None:
+        """Handle the messages held while the handlers loaded, in the order they arrived."""
+        held, self.held = self.held or [], None
+        for message in held:
+            try:
+                self.handle_message(message)
+            except Exception as exc:  # as pygls' reader loop does for a message it cannot handle
+                log.exception("unable to handle a held message")
+                self._server.report_server_error(exc, JsonRpcException)
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Any:
@@ -199,6 +225,12 @@ class PyengineerServer(LanguageServer):
         # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
         self.configured: asyncio.Event | None = None
         self.llm_usage: dict[str, dict[str, Any]] = {}
+        # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
+        self.handlers_loaded = False
+        self.on_handlers_loaded: list[Callable[[], None]] = []
+        self._load_thread: threading.Thread | None = None
+        self._loaded_modules: list[Any] = []
+        self._load_error: BaseException | None = None
         # Extension points for feature modules (the agent, the test runner) to add code actions.
         self.extra_code_actions: list[Callable[..., Any]] = []
         self.code_action_resolvers: dict[str, Callable[..., Any]] = {}
@@ -207,6 +239,73 @@ class PyengineerServer(LanguageServer):
         # Test-run findings (PE901/PE902) by absolute path, merged into each document's diagnostics.
         self.test_findings: dict[str, list[Any]] = {}
         self.fix_attempts: dict[str, Any] = {}
+
+    def load_handlers(self) -> None:
+        """Import the deferred handler modules in a thread and hold incoming messages until they are in.
+
+        Called once `initialize` has been answered, on the loop. The import (~0.4 s of CPU) stays off the loop;
+        the swap, the `when_handlers_loaded` callbacks and the held messages run on it once the import is done.
+        """
+        protocol = cast(PyengineerProtocol, self.protocol)
+        if self.handlers_loaded or protocol.held is not None:
+            return
+        from pyengineer.lsp.handlers import import_deferred
+
+        loop = asyncio.get_running_loop()
+        protocol.held = []
+
+        def work() -> None:
+            try:
+                self._loaded_modules = import_deferred()
+            except BaseException as exc:
+                self._load_error = exc
+            try:
+                loop.call_soon_threadsafe(self.finish_loading)
+            except RuntimeError:
+                pass  # the loop has closed: the server is exiting
+
+        self._load_thread = threading.Thread(target=work, name="pyengineer-load", daemon=True)
+        self._load_thread.start()
+
+    def finish_loading(self) -> None:
+        """Swap the imported handlers in, run what waited for them and handle the held messages (on the loop).
+
+        Called by the loading thread when it is done, or directly (waiting for it) when `exit` arrives first.
+        """
+        if self.handlers_loaded:
+            return
+        if self._load_thread is not None:
+            self._load_thread.join()
+        from pyengineer.lsp.handlers import register_deferred
+
+        if self._load_error is not None:
+            log.error(
+                "loading the pyengineer handlers failed; their requests will fail", exc_info=self._load_error
+            )
+        else:
+            try:
+                register_deferred(self, self._loaded_modules)
+            except Exception:
+                log.exception("registering the pyengineer handlers failed; their requests will fail")
+        self.handlers_loaded = True
+        callbacks, self.on_handlers_loaded = self.on_handlers_loaded, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("start-up step after loading the handlers failed")
+        if gc.get_freeze_count():
+            # Start-up froze the heap (cli.tune_garbage_collector) before these modules existed: freeze them too,
+            # so the collector's passes during analysis do not walk them.
+            gc.freeze()
+        cast(PyengineerProtocol, self.protocol).release_held()
+
+    def when_handlers_loaded(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the loop once the deferred handlers are in, before any held message is handled."""
+        if self.handlers_loaded:
+            callback()
+        else:
+            self.on_handlers_loaded.append(callback)
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work in the worker pool."""
@@ -324,6 +423,8 @@ def parse_tcp(value: str) -> tuple[str, int]:
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # only --tcp needs it
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:

@@ -10,15 +10,17 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from pyengineer.config import Settings, find_config_file, load_settings
-from pyengineer.errors import ConfigError
-from pyengineer.git.state import GitState
-from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
-from pyengineer.workspace.ignore import relative_posix
-from pyengineer.workspace.markers import find_root
+if TYPE_CHECKING:
+    from pyengineer.config import Settings
+    from pyengineer.errors import ConfigError
+    from pyengineer.git.state import GitState
+    from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
+
+# The models (pydantic) are imported where they are first needed, not here: the server constructs its
+# Session before it answers `initialize`, and importing them costs more than the rest of that answer.
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +45,37 @@ class Document:
     edited: bool = False  # the user typed in it since it was opened
 
 
+def _default_settings() -> Settings:
+    from pyengineer.config import Settings
+
+    return Settings()
+
+
+def _default_git() -> GitState:
+    from pyengineer.git.state import GitState
+
+    return GitState()
+
+
 @dataclass
 class WorkspaceState:
     """One workspace root: its settings (last good ones), its index, its git state."""
 
     root: Path
     uri: str
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = field(default_factory=_default_settings)
     config_error: ConfigError | None = None
     config_file: Path | None = None
     index: WorkspaceIndex | None = None
-    git: GitState = field(default_factory=GitState)
+    git: GitState = field(default_factory=_default_git)
     context: WorkspaceContext | None = None
     scanned: bool = False
 
     def current_context(self) -> WorkspaceContext:
         if self.context is not None:
             return self.context
+        from pyengineer.workspace.context import WorkspaceContext
+
         return WorkspaceContext(
             root=str(self.root), python_project=False, python_project_reason="not scanned yet"
         )
@@ -110,6 +126,8 @@ class Session:
                     best = state
         if best is not None:
             return best
+        from pyengineer.workspace.markers import find_root
+
         return self.add_workspace(find_root(path))
 
     def settings_overrides(self, root: Path) -> dict[str, Any]:
@@ -119,6 +137,9 @@ class Session:
 
     def load_settings(self, state: WorkspaceState) -> tuple[Settings, ConfigError | None, Path | None]:
         """Settings for a workspace (slow: reads files). On a broken config the last good settings stay."""
+        from pyengineer.config import find_config_file, load_settings
+        from pyengineer.errors import ConfigError
+
         config_file = find_config_file(state.root)
         try:
             return load_settings(state.root, self.settings_overrides(state.root)), None, config_file
@@ -151,6 +172,8 @@ class Session:
         doc = self.documents.get(uri)
         if doc is None:
             return None
+        from pyengineer.workspace.ignore import relative_posix
+
         state = self.workspace_for(doc.path)
         context = state.current_context()
         return DocumentSnapshot(

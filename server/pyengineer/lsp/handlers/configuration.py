@@ -8,7 +8,6 @@ from typing import Any
 
 from lsprotocol import types
 
-from pyengineer.lsp import workspaces
 from pyengineer.lsp.server import PyengineerServer
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,9 @@ def register(server: PyengineerServer) -> None:
     async def did_change_configuration(
         ls: PyengineerServer, params: types.DidChangeConfigurationParams
     ) -> None:
+        # Imported here, not at the top: this module is registered before `initialize` is answered.
+        from pyengineer.lsp import workspaces
+
         settings = params.settings
         if (
             isinstance(settings, Mapping)
@@ -68,6 +70,8 @@ def register(server: PyengineerServer) -> None:
 
     @server.feature("pyengineer/setApiKey")
     def set_api_key(ls: PyengineerServer, params: Any) -> None:
+        from pyengineer.lsp import workspaces
+
         key = params.get("apiKey") if isinstance(params, Mapping) else getattr(params, "apiKey", None)
         ls.session.api_key = key if isinstance(key, str) and key else None
         log.info("Anthropic API key %s", "set" if ls.session.api_key else "cleared")

@@ -1,4 +1,9 @@
-"""initialize / initialized / shutdown / $/setTrace / workspace folders."""
+"""initialize / initialized / shutdown / $/setTrace / workspace folders.
+
+Registered before `initialize` is answered, so this module imports nothing heavy at module level: `publishing`,
+`workspaces` and the session's models are imported in the handlers, which run once the deferred handler modules
+have loaded them (see handlers/__init__.py).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from pyengineer.lsp import publishing, workspaces
+from pyengineer.lsp.handlers import not_loaded, replace_feature
 from pyengineer.lsp.handlers.configuration import pull_configuration
-from pyengineer.lsp.handlers.diagnostics import pull_diagnostics
 from pyengineer.lsp.server import PyengineerServer, watch_parent
 from pyengineer.session.session import uri_to_path
 
@@ -21,6 +25,18 @@ log = logging.getLogger(__name__)
 def _options(params: types.InitializeParams) -> dict[str, Any]:
     options = params.initialization_options
     return dict(options) if isinstance(options, dict) else {}
+
+
+def _add_workspaces(ls: PyengineerServer, roots: list[Path | None]) -> None:
+    for root in roots:
+        if root is not None:
+            ls.session.add_workspace(root)
+
+
+def _register_pull_diagnostics(ls: PyengineerServer) -> None:
+    from pyengineer.lsp.handlers.diagnostics import pull_diagnostics
+
+    replace_feature(ls, types.TEXT_DOCUMENT_DIAGNOSTIC, pull_diagnostics)
 
 
 def register(server: PyengineerServer) -> None:
@@ -43,9 +59,8 @@ def register(server: PyengineerServer) -> None:
             roots = [uri_to_path(params.root_uri)]
         elif not folders and params.root_path:
             roots = [Path(params.root_path)]
-        for root in roots:
-            if root is not None:
-                ls.session.add_workspace(root)
+        # A workspace's state holds its settings (pydantic), which are imported after the answer.
+        ls.when_handlers_loaded(lambda: _add_workspaces(ls, roots))
         # Pull diagnostics only for clients that can pull and can be told to pull again after a branch
         # switch (refreshSupport); the others get pushed diagnostics, never both (that would show twice).
         if ls.client_supports("text_document.diagnostic") and ls.client_supports(
@@ -57,12 +72,15 @@ def register(server: PyengineerServer) -> None:
                 types.DiagnosticOptions(
                     identifier="pyengineer", inter_file_dependencies=True, workspace_diagnostics=False
                 ),
-            )(pull_diagnostics)
+            )(not_loaded(types.TEXT_DOCUMENT_DIAGNOSTIC))
+            ls.when_handlers_loaded(lambda: _register_pull_diagnostics(ls))
         if params.process_id:
             watch_parent(params.process_id)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: PyengineerServer, params: types.InitializedParams) -> None:
+        from pyengineer.lsp import workspaces
+
         try:
             await pull_configuration(ls)
         finally:
@@ -73,6 +91,8 @@ def register(server: PyengineerServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: PyengineerServer, params: None) -> None:
+        from pyengineer.lsp import workspaces
+
         ls.shutting_down = True
         for state in list(ls.session.workspaces.values()):
             workspaces.stop_watcher(ls, state)
@@ -86,6 +106,8 @@ def register(server: PyengineerServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def folders_changed(ls: PyengineerServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        from pyengineer.lsp import publishing, workspaces
+
         for folder in params.event.removed:
             path = uri_to_path(folder.uri)
             if path is None:
