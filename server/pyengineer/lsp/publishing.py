@@ -10,13 +10,11 @@ from typing import Any
 
 from lsprotocol import types
 
-from pyengineer.engine.analyze import analyze
-from pyengineer.engine.source import ParsedSource
+from pyengineer.engine.incremental import DocumentAnalyzer
 from pyengineer.findings import Finding
 from pyengineer.lsp import wire
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
-from pyengineer.workspace.context import WorkspaceContext
 
 log = logging.getLogger(__name__)
 
@@ -24,38 +22,28 @@ READY_TIMEOUT = 60.0
 # Documents longer than this (generated code, data dumped into a .py) are not analysed: parsing and the
 # rules take minutes on a 20 MB file, and every keystroke would start that again.
 MAX_ANALYZED_CHARS = 2_000_000
-# The parse (tree and syntax index) of each open document's latest text is kept, so a republish after a branch
-# switch or a settings change re-runs only the rules, not the parser and the tree walk (most of the cost).
+# The last analysis of each open document is kept (up to this many characters), so the next version is
+# analysed incrementally when the edit allows (engine/incremental.py) and a republish after a branch switch
+# or a settings change re-runs only the rules, not the parser.
 MAX_KEPT_PARSE_CHARS = 500_000
-# Rules may memoize per context in the syntax index (keyed by id(context)): the contexts a kept parse was used
-# with are kept alive with it, so no later context can reuse one of their ids; after this many, parse afresh.
-MAX_CONTEXTS_PER_PARSE = 8
-_parsed: dict[str, tuple[ParsedSource, list[WorkspaceContext]]] = {}
-_parsed_lock = threading.Lock()
+_analyzers: dict[str, DocumentAnalyzer] = {}
+_analyzers_lock = threading.Lock()
 
 
-def parsed_source(snapshot: DocumentSnapshot) -> ParsedSource:
-    """The ParsedSource of the snapshot's text: the kept one when the text is unchanged, else a new one."""
-    with _parsed_lock:
-        kept = _parsed.get(snapshot.uri)
-        if kept is not None:
-            source, contexts = kept
-            if (
-                source.text == snapshot.text
-                and source.relative == snapshot.relative
-                and source.path == snapshot.path
-            ):
-                if not any(c is snapshot.context for c in contexts):
-                    contexts.append(snapshot.context)
-                if len(contexts) <= MAX_CONTEXTS_PER_PARSE:
-                    return source
-    source = ParsedSource(snapshot.path, snapshot.text, snapshot.relative)
-    with _parsed_lock:
-        if len(snapshot.text) <= MAX_KEPT_PARSE_CHARS:
-            _parsed[snapshot.uri] = (source, [snapshot.context])
-        else:
-            _parsed.pop(snapshot.uri, None)
-    return source
+def analyzer(snapshot: DocumentSnapshot) -> DocumentAnalyzer:
+    """The analyzer that keeps the document's last analysis."""
+    with _analyzers_lock:
+        found = _analyzers.get(snapshot.uri)
+        if found is None or found.path != snapshot.path:
+            found = _analyzers[snapshot.uri] = DocumentAnalyzer(
+                snapshot.path, snapshot.relative, MAX_KEPT_PARSE_CHARS
+            )
+        return found
+
+
+def forget(uri: str) -> None:
+    with _analyzers_lock:
+        _analyzers.pop(uri, None)
 
 
 def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
@@ -68,8 +56,9 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
             MAX_ANALYZED_CHARS,
         )
         return []
-    source = parsed_source(snapshot)
-    return analyze(source, snapshot.context, snapshot.settings, changed=snapshot.changed)
+    return analyzer(snapshot).analyze(
+        snapshot.text, snapshot.context, snapshot.settings, snapshot.changed, snapshot.relative
+    )
 
 
 def to_diagnostics(
@@ -195,7 +184,6 @@ def clear(ls: PyengineerServer, uri: str) -> None:
         task.cancel()
     ls.findings.pop(uri, None)
     wire.forget(uri)
-    with _parsed_lock:
-        _parsed.pop(uri, None)
+    forget(uri)
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
