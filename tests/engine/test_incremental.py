@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import random
 import sysconfig
+import zlib
 from pathlib import Path
 
 import pytest
@@ -189,7 +190,9 @@ def _same_index(index: SyntaxIndex, text: str) -> None:
 
 
 def _key(finding: dict[str, object]) -> tuple[object, ...]:
-    return (finding["code"], repr(finding["range"]), finding["message"])
+    # PE101 names a fix/ branch when other findings are errors: its message follows what else was found.
+    message = "" if finding["code"] == "PE101" else finding["message"]
+    return (finding["code"], repr(finding["range"]), message)
 
 
 def _check_broken(analyzer: DocumentAnalyzer, path: str, valid: str, broken: str) -> None:
@@ -198,7 +201,7 @@ def _check_broken(analyzer: DocumentAnalyzer, path: str, valid: str, broken: str
     got = {_key(f.model_dump()) for f in analyzer.analyze(broken, CONTEXT, SETTINGS, True, "app/main.py")}
     full = {_key(f) for f in _full(path, broken)}
     assert full <= got
-    before = {(f["code"], f["message"]) for f in _full(path, valid)}
+    before = {(f["code"], _key(f)[2]) for f in _full(path, valid)}
     assert {(code, message) for code, _, message in got - full} <= before
 
 
@@ -242,7 +245,7 @@ def test_edits_in_a_framework_module_match_a_full_analysis(seed: int) -> None:
 @pytest.mark.parametrize("name", ["argparse.py", "json/decoder.py", "asyncio/base_events.py", "textwrap.py"])
 def test_edits_in_stdlib_modules_match_a_full_analysis(name: str) -> None:
     path = STDLIB / name
-    analyzer = _replay(path.read_text(encoding="utf-8"), hash(name) % 1000, 12, str(path))
+    analyzer = _replay(path.read_text(encoding="utf-8"), zlib.crc32(name.encode()), 12, str(path))
     assert analyzer.steps >= 2
 
 
