@@ -126,26 +126,28 @@ _CHUNK = 4096
 
 
 def _common_prefix(a: str, b: str) -> int:
-    """The length of the longest common prefix (compared a chunk at a time: C speed, not a char loop)."""
+    """The length of the longest common prefix: slices compared at C speed, halving the step after a
+    difference (a char-by-char loop costs a millisecond on a 4 KB stretch)."""
     limit = min(len(a), len(b))
     at = 0
-    while at + _CHUNK <= limit and a[at : at + _CHUNK] == b[at : at + _CHUNK]:
-        at += _CHUNK
-    while at < limit and a[at] == b[at]:
-        at += 1
+    step = _CHUNK
+    while step:
+        while at + step <= limit and a[at : at + step] == b[at : at + step]:
+            at += step
+        step //= 2
     return at
 
 
 def _common_suffix(a: str, b: str, limit: int) -> int:
     """The length of the longest common suffix, at most `limit`."""
     at = 0
-    while (
-        at + _CHUNK <= limit
-        and a[len(a) - at - _CHUNK : len(a) - at] == b[len(b) - at - _CHUNK : len(b) - at]
-    ):
-        at += _CHUNK
-    while at < limit and a[len(a) - at - 1] == b[len(b) - at - 1]:
-        at += 1
+    step = _CHUNK
+    while step:
+        while (
+            at + step <= limit and a[len(a) - at - step : len(a) - at] == b[len(b) - at - step : len(b) - at]
+        ):
+            at += step
+        step //= 2
     return at
 
 
@@ -174,12 +176,15 @@ def _changed_lines(old_text: str, text: str, old: list[str]) -> tuple[list[str],
 
 def _parse_function(lines: list[str], end: str, region: _Region, last: int) -> FunctionNode:
     """The function on lines region.first..last of the new text, parsed alone with its real line numbers."""
-    chunk = end.join(lines[region.first - 1 : last]) + end
     indent = region.node.col_offset
+    # Blank lines in front give the nodes their real line numbers straight from the parser.
     if indent:
         # Indented (a method): under an `if` of its own it parses as it would in its class, and anything the
         # edit dedented out of the function shows up as a second statement.
-        chunk = "if 1:" + end + chunk
+        chunk = end * (region.first - 2) + "if 1:" + end
+    else:
+        chunk = end * (region.first - 1)
+    chunk += end.join(lines[region.first - 1 : last]) + end
     try:
         module = parse_module(chunk)
     except PARSE_ERRORS as exc:
@@ -195,7 +200,6 @@ def _parse_function(lines: list[str], end: str, region: _Region, last: int) -> F
         raise NotIncremental("the edit reaches out of the function")
     node = body[0]
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    ast.increment_lineno(node, region.first - 1 - (1 if indent else 0))
     return node
 
 

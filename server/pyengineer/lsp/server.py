@@ -35,6 +35,8 @@ T = TypeVar("T")
 
 # A line with its end, where LSP ends lines: \r\n, \r or \n (str.splitlines also ends them at \f, \x85, U+2028...).
 _LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# Where str.splitlines breaks a line and LSP (and Python) do not.
+_SPLITLINES_ONLY = ("\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
 class LspTextDocument(TextDocument):
@@ -47,7 +49,28 @@ class LspTextDocument(TextDocument):
 
     @property
     def lines(self) -> Sequence[str]:
-        return tuple(_LSP_LINE.findall(self.source))
+        source = self.source
+        # str.splitlines is 5x faster than the regex, and the same unless the text holds one of the other
+        # characters it breaks at (each `in` is one C scan).
+        if not any(c in source for c in _SPLITLINES_ONLY):
+            return tuple(source.splitlines(True))
+        return tuple(_LSP_LINE.findall(source))
+
+    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        # pygls rebuilds the whole text line by line in Python on every keystroke; one splice does the same.
+        lines = self.lines
+        rng = self._position_codec.range_from_client_units(lines, change.range)
+        start, end = rng.start, rng.end
+        if not (start.line < len(lines) and end.line < len(lines)) or (start.line, start.character) > (
+            end.line,
+            end.character,
+        ):
+            super()._apply_incremental_change(change)  # appending at the end, or a range pygls tolerates
+            return
+        begin = sum(map(len, lines[: start.line])) + min(max(start.character, 0), len(lines[start.line]))
+        stop = sum(map(len, lines[: end.line])) + min(max(end.character, 0), len(lines[end.line]))
+        source = self.source
+        self._source = source[:begin] + change.text + source[stop:]
 
 
 class LspWorkspace(Workspace):
