@@ -168,6 +168,9 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
     if queued is not None:
         queued.paths |= batch.paths
         queued.git_changed |= batch.git_changed
+        # The batch before may take seconds (a checkout rewrote a thousand files); a branch switch in this
+        # one must not wait for it.
+        _republish_if_branch_moved(ls, state, batch, _touches_config(state, batch))
         return
     ls.queued_batches[key] = ChangeBatch()
     try:
@@ -180,8 +183,38 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
         ls.queued_batches.pop(key, None)
 
 
+def _touches_config(state: WorkspaceState, batch: ChangeBatch) -> bool:
+    return any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
+
+
+def _republish_if_branch_moved(
+    ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch, config_touched: bool
+) -> None:
+    """A branch switch: the branch decides PE101 in every open document. Reading HEAD takes no git process,
+    so the editor hears about it before `git status` and the index catch up with the rewritten files."""
+    if not (batch.git_changed and batch.paths and state.git.git_dir and state.context is not None):
+        return
+    if config_touched:
+        return  # the settings (protected branches among them) are reloaded first
+    branch, detached = read_head(Path(state.git.git_dir))
+    if (branch, detached) == (state.git.branch, state.git.detached):
+        return
+    pattern = matching_protection(branch, state.settings.protected_branches)
+    state.git = state.git.model_copy(
+        update={
+            "branch": branch,
+            "detached": detached,
+            "protected": pattern is not None,
+            "protected_pattern": pattern,
+        }
+    )
+    state.context = state.context.model_copy(update={"git": state.git})
+    send_status(ls, state)
+    publishing.republish(ls, state.root)
+
+
 async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
-    config_touched = any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
+    config_touched = _touches_config(state, batch)
     log.debug(
         "changes in %s: %d paths, git=%s, config=%s",
         state.root,
@@ -193,29 +226,7 @@ async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: 
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
         state.settings, state.config_error, state.config_file = settings, error, config_file
         publish_config_diagnostic(ls, state)
-    if (
-        batch.git_changed
-        and batch.paths
-        and state.git.git_dir
-        and state.context is not None
-        and not config_touched
-    ):
-        # A branch switch: the branch decides PE101 in every open document. Reading HEAD takes no git process,
-        # so the editor hears about it before `git status` and the index catch up with the rewritten files.
-        branch, detached = read_head(Path(state.git.git_dir))
-        if (branch, detached) != (state.git.branch, state.git.detached):
-            pattern = matching_protection(branch, state.settings.protected_branches)
-            state.git = state.git.model_copy(
-                update={
-                    "branch": branch,
-                    "detached": detached,
-                    "protected": pattern is not None,
-                    "protected_pattern": pattern,
-                }
-            )
-            state.context = state.context.model_copy(update={"git": state.git})
-            send_status(ls, state)
-            publishing.republish(ls, state.root)
+    _republish_if_branch_moved(ls, state, batch, config_touched)
     before = state.context
     started = time.perf_counter()
     _, context = await ls.run_sync(_refresh, state, batch, config_touched)
