@@ -380,3 +380,14 @@ def test_a_context_with_other_frameworks_reruns_every_rule() -> None:
     assert analyzer.steps == steps
     want = analyze(ParsedSource("/project/app/main.py", text, "app/main.py"), bare, SETTINGS, True)
     assert [f.model_dump() for f in got] == [f.model_dump() for f in want]
+
+
+def test_deleting_a_relative_import_in_a_function_drops_its_binding() -> None:
+    text = APP.replace("            import json\n", "            from . import json\n")
+    analyzer = _analyzer(text)
+    _step(analyzer, text.replace("            from . import json\n", "            pass\n"))
+    kept = analyzer._kept
+    assert kept is not None
+    index = known_index(kept.source)
+    assert index is not None
+    _same_index(index, kept.source.text)

@@ -442,7 +442,11 @@ class DocumentAnalyzer:
         old_facts = _facts(before)
         old_bindings = index.binding_signature()
         old_records = [r for r in old.imports if region.first <= r.line <= region.last]
-        records = imports_from_tree(ast.Module(body=[node], type_ignores=[]), lines)
+        # Every import statement and import_module()/__import__() call has the word on one of its lines.
+        importing = any("import" in line for line in old_lines[region.first - 1 : region.last]) or any(
+            "import" in line for line in lines[region.first - 1 : last]
+        )
+        records = imports_from_tree(ast.Module(body=[node], type_ignores=[]), lines) if importing else []
         if {r.top_level for r in old_records} != {r.top_level for r in records}:
             raise NotIncremental("the edit changed what the function imports")
 
@@ -456,7 +460,7 @@ class DocumentAnalyzer:
             *(_moved_import(r, delta) for r in old.imports if r.line > region.last),
         ]
         source = ParsedSource.derived(self.path, text, self.relative, lines, tree, imports)
-        index.splice(source, region.node, node, region.owner, region.first, delta)
+        index.splice(source, region.node, node, region.owner, region.first, delta, rebind=importing)
         adopt_index(source, index)
         if index.binding_signature() != old_bindings:
             raise NotIncremental("the edit changed what an import binds")

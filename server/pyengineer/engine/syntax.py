@@ -106,7 +106,14 @@ class SyntaxIndex:
             self._bind_import(imp_from)
 
     def splice(
-        self, source: ParsedSource, old: ast.AST, new: ast.AST, owner: ast.AST, first: int, delta: int
+        self,
+        source: ParsedSource,
+        old: ast.AST,
+        new: ast.AST,
+        owner: ast.AST,
+        first: int,
+        delta: int,
+        rebind: bool = True,
     ) -> None:
         """Make this index describe `source`, whose tree is the old one with `old` replaced by `new`.
 
@@ -114,7 +121,8 @@ class SyntaxIndex:
         it has to move `delta` lines, as the edit added or removed that many. Only the nodes of `old` and
         `new` are walked: in the by-type lists, which are sorted by position, the old function's nodes are
         one run that the new ones replace. Raises ValueError if the index does not match the tree it is
-        told about (the caller then parses afresh).
+        told about (the caller then parses afresh). `rebind=False`: neither function holds an import, so the
+        bindings stay as they are.
         """
         old_parents: dict[ast.AST, ast.AST] = {}
         old_types: dict[type[ast.AST], list[ast.AST]] = {}
@@ -124,7 +132,9 @@ class SyntaxIndex:
         _index_subtree(new, new_parents, new_types)
         start = (first, -1)
         plans: list[tuple[list[ast.AST], int, int, list[ast.AST]]] = []
-        for kind in {*self._by_type, *new_types}:
+        # Without moved lines only the kinds the two functions hold change; with them, every list moves.
+        kinds = {*self._by_type, *new_types} if delta else {*old_types, *new_types}
+        for kind in kinds:
             nodes = self._by_type.setdefault(kind, [])
             gone = old_types.get(kind, [])
             added = new_types.get(kind, [])
@@ -161,7 +171,8 @@ class SyntaxIndex:
         self.source = source
         self._memo = {}
         self.__dict__.pop("_source_lines", None)
-        self._bind_imports()
+        if rebind:
+            self._bind_imports()
 
     def forget_memos(self) -> None:
         self._memo = {}

@@ -39,6 +39,14 @@ _LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _SPLITLINES_ONLY = ("\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
+def _ascii_column(line: str, character: int) -> int:
+    """What pygls' position codec makes of `character` on an ASCII `line` (its clamp included)."""
+    length = len(line) - 1 if line.endswith("\r\n") else len(line)
+    if length == 0:
+        return 0
+    return length - 1 if character > length else character
+
+
 class LspTextDocument(TextDocument):
     """pygls' document with lines broken where the editor breaks them.
 
@@ -59,16 +67,33 @@ class LspTextDocument(TextDocument):
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
         # pygls rebuilds the whole text line by line in Python on every keystroke; one splice does the same.
         lines = self.lines
-        rng = self._position_codec.range_from_client_units(lines, change.range)
-        start, end = rng.start, rng.end
-        if not (start.line < len(lines) and end.line < len(lines)) or (start.line, start.character) > (
-            end.line,
-            end.character,
+        start_line, start_char = change.range.start.line, change.range.start.character
+        end_line, end_char = change.range.end.line, change.range.end.character
+        if (
+            start_line < len(lines)
+            and end_line < len(lines)
+            and lines[start_line].isascii()
+            and lines[end_line].isascii()
+        ):
+            # Client units (UTF-16 or UTF-8) are characters on an ASCII line: no conversion, only pygls' clamp.
+            start_char = _ascii_column(lines[start_line], start_char)
+            end_char = _ascii_column(lines[end_line], end_char)
+        else:
+            rng = self._position_codec.range_from_client_units(lines, change.range)
+            start_line, start_char, end_line, end_char = (
+                rng.start.line,
+                rng.start.character,
+                rng.end.line,
+                rng.end.character,
+            )
+        if not (start_line < len(lines) and end_line < len(lines)) or (start_line, start_char) > (
+            end_line,
+            end_char,
         ):
             super()._apply_incremental_change(change)  # appending at the end, or a range pygls tolerates
             return
-        begin = sum(map(len, lines[: start.line])) + min(max(start.character, 0), len(lines[start.line]))
-        stop = sum(map(len, lines[: end.line])) + min(max(end.character, 0), len(lines[end.line]))
+        begin = sum(map(len, lines[:start_line])) + min(max(start_char, 0), len(lines[start_line]))
+        stop = sum(map(len, lines[:end_line])) + min(max(end_char, 0), len(lines[end_line]))
         source = self.source
         self._source = source[:begin] + change.text + source[stop:]
 
