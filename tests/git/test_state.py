@@ -179,3 +179,20 @@ def test_read_head_agrees_with_the_full_state(git_repo: RepoFactory) -> None:
     state = read_git_state(repo.root)
     assert read_head(git_dir) == (state.branch, state.detached) == (None, True)
     assert read_head(repo.root / "missing") == (None, False)
+
+
+def test_reading_the_state_never_writes_the_index(git_repo: RepoFactory) -> None:
+    # A plain `git status` refreshes stale stat data in the index under .git/index.lock; while it holds the
+    # lock, the user's own `git checkout` or `git commit` in a terminal fails.
+    import os
+
+    repo = git_repo(files={"a.py": "x = 1\n"}, commit=True)
+    later = (repo.root / "a.py").stat().st_mtime_ns + 5_000_000_000
+    os.utime(repo.root / "a.py", ns=(later, later))  # same content, stale stat data in the index
+    index = repo.root / ".git" / "index"
+    before = (index.read_bytes(), index.stat().st_mtime_ns)
+    state = read_git_state(repo.root)
+    assert state.dirty == 0
+    assert (index.read_bytes(), index.stat().st_mtime_ns) == before
+    run_git(repo.root, "status", "--porcelain")  # what a plain status does: it does rewrite it
+    assert index.read_bytes() != before[0]

@@ -96,10 +96,12 @@ def operation_in_progress(git_dir: Path) -> str | None:
 def _status(repo: Repo) -> tuple[int, int, tuple[str, ...]]:
     """Dirty count, untracked count and the changed paths, from one `git status` call."""
     # core.fsmonitor names a program that `git status` runs: a workspace's .git/config must not make merely
-    # opening the folder execute something.
+    # opening the folder execute something. --no-optional-locks: status otherwise takes .git/index.lock to
+    # refresh the index, and the user's own checkout or commit in a terminal fails while we hold it.
     out = repo.git.execute(
         [
             "git",
+            "--no-optional-locks",
             *NO_PROGRAMS,
             "status",
             "--porcelain=v1",
