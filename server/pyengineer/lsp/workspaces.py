@@ -166,6 +166,12 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
     key = str(state.root)
     queued = ls.queued_batches.get(key)
     if queued is not None:
+        log.debug(
+            "changes in %s: %d paths, git=%s (queued behind the batch being applied)",
+            state.root,
+            len(batch.paths),
+            batch.git_changed,
+        )
         queued.paths |= batch.paths
         queued.git_changed |= batch.git_changed
         # The batch before may take seconds (a checkout rewrote a thousand files); a branch switch in this
@@ -191,8 +197,13 @@ def _republish_if_branch_moved(
     ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch, config_touched: bool
 ) -> None:
     """A branch switch: the branch decides PE101 in every open document. Reading HEAD takes no git process,
-    so the editor hears about it before `git status` and the index catch up with the rewritten files."""
-    if not (batch.git_changed and batch.paths and state.git.git_dir and state.context is not None):
+    so the editor hears about it before `git status` and the index catch up with the rewritten files.
+
+    HEAD is read for every batch, not only those that saw `.git` change: a checkout's rewritten files reach
+    the server first (the watcher flushes a long burst every second), and while the server applies them the
+    watcher's own thread is slowed, so the batch that saw HEAD move can come a second or two later.
+    """
+    if not (batch and state.git.git_dir and state.context is not None):
         return
     if config_touched:
         return  # the settings (protected branches among them) are reloaded first
