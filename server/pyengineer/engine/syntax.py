@@ -82,6 +82,21 @@ class ImportBinding:
 class SyntaxIndex:
     """Parents, nodes by type and import bindings of one parsed document."""
 
+    # The index is cached per source in a WeakKeyDictionary; a strong reference back to its key would keep
+    # every version of every document (text, tree and index) alive for good.
+    _source: weakref.ref[ParsedSource]
+
+    @property
+    def source(self) -> ParsedSource:
+        source = self._source()
+        if source is None:
+            raise RuntimeError("the document this index describes is gone")
+        return source
+
+    @source.setter
+    def source(self, value: ParsedSource) -> None:
+        self._source = weakref.ref(value)
+
     def __init__(self, source: ParsedSource, tree: ast.Module) -> None:
         self.source = source
         self.tree = tree

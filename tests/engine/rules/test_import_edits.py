@@ -12,11 +12,15 @@ from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 
 from tests.engine.rules.rule_harness import dedent
 
+# An index refers to its source weakly (it is cached per source): the sources stay alive here.
+_SOURCES: list[ParsedSource] = []
+
 
 def _index(tmp_path: Path, text: str) -> SyntaxIndex:
     path = tmp_path / "m.py"
     path.write_text(dedent(text))
-    index = syntax_index(ParsedSource(str(path), path.read_text(), "m.py"))
+    _SOURCES.append(ParsedSource(str(path), path.read_text(), "m.py"))
+    index = syntax_index(_SOURCES[-1])
     assert index is not None
     return index
 
