@@ -499,6 +499,7 @@ async def keystrokes(
     init: dict[str, Any],
     cache: Path,
     warmup: int = 3,
+    memory: dict[str, int] | None = None,
 ) -> list[float]:
     """Server time from each didChange to its publishDiagnostics, over `edits` edits typed one by one."""
     from lsprotocol import types
@@ -554,6 +555,10 @@ async def keystrokes(
             got = next(e for e in session.published[uri][before:] if e[2] in (version, None))
             if version - 2 >= warmup:
                 samples.append(got[0] - sent)
+            elif memory is not None and version - 2 == warmup - 1:
+                memory["after_warmup"] = resident(session.pid)
+        if memory is not None:
+            memory["after_edits"] = resident(session.pid)
         return samples
     finally:
         await session.stop()
@@ -573,6 +578,7 @@ def bench_keystrokes(plan: Plan, rows: list[Row], pylsp: list[str] | None, tmp: 
             started = time.perf_counter()
             ast.parse(text)
             parse.append(time.perf_counter() - started)
+        memory: dict[str, int] = {}
         ours = asyncio.run(
             keystrokes(
                 pyengineer_command(),
@@ -582,6 +588,7 @@ def bench_keystrokes(plan: Plan, rows: list[Row], pylsp: list[str] | None, tmp: 
                 plan.edits,
                 {"settings": {"debounceMs": 0}},
                 tmp / "cache",
+                memory=memory,
             )
         )
         theirs: list[float] | None = None
@@ -605,6 +612,10 @@ def bench_keystrokes(plan: Plan, rows: list[Row], pylsp: list[str] | None, tmp: 
                 else ""
             )
         )
+        growth = (memory.get("after_edits", 0) - memory.get("after_warmup", 0)) / 2**20
+        info["rss_after_warmup"] = memory.get("after_warmup")
+        info["rss_after_edits"] = memory.get("after_edits")
+        log(f"keystroke {source.name}: server RSS {growth:+.1f} MiB over {plan.edits} keystrokes")
         rows.append(
             Row(
                 f"keystroke_{lines}_p50_vs_parse",
@@ -652,6 +663,18 @@ def bench_keystrokes(plan: Plan, rows: list[Row], pylsp: list[str] | None, tmp: 
                     None,
                 )
             )
+        rows.append(
+            Row(
+                f"memory_keystrokes_{lines}",
+                f"server RSS growth over {plan.edits} keystrokes ({label})",
+                growth,
+                "(MiB, absolute)",
+                None,
+                "(report)",
+                None,
+                absolute=True,
+            )
+        )
 
 
 # --- 5: start-up ------------------------------------------------------------------------------------------
@@ -747,6 +770,15 @@ def bench_start(plan: Plan, rows: list[Row], tmp: Path) -> None:
 
 
 # --- 6: memory --------------------------------------------------------------------------------------------
+
+
+def resident(pid: int) -> int:
+    """Current RSS in bytes (VmRSS)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def peak_rss(pid: int) -> int:
@@ -897,6 +929,8 @@ def bench_branch_switch(repo: Path, plan: Plan, rows: list[Row], tmp: Path) -> N
 def fmt_value(row: Row, value: float | None) -> str:
     if value is None:
         return "-"
+    if row.id.startswith("memory_keystrokes"):
+        return f"{value:+.1f} MiB"
     if row.id.startswith("memory"):
         return f"{value:.0f} MiB"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
