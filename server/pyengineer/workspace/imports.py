@@ -66,6 +66,16 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def line_ending(text: str) -> str:
+    """The one line ending `text` uses ("\n" or "\r\n"), or "" when it mixes them: then its `split_lines`
+    joined back cannot rebuild it."""
+    if "\r" not in text:
+        return "\n"
+    if text.count("\r") == text.count("\r\n") == text.count("\n"):
+        return "\r\n"
+    return ""
+
+
 def char_column(lines: list[str], line: int, byte_col: int) -> int:
     """Convert ast's UTF-8 byte column on 1-based `line` to a code-point column."""
     if 0 < line <= len(lines):

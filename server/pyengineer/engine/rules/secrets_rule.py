@@ -19,6 +19,7 @@ from pyengineer.engine.source import ParsedSource
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
 from pyengineer.redaction import ASSIGNMENT_KIND, SecretMatch, find_secrets
+from pyengineer.workspace.imports import line_ending
 
 
 class _Offsets:
@@ -58,12 +59,10 @@ def _scanned(source: ParsedSource) -> tuple[str, int]:
     focused on (an edit inside one function re-checks that function alone)."""
     if source.focus is None:
         return source.text, 0
-    text = source.text
-    crlf = "\r" in text
-    if crlf and text.count("\r") != text.count("\r\n"):
-        return text, 0  # mixed line ends: the lines alone cannot rebuild the text; scan it all
+    end = line_ending(source.text)
+    if not end:
+        return source.text, 0  # mixed line ends: the lines alone cannot rebuild the text; scan it all
     first, last = source.focus
-    end = "\r\n" if crlf else "\n"
     return end.join(source.lines[first - 1 : last]) + end, first - 1
 
 
