@@ -34,6 +34,7 @@ from pyengineer.workspace.imports import (
     ImportRecord,
     imports_from_tokens,
     imports_from_tree,
+    line_ending,
     parse_module,
     split_lines,
 )
@@ -111,15 +112,6 @@ def _region(tree: ast.Module, line_count: int, lo: int, hi: int) -> _Region:
             raise NotIncremental(f"the edit is in a module- or class-level {type(stmt).__name__}")
         body = stmt.body[0]
         return _Region(stmt, container, owner, starts[at], end, body.lineno)
-
-
-def _line_end(text: str) -> str:
-    """The one line ending `text` uses, or '' when it mixes them (lines alone then cannot rebuild it)."""
-    if "\r" not in text:
-        return "\n"
-    if text.count("\r") == text.count("\r\n") == text.count("\n"):
-        return "\r\n"
-    return ""
 
 
 _CHUNK = 4096
@@ -258,6 +250,28 @@ def _moved_import(record: ImportRecord, delta: int) -> ImportRecord:
     return record.model_copy(update={"line": record.line + delta}) if delta else record
 
 
+def _spliced_imports(
+    old: list[ImportRecord], region: _Region, records: list[ImportRecord], delta: int
+) -> list[ImportRecord]:
+    """The new version's imports: the old ones around the edited function, `records` for the function."""
+    return [
+        *(r for r in old if r.line < region.first),
+        *records,
+        *(_moved_import(r, delta) for r in old if r.line > region.last),
+    ]
+
+
+def _kept_findings(kept: _Kept, region: _Region, delta: int) -> list[Finding]:
+    """The kept local findings outside the edited function, moved by the edit (NotIncremental if one of them
+    points into the function)."""
+    first, after = region.first - 1, region.last - 1  # 0-based, old text
+    return [
+        _kept_finding(f, after, delta, first)
+        for f in kept.analysis.local
+        if not first <= f.range.start.line <= after
+    ]
+
+
 def _local_inputs_equal(kept: _Kept, context: WorkspaceContext, settings: Settings) -> bool:
     """True if the local rules would see what they saw for the kept analysis.
 
@@ -321,12 +335,14 @@ class DocumentAnalyzer:
                 try:
                     source, analysis = self._step(kept, text, context, settings, changed)
                 except _Unparsable as broken:
-                    partial = self._broken(kept, text, broken, context, settings, changed)
-                    if partial is not None:
-                        # The last version that parsed stays the base: the next keystroke that mends the
-                        # function is a step from it.
-                        self._kept = kept
-                        return partial.findings
+                    source = ParsedSource(self.path, text, relative)
+                    partial = self._broken(kept, source, broken, context, settings, changed)
+                    if partial is None:
+                        return self._full(source, context, settings, changed)
+                    # The last version that parsed stays the base: the next keystroke that mends the function
+                    # is a step from it.
+                    self._kept = kept
+                    return partial.findings
                 except NotIncremental as why:
                     log.debug("%s: full analysis (%s)", self.relative, why)
                 except Exception:
@@ -360,7 +376,7 @@ class DocumentAnalyzer:
     def _broken(
         self,
         kept: _Kept,
-        text: str,
+        source: ParsedSource,
         broken: _Unparsable,
         context: WorkspaceContext,
         settings: Settings,
@@ -372,35 +388,23 @@ class DocumentAnalyzer:
         rest of the file, which did not change: the local findings outside that function are kept, and the
         function's own text gets what needs no syntax tree (secrets, imports by the tolerant tokenizer). A
         full analysis of a file that does not parse would report only the latter, for the whole file, at the
-        cost of tokenizing all of it. None when the whole file parses after all (the full path then runs).
+        cost of tokenizing all of it. None when the whole file (`source`, the new text) parses after all, or a
+        kept finding points into the function: the full path then runs, on `source` as parsed here.
         """
         region, lines, delta = broken.region, broken.lines, broken.delta
         last = region.last + delta
-        source = ParsedSource(self.path, text, self.relative)
         if source.tree is not None:
             return None
-        old = kept.source
-        chunk = "\n".join(lines[region.first - 1 : last]) + "\n"
-        records = [
-            r.model_copy(update={"line": r.line + region.first - 1}) for r in imports_from_tokens(chunk)
-        ]
-        source.__dict__.update(
-            lines=lines,
-            imports=[
-                *(r for r in old.imports if r.line < region.first),
-                *records,
-                *(_moved_import(r, delta) for r in old.imports if r.line > region.last),
-            ],
-        )
-        first, after = region.first - 1, region.last - 1
         try:
-            kept_findings = [
-                _kept_finding(f, after, delta, first)
-                for f in kept.analysis.local
-                if not first <= f.range.start.line <= after
-            ]
+            kept_findings = _kept_findings(kept, region, delta)
         except NotIncremental:
             return None
+        chunk = "\n".join(lines[region.first - 1 : last]) + "\n"
+        records = [_moved_import(r, region.first - 1) for r in imports_from_tokens(chunk)]
+        # Only now, when this is the analysis: a full one of `source` must find its own imports.
+        source.__dict__.update(
+            lines=lines, imports=_spliced_imports(kept.source.imports, region, records, delta)
+        )
         log.debug(
             "%s: lines %d-%d do not parse; the rest of the file keeps its findings",
             self.relative,
@@ -417,8 +421,8 @@ class DocumentAnalyzer:
         old = kept.source
         tree = old.tree
         assert tree is not None
-        end = _line_end(text)
-        if not end or end != _line_end(old.text):
+        end = line_ending(text)
+        if not end or end != line_ending(old.text):
             raise NotIncremental("mixed or changed line endings")
         old_lines = old.lines
         lines, prefix, old_end, new_end = _changed_lines(old.text, text, old_lines)
@@ -454,11 +458,7 @@ class DocumentAnalyzer:
         container = region.container
         position = next(i for i, stmt in enumerate(container) if stmt is region.node)
         container[position] = node
-        imports = [
-            *(r for r in old.imports if r.line < region.first),
-            *records,
-            *(_moved_import(r, delta) for r in old.imports if r.line > region.last),
-        ]
+        imports = _spliced_imports(old.imports, region, records, delta)
         source = ParsedSource.derived(self.path, text, self.relative, lines, tree, imports)
         index.splice(source, region.node, node, region.owner, region.first, delta, rebind=importing)
         adopt_index(source, index)
@@ -469,12 +469,7 @@ class DocumentAnalyzer:
         if source.imported_top_levels != old.imported_top_levels:
             raise NotIncremental("the edit changed the modules the file imports")
 
-        first, after = region.first - 1, region.last - 1  # 0-based, old text
-        kept_findings = [
-            _kept_finding(f, after, delta, first)
-            for f in kept.analysis.local
-            if not first <= f.range.start.line <= after
-        ]
+        kept_findings = _kept_findings(kept, region, delta)
         analysis = analyze_parts(
             source, context, settings, changed, focus=(region.first, last), kept=kept_findings
         )
