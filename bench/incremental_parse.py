@@ -14,37 +14,15 @@ from __future__ import annotations
 import ast
 import statistics
 import sys
-import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import tree_sitter_python  # type: ignore[import-not-found]
+from run import stdlib_file  # the same files as the keystroke bench (bench/ is on sys.path when run)
 from tree_sitter import Language, Parser, Point  # type: ignore[import-not-found]
 
 REPEATS = 15
-
-
-def nearest(lines: int) -> Path:
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    best: tuple[int, str, Path] | None = None
-    for path in stdlib.rglob("*.py"):
-        relative = path.relative_to(stdlib).as_posix()
-        if any(p in ("test", "tests", "idlelib", "site-packages", "lib2to3") for p in relative.split("/")):
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        distance = abs(text.count("\n") - lines)
-        if best is None or (distance, relative) < best[:2]:
-            try:
-                ast.parse(text)
-            except SyntaxError:
-                continue
-            best = (distance, relative, path)
-    assert best is not None
-    return best[2]
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -113,7 +91,7 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}; {REPEATS} runs each, medians in ms")
     print("file | lines | ast.parse | ast walk | ts full parse | ts re-parse after 1 char | ts walk (Python)")
     for lines in (500, 5000):
-        print(" | ".join(measure(parser, nearest(lines))))
+        print(" | ".join(measure(parser, stdlib_file(lines))))
     return 0
 
 

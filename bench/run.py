@@ -319,21 +319,16 @@ class Session:
 
         protocol.structure_message = stamped  # type: ignore[method-assign]
 
-        @self.client.feature("pyengineer/status")
-        def on_status(params: Any) -> None:
-            pass
+        def ignore(params: Any) -> None:
+            pass  # timed in `stamped` above; registered so the client does not complain of unknown methods
 
-        @self.client.feature("textDocument/publishDiagnostics")
-        def on_diagnostics(params: Any) -> None:
-            pass
-
-        @self.client.feature("window/logMessage")
-        def on_log(params: Any) -> None:
-            pass
-
-        @self.client.feature("window/showMessage")
-        def on_message(params: Any) -> None:
-            pass
+        for method in (
+            "pyengineer/status",
+            "textDocument/publishDiagnostics",
+            "window/logMessage",
+            "window/showMessage",
+        ):
+            self.client.feature(method)(ignore)
 
     @property
     def pid(self) -> int:
