@@ -70,28 +70,18 @@ class LspTextDocument(TextDocument):
         lines = self.lines
         start_line, start_char = change.range.start.line, change.range.start.character
         end_line, end_char = change.range.end.line, change.range.end.character
-        if (
-            start_line < len(lines)
-            and end_line < len(lines)
-            and lines[start_line].isascii()
-            and lines[end_line].isascii()
-        ):
+        if not (start_line < len(lines) and end_line < len(lines)):
+            super()._apply_incremental_change(change)  # appending at the end of the document
+            return
+        if lines[start_line].isascii() and lines[end_line].isascii():
             # Client units (UTF-16 or UTF-8) are characters on an ASCII line: no conversion, only pygls' clamp.
             start_char = _ascii_column(lines[start_line], start_char)
             end_char = _ascii_column(lines[end_line], end_char)
         else:
             rng = self._position_codec.range_from_client_units(lines, change.range)
-            start_line, start_char, end_line, end_char = (
-                rng.start.line,
-                rng.start.character,
-                rng.end.line,
-                rng.end.character,
-            )
-        if not (start_line < len(lines) and end_line < len(lines)) or (start_line, start_char) > (
-            end_line,
-            end_char,
-        ):
-            super()._apply_incremental_change(change)  # appending at the end, or a range pygls tolerates
+            start_char, end_char = rng.start.character, rng.end.character
+        if (start_line, start_char) > (end_line, end_char):
+            super()._apply_incremental_change(change)  # a reversed range: pygls' own result, whatever it is
             return
         begin = sum(map(len, lines[:start_line])) + min(max(start_char, 0), len(lines[start_line]))
         stop = sum(map(len, lines[:end_line])) + min(max(end_char, 0), len(lines[end_line]))
