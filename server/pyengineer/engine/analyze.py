@@ -58,29 +58,25 @@ def analyze_parts(
     """
     rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
     inp = RuleInput(source=source, context=context, settings=settings, changed=changed)
-    local: list[Finding] = []
-    others: list[Finding] = []
-    if focus is None and kept is None:
-        for rule in rules:
-            if not rule.late:
-                (local if rule.local else others).extend(_run(rule, inp))
-    elif focus is None:
-        # The local rules' findings are known (the text and what they read are unchanged).
-        local.extend(kept or ())
-        others.extend(f for rule in rules if not rule.late and not rule.local for f in _run(rule, inp))
-    else:
+    focused: RuleInput | None = None
+    first = last = 0
+    if focus is not None:
         first, last = focus
         focused = RuleInput(
             source=source.focused(first, last), context=context, settings=settings, changed=changed
         )
-        local.extend(kept or ())
-        for rule in rules:
-            if rule.late:
-                continue
-            if rule.local:
-                local.extend(f for f in _run(rule, focused) if first - 1 <= f.range.start.line <= last - 1)
-            else:
-                others.extend(_run(rule, inp))
+    local: list[Finding] = list(kept or ())
+    others: list[Finding] = []
+    for rule in rules:
+        if rule.late:
+            continue
+        if not rule.local:
+            others.extend(_run(rule, inp))
+        elif focused is not None:
+            local.extend(f for f in _run(rule, focused) if first - 1 <= f.range.start.line <= last - 1)
+        elif kept is None:
+            local.extend(_run(rule, inp))
+        # else: `kept` is what the local rules found (the text and what they read are unchanged)
     findings = local + others
     late_input = RuleInput(
         source=source, context=context, settings=settings, changed=changed, prior=tuple(findings)
