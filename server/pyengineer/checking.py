@@ -12,6 +12,7 @@ from pyengineer.engine.analyze import analyze
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
 from pyengineer.git.state import read_git_state
+from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import IgnoreRules, relative_posix
 from pyengineer.workspace.markers import find_root
@@ -75,7 +76,8 @@ def check_paths(paths: Sequence[Path], overrides: dict[str, object] | None = Non
                 continue
             seen.add(path)
             try:
-                text = path.read_bytes().decode("utf-8", errors="replace")
+                # Bounded: a file above the limit is skipped, and the warning names it (on stderr).
+                text = safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES, keep_newlines=True)
             except OSError:
                 continue
             source = ParsedSource(str(path), text, relative_posix(root, path))

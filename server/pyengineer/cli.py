@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,7 @@ def _check(args: argparse.Namespace) -> int:
 
         edits, fixed = safe_fix_edits(findings)
         if edits:
-            apply_edits_to_files(edits)
+            apply_edits_to_files(edits, [p.root for p in projects])
             # Report what is left after fixing, as ruff does.
             projects = check_paths(paths, overrides or None)
             findings = [f for p in projects for f in p.findings]
@@ -180,10 +181,29 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrWarnings(logging.Handler):
+    """Warnings of the engine (a file skipped as too large or not a regular file, a rule that failed) as
+    `pyengineer: ...` lines on stderr; written to the current sys.stderr, so in-process runs capture them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"pyengineer: {record.getMessage()}\n")
+        except (OSError, ValueError):
+            pass
+
+
+def _warnings_to_stderr() -> None:
+    logger = logging.getLogger("pyengineer")
+    if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
+        logger.addHandler(_StderrWarnings(logging.WARNING))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(serving=arguments[:1] == ["serve"])
     args = parser.parse_args(arguments)
+    if args.command != "serve":  # the server sends its warnings to the editor
+        _warnings_to_stderr()
     try:
         code: int = args.run(args)
         return code

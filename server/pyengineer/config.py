@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pyengineer.errors import ConfigError
 from pyengineer.findings import Severity
+from pyengineer.workspace import safe_io
 
 CONFIG_FILE_NAMES = ("pyengineer.toml", "pyproject.toml")
 
@@ -170,6 +171,11 @@ def settings_from_mapping(
     return _validate(_merge(start, layer), originals, source)
 
 
+def _read_config(path: Path) -> str:
+    # Regular files only, bounded: a config linked to /dev/zero or a FIFO is an error naming the file.
+    return safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, warn=False, errors="strict")
+
+
 def find_config_file(root: Path) -> Path | None:
     """The file that configures `root`: pyengineer.toml, else a pyproject.toml with [tool.pyengineer]."""
     own = root / "pyengineer.toml"
@@ -178,7 +184,7 @@ def find_config_file(root: Path) -> Path | None:
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            data = tomllib.loads(_read_config(pyproject))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
             # A broken pyproject.toml may well hold our table: report it rather than silently ignore it.
             return pyproject
@@ -190,7 +196,7 @@ def find_config_file(root: Path) -> Path | None:
 def read_config_file(path: Path) -> dict[str, Any]:
     """The pyengineer table of one config file, or a ConfigError naming the file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -48,10 +48,10 @@ def test_files_are_written_all_or_nothing(tmp_path: Path) -> None:
         edit(str(bad), 0, 0, 0, 2, "y"),  # overlaps the one before
     ]
     with pytest.raises(PyengineerError):
-        apply_edits_to_files(edits)
+        apply_edits_to_files(edits, [tmp_path])
     assert good.read_text() == "a = 1\n"
     assert bad.read_text() == "b = 2\n"
-    written = apply_edits_to_files(edits[:2])
+    written = apply_edits_to_files(edits[:2], [tmp_path])
     assert good.read_text() == "a = 10\n"
     assert bad.read_text() == "x = 2\n"
     assert written == {str(good): "a = 10\n", str(bad): "x = 2\n"}
@@ -59,5 +59,5 @@ def test_files_are_written_all_or_nothing(tmp_path: Path) -> None:
 
 def test_an_edit_to_a_missing_file_creates_it(tmp_path: Path) -> None:
     target = tmp_path / "new" / "module.py"
-    apply_edits_to_files([edit(str(target), 0, 0, 0, 0, "X = 1\n")])
+    apply_edits_to_files([edit(str(target), 0, 0, 0, 0, "X = 1\n")], [tmp_path])
     assert target.read_text() == "X = 1\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Edit, Position
+from pyengineer.workspace import safe_io
 
 
 def offset_of(text: str, position: Position) -> int:
@@ -42,23 +43,42 @@ def apply_text_edits(text: str, edits: Iterable[Edit]) -> str:
     return "".join(out)
 
 
-def apply_edits_to_files(edits: Iterable[Edit]) -> dict[str, str]:
-    """Apply edits to files on disk, grouped by path; returns the new text of each file written."""
+def apply_edits_to_files(edits: Iterable[Edit], roots: Iterable[Path]) -> dict[str, str]:
+    """Apply edits to files on disk, grouped by path; returns the new text of each file written.
+
+    Every file must be inside one of the workspace `roots`, and is written by `safe_io.write_text` (never
+    through a symlink, never outside the root): a refused path raises UnsafeFileError naming it.
+    """
+    roots = list(roots)
     by_path: dict[str, list[Edit]] = {}
     for edit in edits:
         by_path.setdefault(edit.path, []).append(edit)
-    # Compute every new text before writing anything, so one bad file leaves all files untouched.
-    results: dict[str, str] = {}
+    # Compute every new text, and find each file's root, before writing anything, so one bad file leaves all
+    # files untouched.
+    results: dict[str, tuple[Path, str]] = {}
     for path, file_edits in by_path.items():
-        file = Path(path)
-        # newline="" keeps CRLF files CRLF: a fix must not rewrite every line ending.
-        original = ""
-        if file.exists():
-            with open(file, encoding="utf-8", newline="") as handle:
-                original = handle.read()
-        results[path] = apply_text_edits(original, file_edits)
-    for path, new_text in results.items():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(new_text)
-    return results
+        root = _root_of(path, roots)
+        safe_io.check_writable(root, path)
+        try:
+            # keep_newlines: a fix must not rewrite every line ending of a CRLF file.
+            original = safe_io.read_text(
+                path,
+                safe_io.MAX_EDITED_BYTES,
+                follow_symlinks=False,
+                warn=False,
+                errors="strict",
+                keep_newlines=True,
+            )
+        except FileNotFoundError:
+            original = ""
+        results[path] = root, apply_text_edits(original, file_edits)
+    for path, (root, new_text) in results.items():
+        safe_io.write_text(root, path, new_text)
+    return {path: text for path, (_, text) in results.items()}
+
+
+def _root_of(path: str, roots: list[Path]) -> Path:
+    for root in roots:
+        if safe_io.is_inside(root, path):
+            return root
+    raise safe_io.UnsafeFileError(f"{path}: is outside the workspace; pyengineer writes only inside it")

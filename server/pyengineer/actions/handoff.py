@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pyengineer.engine.source import ParsedSource
 from pyengineer.git.naming import slugify
+from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext
 
 NOTES_START = "<!-- pyengineer:notes -->"
@@ -227,17 +228,17 @@ def write_handoff(
     if resolved_folder != root.resolve() and root.resolve() not in resolved_folder.parents:
         raise ValueError(f"hand-off folder {folder!r} is outside the workspace")
     notes = ""
-    if target.exists():
-        previous = target.read_text(encoding="utf-8", errors="replace")
+    try:
+        # Not through a link: the document is ours, and a planted link must not feed another file's text.
+        previous = safe_io.read_text(target, safe_io.MAX_CONFIG_BYTES, follow_symlinks=False, warn=False)
+    except FileNotFoundError:
+        previous = ""
+    if previous:
         start, end = previous.find(NOTES_START), previous.find(NOTES_END)
         if 0 <= start < end:
             notes = previous[start + len(NOTES_START) : end]
             if notes.strip().startswith("_Add notes here"):
                 notes = ""
     facts = collect_facts(source, context, ml_libraries)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = render_handoff(facts, context, summary, notes)
-    tmp = target.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    safe_io.write_text(root, target, render_handoff(facts, context, summary, notes))
     return target

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_LIMIT
     if result.edits:
         if args.apply:
-            written = apply_edits_to_files(result.edits)
+            written = apply_edits_to_files(result.edits, [root])
             print(f"Applied {len(result.edits)} edit(s) to {len(written)} file(s).", file=err)
             if context.git.protected:
                 print(f"Note: you are on the protected branch {context.git.branch!r}.", file=err)

@@ -16,13 +16,16 @@ from pyengineer.findings import Finding
 from pyengineer.lsp import wire
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
+from pyengineer.workspace import safe_io
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 # Documents longer than this (generated code, data dumped into a .py) are not analysed: parsing and the
-# rules take minutes on a 20 MB file, and every keystroke would start that again.
-MAX_ANALYZED_CHARS = 2_000_000
+# rules take minutes on a 20 MB file, and every keystroke would start that again. The same limit as files
+# on disk (the scan, `pyengineer check`), counted in characters here.
+MAX_ANALYZED_CHARS = safe_io.MAX_SOURCE_BYTES
+_told_too_large: set[str] = set()  # documents the user was told are not analysed (once each)
 # The last analysis of each open document is kept (up to this many characters), so the next version is
 # analysed incrementally when the edit allows (engine/incremental.py) and a republish after a branch switch
 # or a settings change re-runs only the rules, not the parser.
@@ -164,6 +167,13 @@ async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) ->
         )
         return
     ls.findings[uri] = (snapshot.version, generation, findings)
+    if len(snapshot.text) > MAX_ANALYZED_CHARS and uri not in _told_too_large:
+        _told_too_large.add(uri)
+        ls.show_message(
+            f"pyengineer: {snapshot.relative} is not analysed: {len(snapshot.text):,} characters is above the "
+            f"limit of {MAX_ANALYZED_CHARS:,} (docs/reliability.md)",
+            types.MessageType.Warning,
+        )
     if not ls.pull_diagnostics:
         wire.publish_diagnostics(ls, uri, snapshot.text, snapshot.version, findings)
     # A keystroke's analysis fills the cyclic GC's young generations; left alone, a collection (2-3.5 ms for
@@ -189,5 +199,6 @@ def clear(ls: PyengineerServer, uri: str) -> None:
     ls.findings.pop(uri, None)
     wire.forget(uri)
     forget(uri)
+    _told_too_large.discard(uri)
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

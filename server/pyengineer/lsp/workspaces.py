@@ -18,6 +18,7 @@ from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri
+from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import IgnoreRules
 from pyengineer.workspace.scan_cache import cache_dir
@@ -291,7 +292,7 @@ def _key_line(path: Path, key: str | None) -> int:
         return 0
     last = key.split(".")[-1]
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, warn=False).splitlines()
     except OSError:
         return 0
     pattern = re.compile(r"^\s*[\"']?" + re.escape(last) + r"[\"']?\s*=")

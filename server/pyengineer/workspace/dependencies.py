@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pyengineer.workspace import safe_io
+
 # A PEP 508 requirement starts with the distribution name; everything after it (extras, specifiers,
 # markers) does not change which library it is.
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -46,7 +48,7 @@ def read_requirements(path: Path, _seen: set[Path] | None = None) -> tuple[list[
         return [], []
     seen.add(resolved)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES)
     except OSError:
         return [], []
     names: list[str] = []
@@ -113,7 +115,7 @@ def pyproject_dependencies(data: dict[str, Any]) -> list[str]:
 
 def pipfile_dependencies(path: Path) -> list[str]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, errors="strict"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return []
     names: list[str] = []
@@ -129,7 +131,7 @@ def setup_cfg_dependencies(path: Path) -> list[str]:
 
     parser = configparser.ConfigParser()
     try:
-        parser.read(path, encoding="utf-8")
+        parser.read_string(safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES), str(path))
     except (configparser.Error, OSError, UnicodeDecodeError):
         return []
     names: list[str] = []

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pathspec
 
+from pyengineer.workspace import safe_io
+
 # Folders no user wants scanned, whatever their .gitignore says.
 ALWAYS_SKIPPED_DIRS = frozenset(
     {
@@ -106,7 +108,8 @@ class IgnoreRules:
         self._loaded.add(prefix)
         path = self.root / prefix / ".gitignore" if prefix else self.root / ".gitignore"
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            # Never through a symlink (git does not follow one either), never a FIFO or a device, bounded.
+            lines = safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, follow_symlinks=False).splitlines()
         except OSError:
             self._layers.pop(prefix, None)
             return

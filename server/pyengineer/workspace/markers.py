@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from pyengineer.workspace import safe_io
+
 ROOT_MARKER_FILES = (
     "pyproject.toml",
     "setup.py",
@@ -65,7 +67,7 @@ def find_root(start: Path) -> Path:
 
 def load_pyproject(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, errors="strict"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
 

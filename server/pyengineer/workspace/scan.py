@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyengineer.workspace import safe_io
 from pyengineer.workspace.frameworks import BY_MODULE
 from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name
 from pyengineer.workspace.imports import (
@@ -136,9 +137,8 @@ def scan_file(
     """Scan one file; None if it cannot be read."""
     path = root / relative
     try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            data = handle.read()
+        # Bounded: a file above MAX_SOURCE_BYTES is skipped, with a warning naming it, and never read.
+        data, stat = safe_io.read_file(path, safe_io.MAX_SOURCE_BYTES)
     except OSError:
         return None
     stamp = (stat.st_mtime_ns, stat.st_size)

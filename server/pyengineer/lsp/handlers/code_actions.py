@@ -16,6 +16,7 @@ from pyengineer.lsp.convert import LineCodec, ranges_overlap
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
 from pyengineer.session.session import path_to_uri
+from pyengineer.workspace import safe_io
 
 QUICKFIX = types.CodeActionKind.QuickFix
 
@@ -54,8 +55,7 @@ def workspace_edit(ls: PyengineerServer, snapshot: DocumentSnapshot, fix: Fix) -
 def disk_text(path: str) -> str:
     """A file's text as on disk (line endings kept, so positions match), or '' if it cannot be read."""
     try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-            return handle.read()
+        return safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES, keep_newlines=True)
     except OSError:
         return ""
 

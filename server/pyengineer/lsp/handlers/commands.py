@@ -15,6 +15,7 @@ from pyengineer.lsp import workspaces
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
+from pyengineer.workspace import safe_io
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,10 @@ def suggestions(ls: PyengineerServer, state: WorkspaceState, path: Path | None) 
     if path is not None and path.suffix in (".py", ".pyi"):
         relative = path.relative_to(state.root).as_posix() if state.root in path.parents else path.name
         doc = ls.session.documents.get(path_to_uri(path))
-        text = (
-            doc.text
-            if doc is not None
-            else (path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "")
-        )
+        try:
+            text = doc.text if doc is not None else safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES)
+        except OSError:
+            text = ""  # missing, not a regular file or too large (warned): suggest from the name alone
         imported = {r.top_level for r in scan_imports(text)}
     return suggest_branch_names(relative, imported, state.git.branches)
 
@@ -123,7 +123,10 @@ def register(server: PyengineerServer) -> None:
         state = workspace_of(ls, path)
         await _ready(ls, state)
         doc = ls.session.documents.get(path_to_uri(path))
-        text = doc.text if doc is not None else path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = doc.text if doc is not None else safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES)
+        except OSError as exc:
+            raise JsonRpcInvalidParams(f"cannot read {path}: {exc}") from None
         source = ParsedSource(str(path), text, path.relative_to(state.root).as_posix())
         summary = None
         for drafter in ls.handoff_drafters:
