@@ -64,7 +64,9 @@ def check_paths(paths: Sequence[Path], overrides: dict[str, object] | None = Non
     projects: dict[Path, ProjectCheck] = {}
     seen: set[Path] = set()
     for target in paths:
-        target = target.resolve()
+        # A file named through a link stays under its link name, in the link's project: resolving it would
+        # make a committed `src/app.py -> ~/elsewhere.py` a file of another project, which --fix would write.
+        target = target.parent.resolve() / target.name if target.is_symlink() else target.resolve()
         root = find_root(target)
         project = projects.get(root)
         if project is None:

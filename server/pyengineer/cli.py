@@ -40,7 +40,11 @@ def _check(args: argparse.Namespace) -> int:
     if args.fix:
         from pyengineer.actions.fixing import safe_fix_edits
 
-        edits, fixed = safe_fix_edits(findings)
+        linked = sorted({f.path for f in findings if f.fixes and Path(f.path).is_symlink()})
+        for link in linked:
+            # Fixes are never written through a link (docs/security.md); the file it points to has its own.
+            print(f"pyengineer: {link}: is a symbolic link; its fixes are not applied", file=sys.stderr)
+        edits, fixed = safe_fix_edits(f for f in findings if f.path not in linked)
         if edits:
             apply_edits_to_files(edits, [p.root for p in projects])
             # Report what is left after fixing, as ruff does.

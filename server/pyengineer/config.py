@@ -199,6 +199,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    except safe_io.UnsafeFileError as exc:
+        raise ConfigError(exc.reason, path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot be read: {exc}", path=path) from None
     if path.name == "pyengineer.toml":

@@ -11,9 +11,14 @@ import stat
 from pathlib import Path
 
 import pytest
-
+from pyengineer.config import Settings, load_settings
+from pyengineer.errors import ConfigError
 from pyengineer.workspace import safe_io
+from pyengineer.workspace.context import WorkspaceIndex
+from pyengineer.workspace.dependencies import read_requirements
+from pyengineer.workspace.ignore import IgnoreRules
 from pyengineer.workspace.safe_io import FileTooLargeError, UnsafeFileError
+from pyengineer.workspace.scan import walk
 
 
 @pytest.fixture
@@ -169,7 +174,7 @@ def test_a_sparse_huge_file_is_refused_before_reading(root: Path) -> None:
     huge = root / "huge.py"
     with open(huge, "wb") as handle:
         handle.truncate(2 << 30)  # 2 GiB, sparse: nothing on disk, everything if read
-    with pytest.raises(FileTooLargeError, match=r"huge\.py: skipped: 2\.0 GiB is above the 2\.0 MiB limit"):
+    with pytest.raises(FileTooLargeError, match=r"huge\.py: is 2 GiB, above the 2 MiB limit"):
         safe_io.read_bytes(huge, safe_io.MAX_SOURCE_BYTES)
 
 
@@ -179,8 +184,52 @@ def test_a_refused_read_is_warned_about_once(root: Path, caplog: pytest.LogCaptu
         with pytest.raises(UnsafeFileError):
             safe_io.read_bytes(root / "pipe", 100)
     assert [r.getMessage() for r in caplog.records] == [
-        f"{root / 'pipe'}: is a FIFO, not a regular file; it is not read"
+        f"{root / 'pipe'}: is a FIFO, not a regular file; skipped"
     ]
     with pytest.raises(FileNotFoundError):
         safe_io.read_bytes(root / "missing", 100)  # a missing file is no warning
     assert len(caplog.records) == 1
+
+
+# --- the callers ---------------------------------------------------------------------------------------------
+
+
+def test_the_scan_skips_a_python_file_above_the_limit_with_a_warning(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (root / "ok.py").write_text("import torch\n")
+    with open(root / "generated.py", "wb") as handle:
+        handle.write(b"import torch\n")
+        handle.truncate(safe_io.MAX_SOURCE_BYTES + 1)  # sparse: one byte over the limit
+    index = WorkspaceIndex(root, Settings())
+    index.scan()
+    assert sorted(index.files) == ["ok.py"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{root / 'generated.py'}: is 2,097,153 bytes, above the 2 MiB limit; skipped"
+    ]
+
+
+def test_gitignores_that_are_fifos_or_links_are_not_read_and_the_walk_finishes(root: Path) -> None:
+    (root / "real-ignore").write_text("*.py\n")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    os.mkfifo(root / ".gitignore")
+    os.symlink("/dev/zero", root / "a" / ".gitignore")
+    os.symlink("../real-ignore", root / "b" / ".gitignore")  # git does not follow this one either
+    for folder in ("", "a/", "b/"):
+        (root / f"{folder}m.py").write_text("x = 1\n")
+    assert walk(root, IgnoreRules.for_root(root)).python_files == ["a/m.py", "b/m.py", "m.py"]
+
+
+def test_a_config_file_above_the_limit_is_an_error_naming_it(root: Path) -> None:
+    with open(root / "pyengineer.toml", "wb") as handle:
+        handle.truncate(100 << 20)
+    with pytest.raises(ConfigError, match=r"pyengineer\.toml: is 100 MiB, above the 4 MiB limit"):
+        load_settings(root)
+
+
+def test_requirements_that_are_not_regular_files_are_not_read(root: Path) -> None:
+    (root / "requirements.txt").write_text("-r extra.txt\nfastapi\n")
+    os.mkfifo(root / "extra.txt")
+    names, included = read_requirements(root / "requirements.txt")
+    assert names == ["fastapi"] and included == []

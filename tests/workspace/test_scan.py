@@ -11,6 +11,7 @@ from pyengineer.workspace.context import WorkspaceIndex, build_context
 from pyengineer.workspace.ignore import IgnoreRules
 from pyengineer.workspace.scan import walk
 
+from tests.privileges import rerun_unprivileged
 from tests.repos import RepoFactory, write
 
 
@@ -162,9 +163,9 @@ def test_a_symlinked_file_inside_the_root_is_scanned_once_under_its_link_name(tm
     assert python_files(tmp_path) == ["alias.py", "real/model.py"]
 
 
-def test_unreadable_folders_are_skipped_not_fatal(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every folder")
+def test_unreadable_folders_are_skipped_not_fatal(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if rerun_unprivileged(request):  # root reads every folder
+        return
     write(tmp_path, "ok.py", "")
     write(tmp_path, "locked/x.py", "")
     (tmp_path / "locked").chmod(0)

@@ -81,4 +81,4 @@ def _root_of(path: str, roots: list[Path]) -> Path:
     for root in roots:
         if safe_io.is_inside(root, path):
             return root
-    raise safe_io.UnsafeFileError(f"{path}: is outside the workspace; pyengineer writes only inside it")
+    raise safe_io.UnsafeFileError(path, "is outside the workspace; pyengineer writes only inside it")

@@ -7,6 +7,7 @@ returns data or a GitState that says "not a repository"; none raises for a folde
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,11 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from git import Repo
+
+log = logging.getLogger(__name__)
+
+# `git status` is given this long; then it is asked again without untracked files (see _status).
+STATUS_TIMEOUT = 30.0
 
 
 class GitState(BaseModel):
@@ -98,18 +104,31 @@ def _status(repo: Repo) -> tuple[int, int, tuple[str, ...]]:
     # core.fsmonitor names a program that `git status` runs: a workspace's .git/config must not make merely
     # opening the folder execute something. --no-optional-locks: status otherwise takes .git/index.lock to
     # refresh the index, and the user's own checkout or commit in a terminal fails while we hold it.
-    out = repo.git.execute(
-        [
-            "git",
-            "--no-optional-locks",
-            *NO_PROGRAMS,
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=dirty",
-        ]
-    )
+    from git import GitCommandError
+
+    command = [
+        "git",
+        "--no-optional-locks",
+        *NO_PROGRAMS,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--ignore-submodules=dirty",
+    ]
+    try:
+        out = repo.git.execute([*command, "--untracked-files=all"], kill_after_timeout=STATUS_TIMEOUT)
+    except GitCommandError as exc:
+        if "did not complete" not in str(exc.stderr):
+            raise
+        # git opens the .gitignore of every folder it lists, and blocks for ever on one that is a FIFO (or on
+        # a hung network file system): without untracked files it reads none of them.
+        log.warning(
+            "git status did not finish within %.0f s in %s (is a .gitignore a FIFO?); untracked files are "
+            "not counted",
+            STATUS_TIMEOUT,
+            repo.working_tree_dir,
+        )
+        out = repo.git.execute([*command, "--untracked-files=no"], kill_after_timeout=STATUS_TIMEOUT)
     dirty = untracked = 0
     changed: list[str] = []
     fields = out.split("\0")

@@ -585,5 +585,13 @@ def serve(tcp: str | None = None, allow_remote: bool = False, log_file: str | No
     else:
         server.start_io(stdin=ResyncingInput(sys.stdin.buffer))  # type: ignore[arg-type]
         # LSP: exit code 0 only if `shutdown` came first (pygls' own SystemExit(1) is swallowed on the way).
-        return 0 if server.shutting_down else 1
+        code = 0 if server.shutting_down else 1
+        # Exit now: at interpreter exit concurrent.futures joins every worker thread, and one stuck in a system
+        # call (git blocked on a FIFO .gitignore, a hung network file system) would keep the process alive.
+        logging.shutdown()
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass  # `exit` closed it
+        os._exit(code)
     return 0

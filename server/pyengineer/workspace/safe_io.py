@@ -44,24 +44,32 @@ _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY
 
 class UnsafeFileError(PyengineerError, OSError):
     """A path that is refused: a write that would leave the workspace or go through a symlink, a read of
-    something that is not a regular file. An OSError too, so callers that skip unreadable files skip it."""
+    something that is not a regular file. An OSError too, so callers that skip unreadable files skip it.
+    `str()` is "<path>: <reason>"."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
 
 
 class FileTooLargeError(UnsafeFileError):
     """A file above the size limit of its kind; it is not read."""
 
     def __init__(self, path: Path | str, size: int, limit: int) -> None:
-        self.path = str(path)
         self.size = size
         self.limit = limit
-        super().__init__(f"{path}: skipped: {human_size(size)} is above the {human_size(limit)} limit")
+        shown = (
+            human_size(size) if size >= 2 * limit else f"{size:,} bytes"
+        )  # "2.0 MiB, above 2 MiB" misleads
+        super().__init__(path, f"is {shown}, above the {human_size(limit)} limit")
 
 
 def human_size(size: int) -> str:
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
+            return f"{size // scale} {unit}" if size % scale == 0 else f"{size / scale:.1f} {unit}"
+    return f"{size:,} bytes"
 
 
 def _kind(mode: int) -> str:
@@ -100,9 +108,9 @@ def warn_once(message: str) -> None:
 
 def _check_regular(path: Path | str, st: os.stat_result, limit: int) -> None:
     if stat.S_ISLNK(st.st_mode):
-        raise UnsafeFileError(f"{path}: is a symbolic link, which is not followed here")
+        raise UnsafeFileError(path, "is a symbolic link, which is not followed here")
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeFileError(f"{path}: is {_kind(st.st_mode)}, not a regular file; it is not read")
+        raise UnsafeFileError(path, f"is {_kind(st.st_mode)}, not a regular file")
     if st.st_size > limit:
         raise FileTooLargeError(path, st.st_size, limit)
 
@@ -129,7 +137,7 @@ def read_file(
             fd = os.open(path, flags)
         except OSError as exc:
             if exc.errno == errno.ELOOP and not follow_symlinks:
-                raise UnsafeFileError(f"{path}: is a symbolic link, which is not followed here") from None
+                raise UnsafeFileError(path, "is a symbolic link, which is not followed here") from None
             raise
         try:
             # Again on the descriptor: the path may have been swapped between the stat and the open.
@@ -150,7 +158,7 @@ def read_file(
             os.close(fd)
     except UnsafeFileError as exc:
         if warn:
-            warn_once(str(exc))
+            warn_once(f"{exc}; skipped")
         raise
 
 
@@ -185,7 +193,7 @@ def _relative_parts(root: Path | str, path: Path | str) -> tuple[str, list[str]]
     for base in (os.path.normpath(os.path.abspath(root)), real_root):
         if _inside(absolute, base) and absolute != base:
             return real_root, os.path.relpath(absolute, base).split(os.sep)
-    raise UnsafeFileError(f"{path}: is outside the workspace {root}; pyengineer writes only inside it")
+    raise UnsafeFileError(path, f"is outside the workspace {root}; pyengineer writes only inside it")
 
 
 def is_inside(root: Path | str, path: Path | str) -> bool:
@@ -219,15 +227,16 @@ def _open_folder(
                 here = os.path.join(current, part)
                 mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
                 if not stat.S_ISLNK(mode):
-                    raise UnsafeFileError(f"{shown}: {here} is {_kind(mode)}, not a folder") from None
+                    raise UnsafeFileError(shown, f"{here} is {_kind(mode)}, not a folder") from None
                 target = os.path.realpath(here)
                 if not _inside(target, real_root):
                     raise UnsafeFileError(
-                        f"{shown}: {here} is a symbolic link to {target}, outside the workspace; "
-                        "pyengineer does not write through it"
+                        shown,
+                        f"{here} is a symbolic link to {target}, outside the workspace; "
+                        "pyengineer does not write through it",
                     ) from None
                 if links >= _MAX_LINKS:
-                    raise UnsafeFileError(f"{shown}: too many symbolic links") from None
+                    raise UnsafeFileError(shown, "too many symbolic links") from None
                 # A link that stays inside the root is walked as the folder it resolves to.
                 rest = os.path.relpath(target, real_root).split(os.sep) if target != real_root else []
                 rest = [p for p in rest if p != "."] + parts[index + 1 :]
@@ -249,11 +258,12 @@ def _existing_mode(folder: int, name: str, shown: Path | str) -> int | None:
         return None
     if stat.S_ISLNK(existing.st_mode):
         raise UnsafeFileError(
-            f"{shown}: is a symbolic link; pyengineer does not write through it (remove the link to let "
-            "pyengineer write the file)"
+            shown,
+            "is a symbolic link; pyengineer does not write through it (remove the link to let "
+            "pyengineer write the file)",
         )
     if not stat.S_ISREG(existing.st_mode):
-        raise UnsafeFileError(f"{shown}: is {_kind(existing.st_mode)}, not a regular file")
+        raise UnsafeFileError(shown, f"is {_kind(existing.st_mode)}, not a regular file")
     return stat.S_IMODE(existing.st_mode)
 
 
