@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -213,16 +214,39 @@ def test_a_fifo_gitignore_neither_hangs_the_load_nor_keeps_exit_from_ending_the_
         raw.close()
 
 
+def processes_in(folder: Path) -> list[int]:
+    """Processes whose working folder is `folder` (a `git status` the server started there)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(folder):
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
 def test_exit_ends_the_server_while_git_is_stuck_on_a_fifo(tmp_path: Path) -> None:
+    """`exit` ends the process at once, and the `git status` stuck on the FIFO with it (it would otherwise
+    stay blocked for good, long after the server)."""
     repo = make_repo(tmp_path / "repo", {"app.py": MODEL})
     os.mkfifo(repo / ".gitignore")
     raw = limited_server(tmp_path)
     try:
         raw.initialize(repo)
-        raw.pump(2.0)  # the load is under way: `git status` is blocked opening the FIFO
+        deadline = time.monotonic() + 30
+        while not processes_in(repo):  # the load is under way: `git status` is blocked opening the FIFO
+            assert time.monotonic() < deadline, "git status never started"
+            raw.pump(0.1)
+        raw.pump(1.0)
+        assert processes_in(repo), "git status was expected to be stuck on the FIFO"
         assert exit_ends_the_process(raw) == 0
+        time.sleep(0.5)
+        assert processes_in(repo) == []
     finally:
         raw.close()
+        for pid in processes_in(repo):  # on failure, do not leave a blocked git behind
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/stdin"])
@@ -236,16 +260,16 @@ def test_a_gitignore_linked_to_a_device_is_not_read(tmp_path: Path, device: str)
         raw.initialize(repo)
         status_of(raw, repo, timeout=60)
         assert_serving(raw, repo)
-        assert (
-            f"{repo / '.gitignore'}: is a symbolic link, which is not followed here; skipped"
-            in log_messages(raw)
-        )
         peak_kb = next(
             int(line.split()[1])
             for line in Path(f"/proc/{raw.proc.pid}/status").read_text().splitlines()
             if line.startswith("VmHWM:")
         )
         assert peak_kb < 400 * 1024, f"peak RSS {peak_kb // 1024} MB"
+        assert (
+            f"{repo / '.gitignore'}: is a symbolic link, which is not followed here; skipped"
+            in log_messages(raw)
+        )
         assert exit_ends_the_process(raw) == 0
     finally:
         raw.close()

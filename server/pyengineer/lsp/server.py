@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -560,6 +561,24 @@ def configure_logging(log_file: str | None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def end_children() -> None:
+    """SIGKILL every child process still running: a `git status` blocked opening a FIFO would otherwise outlive
+    the server for good. Children are found in /proc (Linux); elsewhere nothing is done."""
+    me = str(os.getpid()).encode()
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()  # after "(command)": state, ppid, ...
+            if fields[1] == me:
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+
+
 def serve(tcp: str | None = None, allow_remote: bool = False, log_file: str | None = None) -> int:
     configure_logging(log_file)
     server = create_server()
@@ -588,6 +607,7 @@ def serve(tcp: str | None = None, allow_remote: bool = False, log_file: str | No
         code = 0 if server.shutting_down else 1
         # Exit now: at interpreter exit concurrent.futures joins every worker thread, and one stuck in a system
         # call (git blocked on a FIFO .gitignore, a hung network file system) would keep the process alive.
+        end_children()
         logging.shutdown()
         try:
             sys.stdout.flush()
