@@ -30,6 +30,7 @@ from pyengineer.config import Settings
 from pyengineer.engine.registry import is_selected, severity_for
 from pyengineer.errors import WorkspaceTrustError
 from pyengineer.findings import Finding, Fix, Range, Severity
+from pyengineer.workspace import safe_io
 from pyengineer.workspace.ignore import IgnoreRules
 from pyengineer.workspace.scan import walk
 
@@ -660,7 +661,7 @@ class _Lines:
         """The 1-based `line` of `path` from its first non-blank character to its end."""
         if path not in self.cache:
             try:
-                self.cache[path] = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+                self.cache[path] = safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES).splitlines()
             except OSError:
                 self.cache[path] = []
         lines = self.cache[path]
