@@ -22,15 +22,17 @@ import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pyengineer.config import Settings
+from pyengineer.engine.analyze import report_problem
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Finding
+from pyengineer.workspace.imports import split_lines
 
 BASELINE_VERSION = 1
 MAX_BASELINE_BYTES = 64 * 1024 * 1024
@@ -107,9 +109,14 @@ class Baseline:
 
     path: Path
     counts: dict[tuple[str, str, str, str], int]
+    paths: frozenset[str] = field(init=False)
 
-    def paths(self) -> set[str]:
-        return {key[1] for key in self.counts}
+    def __post_init__(self) -> None:
+        self.paths = frozenset(key[1] for key in self.counts)
+
+    def holds(self, relative: str) -> bool:
+        """True when some entry is for the file at `relative` (the others need no work at all)."""
+        return relative in self.paths
 
     def filter(self, relative: str, lines: Sequence[str], findings: Iterable[Finding]) -> list[Finding]:
         """`findings` of the file at `relative` (posix, from the project root) that the baseline does not hold.
@@ -117,7 +124,7 @@ class Baseline:
         Of several findings with one key, the first `count` (in position order) are the recorded ones.
         """
         findings = list(findings)
-        if not findings or relative not in self.paths():
+        if not findings or relative not in self.paths:
             return findings
         symbols = enclosing_symbols(lines)
         used: dict[tuple[str, str, str, str], int] = {}
@@ -239,6 +246,30 @@ def load_baseline(root: Path, settings: Settings) -> Baseline | None:
     with _cache_lock:
         _cache[path] = (version, baseline)
     return baseline
+
+
+def filter_document(
+    root: Path, settings: Settings, relative: str, text: str, findings: list[Finding]
+) -> list[Finding]:
+    """The editor's view: `findings` of one document less the baselined ones.
+
+    A broken baseline is reported (log and message, through report_problem) and every finding is shown
+    until it is fixed: the user is told, rather than left to wonder why old findings came back.
+    """
+    if not findings:
+        return findings
+    try:
+        baseline = load_baseline(root, settings)
+    except BaselineError as exc:
+        report_problem(
+            f"baseline {exc.path}: {exc.what}",
+            f"pyengineer: {exc}. Every finding is shown until it is fixed (or rewrite it with "
+            "`pyengineer check --add-baseline`).",
+        )
+        return findings
+    if baseline is None or not baseline.holds(relative):
+        return findings
+    return baseline.filter(relative, split_lines(text), findings)
 
 
 @dataclass(frozen=True)

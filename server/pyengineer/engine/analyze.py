@@ -35,22 +35,34 @@ class RuleFailure:
         return f"rule {self.code} ({self.name}) failed on {where}: {self.error}"
 
 
-# Called (in the analysing thread) for every rule failure: the language server shows them to the user.
-_failure_listeners: list[Callable[[RuleFailure], None]] = []
+# Called (in the analysing thread) with (key, message) for every problem that costs the user findings: a rule
+# that raised, a broken baseline. The language server shows each key once per session and logs every one.
+_problem_listeners: list[Callable[[str, str], None]] = []
 _listeners_lock = threading.Lock()
 
 
-def on_rule_failure(listener: Callable[[RuleFailure], None]) -> Callable[[], None]:
-    """Call `listener` for each rule failure from now on; returns the function that stops it."""
+def on_problem(listener: Callable[[str, str], None]) -> Callable[[], None]:
+    """Call `listener(key, message)` for each problem from now on; returns the function that stops it."""
     with _listeners_lock:
-        _failure_listeners.append(listener)
+        _problem_listeners.append(listener)
 
     def remove() -> None:
         with _listeners_lock:
-            if listener in _failure_listeners:
-                _failure_listeners.remove(listener)
+            if listener in _problem_listeners:
+                _problem_listeners.remove(listener)
 
     return remove
+
+
+def report_problem(key: str, message: str) -> None:
+    """Tell the listeners about a problem; `key` says which reports are the same problem ("rule PE701")."""
+    with _listeners_lock:
+        listeners = list(_problem_listeners)
+    for listener in listeners:
+        try:
+            listener(key, message)
+        except Exception:
+            log.exception("reporting a problem failed")
 
 
 def _failure_line(source: ParsedSource, tb: TracebackType | None) -> int | None:
@@ -91,13 +103,11 @@ def _run(rule: Rule, inp: RuleInput, failures: list[RuleFailure]) -> list[Findin
         )
         log.exception("%s", failure.describe())
         failures.append(failure)
-        with _listeners_lock:
-            listeners = list(_failure_listeners)
-        for listener in listeners:
-            try:
-                listener(failure)
-            except Exception:
-                log.exception("reporting a rule failure failed")
+        report_problem(
+            f"rule {rule.code}",
+            f"pyengineer: {failure.describe()}. Its findings are missing for this file; please report it "
+            "(the traceback is in the pyengineer log).",
+        )
         return []
 
 

@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from pyengineer.lsp.server import PyengineerServer
 
 # Imported after `initialize` has been answered, registered in this order.
-DEFERRED_MODULES = ("documents", "code_actions", "commands", "hover", "watched_files", "ask", "tests")
+DEFERRED_MODULES = (
+    "documents",
+    "code_actions",
+    "commands",
+    "hover",
+    "watched_files",
+    "ask",
+    "tests",
+    "problems",
+)
 
 # What DEFERRED_MODULES register (method -> options), advertised by `initialize` before they are imported.
 DEFERRED_FEATURES: dict[str, Any] = {
