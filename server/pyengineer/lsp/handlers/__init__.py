@@ -41,7 +41,11 @@ DEFERRED_FEATURES: dict[str, Any] = {
     types.TEXT_DOCUMENT_DID_SAVE: types.TextDocumentSaveRegistrationOptions(include_text=False),
     types.TEXT_DOCUMENT_DID_CLOSE: None,
     types.TEXT_DOCUMENT_CODE_ACTION: types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+        code_action_kinds=[
+            types.CodeActionKind.QuickFix,
+            types.CodeActionKind.RefactorRewrite,
+            f"{types.CodeActionKind.SourceFixAll.value}.pyengineer",  # code_actions.FIX_ALL
+        ],
         resolve_provider=True,
     ),
     types.CODE_ACTION_RESOLVE: None,
