@@ -68,7 +68,7 @@ async def test_every_finding_offers_suppress_with_noqa_merged_into_the_existing_
     async with lsp_session([repo], client="neovim@v0.11.0") as lsp:
         uri = open_doc(lsp, repo / "app.py")
         await wait_for_codes(lsp, uri, lambda c: {"PE301", "PE803"} <= c)
-        # Line 6: `time.sleep(1)  # noqa: E501` -> the other tool's code is kept.
+        # Line 6 already has a noqa comment for E501: that code is kept and ours added.
         suppress = [a for a in await actions_at(lsp, uri, 5) if a.title == "Suppress with `# noqa: PE301`"]
         assert len(suppress) == 1 and suppress[0].kind == types.CodeActionKind.QuickFix
         assert suppress[0].edit is not None

@@ -27,11 +27,17 @@ FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.pyengineer"
 KINDS = [QUICKFIX, types.CodeActionKind.RefactorRewrite, FIX_ALL]
 
 
-def wanted(kind: str, only: Sequence[str] | None) -> bool:
+def _value(kind: Any) -> str:
+    # lsprotocol's kinds are str enums, whose str() is their name ("CodeActionKind.QuickFix"), not the value.
+    return str(getattr(kind, "value", kind))
+
+
+def wanted(kind: Any, only: Sequence[Any] | None) -> bool:
     """Whether a client asking for `only` kinds wants actions of `kind` (a requested kind covers its sub-kinds)."""
+    name = _value(kind)
     if not only:
-        return kind != FIX_ALL  # source actions only when asked for: they are not fixes of one finding
-    return any(kind == str(k) or kind.startswith(f"{k}.") for k in only)
+        return name != FIX_ALL  # source actions only when asked for: they are not fixes of one finding
+    return any(name == _value(k) or name.startswith(f"{_value(k)}.") for k in only)
 
 
 def _resolvable(ls: PyengineerServer) -> set[str]:
@@ -157,7 +163,7 @@ def register(server: PyengineerServer) -> None:
         ls: PyengineerServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
         only = params.context.only
-        if not any(wanted(str(kind), only) for kind in KINDS):
+        if not any(wanted(kind, only) for kind in KINDS):
             return None
         result = await publishing.findings_for(ls, params.text_document.uri)
         if result is None:
