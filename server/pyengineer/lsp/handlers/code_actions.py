@@ -130,10 +130,12 @@ def _inside_strings(snapshot: DocumentSnapshot) -> set[int]:
     return inside
 
 
-def suppress_fix(snapshot: DocumentSnapshot, finding: Finding, inside: set[int]) -> Fix | None:
-    """ "Suppress with `# noqa: PEnnn`" for `finding`, merged into the line's noqa comment; None if it cannot be."""
+def suppress_fix(
+    snapshot: DocumentSnapshot, lines: list[str], finding: Finding, inside: set[int]
+) -> Fix | None:
+    """The "Suppress with `# noqa: PEnnn`" fix of `finding`, merged into its line's noqa comment; None if it
+    cannot be. `lines`: the document's lines; `inside`: those that end inside a string."""
     line = finding.range.start.line
-    lines = split_lines(snapshot.text)
     if finding.path != snapshot.path or finding.code.startswith("PE9") or not 0 <= line < len(lines):
         return None  # test-run findings (PE9xx) are not noqa-filtered: a comment would not hide them
     if line in inside:
@@ -182,6 +184,7 @@ def register(server: PyengineerServer) -> None:
         lazy = _resolvable(ls)
         matching = _matching(findings, snapshot, params, codec) if wanted(QUICKFIX, only) else []
         inside = await ls.run_sync(_inside_strings, snapshot) if matching else set()
+        lines = split_lines(snapshot.text) if matching else []
         for index, finding in matching:
             for fix_index, fix in enumerate(finding.fixes):
                 action = types.CodeAction(
@@ -198,7 +201,7 @@ def register(server: PyengineerServer) -> None:
                     },
                 )
                 actions.append(fill(ls, action, snapshot, fix, skip=lazy))
-            suppress = suppress_fix(snapshot, finding, inside)
+            suppress = suppress_fix(snapshot, lines, finding, inside)
             if suppress is not None:
                 action = types.CodeAction(
                     title=suppress.title,
