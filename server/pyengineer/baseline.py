@@ -32,6 +32,7 @@ from pyengineer.config import Settings
 from pyengineer.engine.analyze import report_problem
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Finding
+from pyengineer.workspace.ignore import relative_posix
 from pyengineer.workspace.imports import split_lines
 
 BASELINE_VERSION = 1
@@ -249,17 +250,25 @@ def load_baseline(root: Path, settings: Settings) -> Baseline | None:
 
 
 def filter_document(
-    root: Path, settings: Settings, relative: str, text: str, findings: list[Finding]
+    root: Path,
+    settings: Settings,
+    path: str,
+    text: str,
+    findings: list[Finding],
+    toplevel: str | None = None,
 ) -> list[Finding]:
-    """The editor's view: `findings` of one document less the baselined ones.
+    """The editor's view: `findings` of the document at `path` less the baselined ones.
 
-    A broken baseline is reported (log and message, through report_problem) and every finding is shown
-    until it is fixed: the user is told, rather than left to wonder why old findings came back.
+    The baseline is the project's, as `pyengineer check` finds it: at the git toplevel (`toplevel`) when the
+    document is inside it (an editor may have opened a subfolder of the repository as its workspace), else at
+    the workspace `root`. A broken baseline is reported (log and message, through report_problem) and every
+    finding is shown until it is fixed: the user is told, rather than left to wonder why old findings came back.
     """
     if not findings:
         return findings
+    project = Path(toplevel) if toplevel and Path(path).is_relative_to(toplevel) else root
     try:
-        baseline = load_baseline(root, settings)
+        baseline = load_baseline(project, settings)
     except BaselineError as exc:
         report_problem(
             f"baseline {exc.path}: {exc.what}",
@@ -267,6 +276,7 @@ def filter_document(
             "`pyengineer check --add-baseline`).",
         )
         return findings
+    relative = relative_posix(project, Path(path))
     if baseline is None or not baseline.holds(relative):
         return findings
     return baseline.filter(relative, split_lines(text), findings)

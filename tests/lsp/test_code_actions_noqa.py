@@ -196,3 +196,12 @@ async def test_a_rule_that_raises_is_logged_and_shown_once_per_session(tmp_path:
         assert "IndentationError: unexpected indent" in shown[0].message
         await wait_for(lambda: sum("PE998" in m.message for m in lsp.log_messages) >= 2)  # both files logged
         assert len([m for m in lsp.messages if "PE998" in m.message]) == 1
+
+
+async def test_the_baseline_at_the_git_toplevel_applies_to_a_subfolder_workspace(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "mono", {"requirements.txt": "fastapi\n", "svc/app.py": APP}, branch="work")
+    assert cli(repo, "check", "--select", "PE301", "--add-baseline").returncode == 0
+    async with lsp_session([repo / "svc"], client="neovim@v0.11.0") as lsp:
+        uri = open_doc(lsp, repo / "svc" / "app.py")
+        await wait_for_codes(lsp, uri, lambda c: "PE803" in c)
+        assert "PE301" not in {d.code for d in lsp.diagnostics[uri]}

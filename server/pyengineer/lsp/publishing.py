@@ -62,7 +62,14 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
         snapshot.text, snapshot.context, snapshot.settings, snapshot.changed, snapshot.relative
     )
     # The editor reports what the baseline does not hold, as `pyengineer check` does.
-    return filter_document(snapshot.root, snapshot.settings, snapshot.relative, snapshot.text, findings)
+    return filter_document(
+        snapshot.root,
+        snapshot.settings,
+        snapshot.path,
+        snapshot.text,
+        findings,
+        snapshot.context.git.toplevel,
+    )
 
 
 def to_diagnostics(
