@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyengineer.baseline import Baseline, CheckedFile, load_baseline
 from pyengineer.config import Settings, find_config_file, load_settings
-from pyengineer.engine.analyze import analyze
+from pyengineer.engine.analyze import RuleFailure, analyze_parts
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
 from pyengineer.git.state import read_git_state
@@ -27,6 +28,10 @@ class ProjectCheck:
     context: WorkspaceContext
     findings: list[Finding] = field(default_factory=list)
     files_checked: int = 0
+    failures: list[RuleFailure] = field(default_factory=list)  # rules that raised: their findings are missing
+    baseline: Baseline | None = None
+    baselined: int = 0  # findings left out because the baseline holds them
+    files: list[CheckedFile] = field(default_factory=list)  # with keep_files: every file's findings
 
 
 def load_project(root: Path, overrides: dict[str, object] | None = None) -> tuple[Settings, WorkspaceContext]:
@@ -59,8 +64,20 @@ def _python_files(root: Path, target: Path, settings: Settings) -> Iterable[Path
             yield root / relative
 
 
-def check_paths(paths: Sequence[Path], overrides: dict[str, object] | None = None) -> list[ProjectCheck]:
-    """Analyze every Python file under `paths`, grouped by project root."""
+def check_paths(
+    paths: Sequence[Path],
+    overrides: dict[str, object] | None = None,
+    use_baseline: bool = True,
+    unchanged: frozenset[str] = frozenset(),
+    keep_files: bool = False,
+) -> list[ProjectCheck]:
+    """Analyze every Python file under `paths`, grouped by project root.
+
+    With `use_baseline` the findings the project's baseline holds are left out (BaselineError when it is
+    broken). `unchanged`: absolute paths not to count as being changed even if git says so (the files
+    `--fix` itself just wrote: its edits are not the user's change on a protected branch). `keep_files`
+    keeps each file's lines and findings in `files` (for writing a baseline).
+    """
     projects: dict[Path, ProjectCheck] = {}
     seen: set[Path] = set()
     for target in paths:
@@ -72,7 +89,9 @@ def check_paths(paths: Sequence[Path], overrides: dict[str, object] | None = Non
         if project is None:
             settings, context = load_project(root, overrides)
             project = projects[root] = ProjectCheck(root, settings, context)
-        changed = changed_paths(project.context)
+            if use_baseline:
+                project.baseline = load_baseline(root, settings)
+        changed = changed_paths(project.context) - unchanged
         for path in _python_files(root, target, project.settings):
             if path in seen:
                 continue
@@ -83,8 +102,16 @@ def check_paths(paths: Sequence[Path], overrides: dict[str, object] | None = Non
             except OSError:
                 continue
             source = ParsedSource(str(path), text, relative_posix(root, path))
-            project.findings.extend(
-                analyze(source, project.context, project.settings, changed=os.path.normpath(path) in changed)
+            analysis = analyze_parts(
+                source, project.context, project.settings, changed=os.path.normpath(path) in changed
             )
+            project.failures.extend(analysis.failures)
+            if keep_files:
+                project.files.append(CheckedFile(source.relative, source.lines, analysis.findings))
+            findings = analysis.findings
+            if project.baseline is not None:
+                findings = project.baseline.filter(source.relative, source.lines, findings)
+                project.baselined += len(analysis.findings) - len(findings)
+            project.findings.extend(findings)
             project.files_checked += 1
     return list(projects.values())

@@ -6,12 +6,18 @@ import argparse
 import gc
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyengineer import __version__
 from pyengineer.errors import ConfigError, PyengineerError
+
+if TYPE_CHECKING:
+    from pyengineer.checking import ProjectCheck
+    from pyengineer.engine.analyze import RuleFailure
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -21,8 +27,7 @@ def _codes(value: str) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from pyengineer.actions.edits import apply_edits_to_files
-    from pyengineer.checking import check_paths
+    from pyengineer.checking import changed_paths, check_paths
     from pyengineer.reporting import render_json, render_sarif, render_text
 
     overrides: dict[str, object] = {}
@@ -30,30 +35,128 @@ def _check(args: argparse.Namespace) -> int:
         overrides["select"] = args.select
     if args.ignore is not None:
         overrides["ignore"] = args.ignore
+    if args.fail_on is not None:
+        overrides["fail_on"] = args.fail_on
     paths = [Path(p) for p in args.paths] or [Path.cwd()]
     for path in paths:
         if not path.exists():
             print(f"pyengineer: {path}: no such file or folder", file=sys.stderr)
             return EXIT_ERROR
-    projects = check_paths(paths, overrides or None)
-    findings = [f for p in projects for f in p.findings]
+    # With --add-baseline every finding is wanted (the baseline is rewritten from them), not only new ones.
+    use_baseline = not args.add_baseline
+    projects = check_paths(paths, overrides or None, use_baseline=use_baseline, keep_files=args.add_baseline)
     if args.fix:
+        from pyengineer.actions.edits import apply_edits_to_files
         from pyengineer.actions.fixing import safe_fix_edits
 
-        linked = sorted({f.path for f in findings if f.fixes and Path(f.path).is_symlink()})
+        all_findings = [f for p in projects for f in p.findings]
+        linked = sorted({f.path for f in all_findings if f.fixes and Path(f.path).is_symlink()})
         for link in linked:
             # Fixes are never written through a link (docs/security.md); the file it points to has its own.
             print(f"pyengineer: {link}: is a symbolic link; its fixes are not applied", file=sys.stderr)
-        edits, fixed = safe_fix_edits(f for f in findings if f.path not in linked)
-        if edits:
-            apply_edits_to_files(edits, [p.root for p in projects])
-            # Report what is left after fixing, as ruff does.
-            projects = check_paths(paths, overrides or None)
-            findings = [f for p in projects for f in p.findings]
+        edits, fixed = safe_fix_edits(f for f in all_findings if f.path not in linked)
+        go_on = _may_fix_here(projects, {e.path for e in edits}, args.allow_protected_branch)
+        if go_on is None:
+            return EXIT_ERROR
+        if edits and go_on:
+            changed_before = set().union(*(changed_paths(p.context) for p in projects))
+            written = set(apply_edits_to_files(edits, [p.root for p in projects]))
+            # Report what is left after fixing, as ruff does. The files --fix wrote are not the user's change:
+            # on a protected branch they must not come back as PE101.
+            ours = frozenset(os.path.normpath(p) for p in written) - changed_before
+            projects = check_paths(
+                paths,
+                overrides or None,
+                use_baseline=use_baseline,
+                unchanged=ours,
+                keep_files=args.add_baseline,
+            )
             print(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.", file=sys.stderr)
+    failures = [f for p in projects for f in p.failures]
+    for failure in failures:
+        print(f"pyengineer: error: {failure.describe()}", file=sys.stderr)
+    if args.add_baseline:
+        return _write_baselines(projects, failures)
+    findings = [f for p in projects for f in p.findings]
+    baselined = sum(p.baselined for p in projects)
     render = {"text": render_text, "json": render_json, "sarif": render_sarif}[args.format]
-    sys.stdout.write(render(findings))
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+    sys.stdout.write(render(findings, failures, baselined))
+    if failures:
+        return EXIT_ERROR
+    failing = any(f.severity.rank >= p.settings.fail_on.rank for p in projects for f in p.findings)
+    return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+def _write_baselines(projects: Sequence[ProjectCheck], failures: Sequence[RuleFailure]) -> int:
+    from pyengineer.baseline import write_baseline
+
+    if failures:
+        # A rule that did not run found nothing: recording that would let its findings in unseen later.
+        print("pyengineer: the baseline was not written because a rule failed to run.", file=sys.stderr)
+        return EXIT_ERROR
+    for project in projects:
+        checked = {f.relative for f in project.files}
+        path, count = write_baseline(project.root, project.settings, project.files, checked)
+        print(f"Recorded {count} finding{'s' if count != 1 else ''} in {path}.", file=sys.stderr)
+    return EXIT_CLEAN
+
+
+def _may_fix_here(projects: Sequence[ProjectCheck], paths: set[str], allowed: bool) -> bool | None:
+    """Whether --fix may write `paths`: True to go on, False to report without fixing, None to exit 2.
+
+    python-engineer discipline: code is not changed on a protected branch without asking. In a terminal the
+    user chooses (create a feature branch, go on, or stop); without one the fix is refused, with the reason,
+    unless --allow-protected-branch says go on.
+    """
+    for project in projects:
+        git = project.context.git
+        mine = sorted(p for p in paths if Path(p).is_relative_to(project.root))
+        if allowed or not mine or not (git.protected and git.branch):
+            continue
+        name = _fix_branch_name(project, mine)
+        where = f"the protected branch '{git.branch}' of {project.root}"
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            print(
+                f"pyengineer: --fix would change {_count_files(mine)} on {where}; nothing was changed. "
+                f"Create a feature branch first (git switch -c {name}), or pass --allow-protected-branch.",
+                file=sys.stderr,
+            )
+            return None
+        print(
+            f"--fix would change {_count_files(mine)} on {where}:\n"
+            f"  [b] create the branch '{name}' and fix there (uncommitted changes come along)\n"
+            f"  [g] go on and fix on '{git.branch}'\n"
+            "  [s] stop: change nothing",
+            file=sys.stderr,
+        )
+        print("Choice [b/g/s] (s): ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if answer in ("b", "branch"):
+            from pyengineer.git.branching import create_branch
+
+            create_branch(project.root, name)  # GitSafetyError (exit 2) when it cannot be done safely
+            print(f"Switched to the new branch '{name}'.", file=sys.stderr)
+        elif answer not in ("g", "go", "go on"):
+            print("Stopped: nothing was changed.", file=sys.stderr)
+            return False
+    return True
+
+
+def _count_files(paths: Sequence[str]) -> str:
+    return f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+
+
+def _fix_branch_name(project: ProjectCheck, paths: Sequence[str]) -> str:
+    """A fix/ branch named after the one file being fixed, or after the fixes when there are several."""
+    from pyengineer.git.naming import make_unique, suggest_branch_names
+    from pyengineer.workspace.ignore import relative_posix
+
+    branches = project.context.git.branches
+    if len(paths) == 1:
+        names = suggest_branch_names(relative_posix(project.root, Path(paths[0])), (), branches, fix=True)
+        if names:
+            return names[0]
+    return make_unique("fix/pyengineer-fixes", branches)
 
 
 def _context(args: argparse.Namespace) -> int:
@@ -112,7 +215,11 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="check files or folders and print findings (exit 1 when something is found)",
-        description="Check Python files like `ruff check`: exit 0 when clean, 1 with findings, 2 on errors.",
+        description=(
+            "Check Python files like `ruff check`: exit 0 when clean (or only info and hints), 1 with findings "
+            "at the --fail-on severity or above, 2 on errors (bad options or configuration, a broken baseline, "
+            "a rule that failed to run)."
+        ),
     )
     check.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or folders (default: the current folder)"
@@ -123,6 +230,23 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     )
     check.add_argument("--ignore", type=_codes, metavar="CODES", help="skip these rule codes or prefixes")
     check.add_argument("--fix", action="store_true", help="apply the safe fixes")
+    check.add_argument(
+        "--fail-on",
+        type=str.lower,
+        choices=("error", "warning", "info"),
+        metavar="SEVERITY",
+        help="exit 1 only for findings at this severity or above: error, warning (the default) or info",
+    )
+    check.add_argument(
+        "--add-baseline",
+        action="store_true",
+        help="record today's findings in the baseline file; later runs report only new ones",
+    )
+    check.add_argument(
+        "--allow-protected-branch",
+        action="store_true",
+        help="let --fix change files on a protected branch without asking",
+    )
     check.set_defaults(run=_check)
 
     context = commands.add_parser(

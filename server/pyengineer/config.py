@@ -45,6 +45,8 @@ DEFAULT_ML_LIBRARIES = (
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 
+DEFAULT_BASELINE = ".pyengineer-baseline.json"
+
 _RULE_CODE = re.compile(r"^PE\d{0,3}$")
 
 
@@ -87,6 +89,10 @@ class Settings(_Section):
     handoff_dir: str = "docs/handoffs"
     debounce_ms: int = Field(default=150, ge=0, le=10_000)
     type_hints: str = Field(default="public", pattern="^(public|all|off)$")
+    # `pyengineer check` exits 1 only for findings at this severity or above (see docs/cli.md).
+    fail_on: Severity = Severity.WARNING
+    # The baseline file (relative to the project root): findings recorded there are not reported again.
+    baseline: str = DEFAULT_BASELINE
     llm: LlmSettings = LlmSettings()
     tests: TestSettings = TestSettings()
 
@@ -104,6 +110,20 @@ class Settings(_Section):
         for code in value:
             if not _RULE_CODE.match(code):
                 raise ValueError(f"{code!r} is not a rule code or prefix such as 'PE101' or 'PE3'")
+        return value
+
+    @field_validator("fail_on")
+    @classmethod
+    def _fail_on(cls, value: Severity) -> Severity:
+        if value == Severity.HINT:
+            raise ValueError("must be 'error', 'warning' or 'info' (hints never fail a check)")
+        return value
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_path(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be a file name such as '.pyengineer-baseline.json'")
         return value
 
     @property

@@ -14,6 +14,14 @@ class Severity(StrEnum):
     INFO = "info"
     HINT = "hint"
 
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: error 3, warning 2, info 1, hint 0 (for `fail-on`)."""
+        return _RANK[self]
+
+
+_RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1, Severity.HINT: 0}
+
 
 class Position(BaseModel):
     """A 0-based line and a 0-based column counted in Unicode code points of the line."""

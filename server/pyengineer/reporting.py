@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pyengineer import __version__
+from pyengineer.engine.analyze import RuleFailure
 from pyengineer.engine.registry import load_rules
 from pyengineer.findings import Finding, Fix, Severity
 
@@ -30,16 +31,51 @@ def display_path(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def render_text(findings: Sequence[Finding]) -> str:
-    lines = [f"{display_path(f.path)}:{f.line + 1}:{f.column + 1}: {f.code} {f.message}" for f in findings]
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def text_line(finding: Finding) -> str:
+    """`path:line:column: CODE [severity] message`, line and column 1-based."""
+    return (
+        f"{display_path(finding.path)}:{finding.line + 1}:{finding.column + 1}: "
+        f"{finding.code} [{finding.severity.value}] {finding.message}"
+    )
+
+
+def render_text(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (), baselined: int = 0) -> str:
+    """One line per finding, then a summary. "All checks passed!" only when every rule ran and found nothing."""
+    lines = [text_line(f) for f in findings]
     fixable = sum(1 for f in findings if any(fix.safe and fix.edits for fix in f.fixes))
+    notes = []
+    if fixable:
+        notes.append(f"{fixable} fixable with --fix")
+    if baselined:
+        notes.append(f"{baselined} more in the baseline")
     if findings:
-        summary = f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''}"
-        summary += f" ({fixable} fixable with --fix)." if fixable else "."
-        lines.append(summary)
+        summary = f"Found {_plural(len(findings), 'finding')}" + (f" ({', '.join(notes)})." if notes else ".")
+    elif failures:
+        summary = "No findings" + (f" ({', '.join(notes)})" if notes else "")
     else:
-        lines.append("All checks passed!")
+        summary = "All checks passed!" + (f" ({', '.join(notes)})" if notes else "")
+    lines.append(summary)
+    if failures:
+        rules = sorted({f.code for f in failures})
+        lines.append(
+            f"{_plural(len(rules), 'rule')} failed to run ({', '.join(rules)}): their findings are missing; "
+            "see the errors on stderr."
+        )
     return "\n".join(lines) + "\n"
+
+
+def failure_json(failure: RuleFailure) -> dict[str, Any]:
+    return {
+        "code": failure.code,
+        "name": failure.name,
+        "path": failure.path,
+        "line": failure.line,
+        "error": failure.error,
+    }
 
 
 def _fix_json(fix: Fix) -> dict[str, Any]:
@@ -75,13 +111,15 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def render_json(findings: Sequence[Finding]) -> str:
+def render_json(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (), baselined: int = 0) -> str:
     return (
         json.dumps(
             {
                 "version": JSON_SCHEMA_VERSION,
                 "tool": {"name": "pyengineer", "version": __version__},
                 "findings": [finding_json(f) for f in findings],
+                "rule_failures": [failure_json(f) for f in failures],
+                "baselined": baselined,
             },
             indent=2,
         )
@@ -97,7 +135,41 @@ def sarif_uri(path: str) -> str:
     return quote(shown.replace(os.sep, "/"), safe="/")
 
 
-def render_sarif(findings: Sequence[Finding]) -> str:
+def _sarif_location(path: str, line: int, column: int, end_line: int, end_column: int) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": sarif_uri(path)},
+            "region": {
+                "startLine": line,
+                "startColumn": column,
+                "endLine": end_line,
+                "endColumn": end_column,
+            },
+        }
+    }
+
+
+def _sarif_invocation(failures: Sequence[RuleFailure]) -> dict[str, Any]:
+    """The run's invocation: not successful, with one error notification each, when a rule failed."""
+    notifications = []
+    for failure in failures:
+        notification: dict[str, Any] = {
+            "level": "error",
+            "message": {"text": failure.describe()},
+            "descriptor": {"id": failure.code},
+        }
+        if failure.line:
+            notification["locations"] = [_sarif_location(failure.path, failure.line, 1, failure.line, 1)]
+        notifications.append(notification)
+    invocation: dict[str, Any] = {"executionSuccessful": not failures}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return invocation
+
+
+def render_sarif(
+    findings: Sequence[Finding], failures: Sequence[RuleFailure] = (), baselined: int = 0
+) -> str:
     rules = load_rules()
     used = sorted({f.code for f in findings} | set(rules))
     rule_index = {code: i for i, code in enumerate(used)}
@@ -122,17 +194,13 @@ def render_sarif(findings: Sequence[Finding]) -> str:
                 "level": _SARIF_LEVEL[f.severity],
                 "message": {"text": f.message},
                 "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": sarif_uri(f.path)},
-                            "region": {
-                                "startLine": f.range.start.line + 1,
-                                "startColumn": f.range.start.character + 1,
-                                "endLine": f.range.end.line + 1,
-                                "endColumn": f.range.end.character + 1,
-                            },
-                        }
-                    }
+                    _sarif_location(
+                        f.path,
+                        f.range.start.line + 1,
+                        f.range.start.character + 1,
+                        f.range.end.line + 1,
+                        f.range.end.character + 1,
+                    )
                 ],
             }
         )
@@ -149,6 +217,7 @@ def render_sarif(findings: Sequence[Finding]) -> str:
                         "rules": driver_rules,
                     }
                 },
+                "invocations": [_sarif_invocation(failures)],
                 "results": results,
             }
         ],

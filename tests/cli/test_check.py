@@ -16,7 +16,10 @@ from pyengineer.cli import main
 
 from tests.repos import GitRepo, RepoFactory
 
-TEXT_LINE = re.compile(r"^(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<code>PE\d{3}) (?P<message>.+)$")
+TEXT_LINE = re.compile(
+    r"^(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<code>PE\d{3}) \[(?P<severity>error|warning|info|hint)\] "
+    r"(?P<message>.+)$"
+)
 FIRST_RULES = ["--select", "PE1,PE2"]  # the rules pack (PE3xx+) grows independently of these tests
 
 
@@ -56,10 +59,10 @@ def test_acceptance_fresh_repo_on_main_with_an_edited_file_importing_torch(ml_on
     pe101 = [line for line in lines if TEXT_LINE.match(line) and " PE101 " in line]
     pe201 = [line for line in lines if TEXT_LINE.match(line) and " PE201 " in line]
     assert pe101 == [
-        "model.py:1:1: PE101 You are changing model.py on the protected branch 'main'. "
+        "model.py:1:1: PE101 [warning] You are changing model.py on the protected branch 'main'. "
         "Create a feature branch first (suggested: feature/model)."
     ]
-    assert len(pe201) == 1 and pe201[0].startswith("model.py:1:8: PE201 'torch' is an ML library")
+    assert len(pe201) == 1 and pe201[0].startswith("model.py:1:8: PE201 [info] 'torch' is an ML library")
     assert lines[-1].startswith("Found ")
     # util.py is committed and unchanged: no PE101 for it.
     assert not any(line.startswith("util.py") and "PE101" in line for line in lines)
@@ -74,9 +77,9 @@ def test_text_format_lines_and_summary(
     assert summary == "Found 2 findings."
     parsed = [TEXT_LINE.match(line) for line in findings]
     assert all(parsed), findings
-    assert [(m["path"], m["line"], m["col"], m["code"]) for m in parsed if m] == [
-        ("model.py", "1", "1", "PE101"),
-        ("model.py", "1", "8", "PE201"),
+    assert [(m["path"], m["line"], m["col"], m["code"], m["severity"]) for m in parsed if m] == [
+        ("model.py", "1", "1", "PE101", "warning"),
+        ("model.py", "1", "8", "PE201", "info"),
     ]
 
 
@@ -97,7 +100,7 @@ def test_untracked_file_on_main_is_a_change(
     repo.write("pkg/new_module.py", "X = 1\n")
     code, out, _ = run_main(capsys, monkeypatch, repo.root, "check", "--select", "PE101")
     assert code == 1
-    assert out.splitlines()[0].startswith("pkg/new_module.py:1:1: PE101 ")
+    assert out.splitlines()[0].startswith("pkg/new_module.py:1:1: PE101 [warning] ")
 
 
 def test_select_and_ignore(
@@ -198,7 +201,8 @@ def test_json_format_schema(
     code, out, _ = run_main(capsys, monkeypatch, ml_on_main.root, "check", *FIRST_RULES, "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert set(report) == {"version", "tool", "findings"}
+    assert set(report) == {"version", "tool", "findings", "rule_failures", "baselined"}
+    assert (report["rule_failures"], report["baselined"]) == ([], 0)
     assert report["version"] == 1
     assert report["tool"] == {"name": "pyengineer", "version": __version__}
     pe101, pe201 = report["findings"]
@@ -316,7 +320,9 @@ def test_a_subfolder_checks_only_its_files_with_the_whole_project_context(
     )
     repo.write("pkg/a.py", "import mlx\n")
     repo.write("other/b.py", "import torch\n")
-    code, out, _ = run_main(capsys, monkeypatch, repo.root / "pkg", "check", "--select", "PE201")
+    code, out, _ = run_main(
+        capsys, monkeypatch, repo.root / "pkg", "check", "--select", "PE201", "--fail-on", "info"
+    )
     assert code == 1
     assert [line.split(":")[0] for line in out.splitlines()[:-1]] == [
         "a.py"

@@ -71,7 +71,10 @@ def test_pe201_example(
     args, expected = console(text)
     write(tmp_path, args[-1], block(text, "Bad"))
     monkeypatch.chdir(tmp_path)
-    assert main([*args, "--select", FIRST_RULES]) == 1
-    assert capsys.readouterr().out.splitlines()[:-1] == expected
-    write(tmp_path, args[-1], block(text, "Good"))
+    # PE201 is info: shown, and failing the check only with --fail-on info.
     assert main([*args, "--select", FIRST_RULES]) == 0
+    assert capsys.readouterr().out.splitlines()[:-1] == expected
+    assert main([*args, "--select", FIRST_RULES, "--fail-on", "info"]) == 1
+    capsys.readouterr()
+    write(tmp_path, args[-1], block(text, "Good"))
+    assert main([*args, "--select", FIRST_RULES, "--fail-on", "info"]) == 0

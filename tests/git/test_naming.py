@@ -83,7 +83,7 @@ def test_topic_for(path: str | None, topic: str) -> None:
     [
         ("app/users.py", ["fastapi"], False, "feature/api-users"),
         ("app/users.py", ["flask"], False, "feature/api-users"),
-        ("shop/views.py", ["django"], False, "feature/api-views"),
+        ("shop/views.py", ["django"], False, "feature/api-shop-views"),
         ("shop/orders.py", [], False, "feature/orders"),
         ("service/api/orders.py", [], False, "feature/api-orders"),
         ("jobs/ingest_sales.py", ["pandas"], False, "feature/data-pipeline-ingest-sales"),
@@ -160,3 +160,62 @@ def test_suggested_names_are_valid_for_git_and_clash_with_no_branch(
     for name in names:
         assert git_accepts_branch(name, tmp_path), name
         assert not any(clashes(name, branch) for branch in local), (name, existing)
+
+
+# Real layouts (Django apps, FastAPI's full-stack template, src/ packages, tests/, alembic and Django
+# migrations) and the first name suggested for a change to each.
+REAL_LAYOUTS = [
+    ("api.py", ["fastapi"], "feature/api"),
+    ("app/api.py", ["fastapi"], "feature/api"),
+    ("migrations/env.py", ["alembic", "sqlalchemy"], "feature/migrations"),
+    ("alembic/env.py", ["alembic"], "feature/migrations"),
+    ("alembic/versions/3f2a1b9c0d4e_add_users_table.py", ["alembic"], "feature/migration-add-users-table"),
+    ("blog/migrations/0002_post_slug.py", ["django"], "feature/blog-migration-post-slug"),
+    ("blog/migrations/0001_initial.py", ["django"], "feature/blog-migrations"),
+    ("shop/migrations/0007_auto_20240101_1200.py", ["django"], "feature/shop-migrations"),
+    ("blog/views.py", ["django"], "feature/api-blog-views"),
+    ("blog/models.py", ["django"], "feature/api-blog-models"),
+    ("blog/urls.py", ["django"], "feature/api-blog-urls"),
+    ("blog/tests.py", ["django"], "feature/api-blog-tests"),
+    ("blog/admin.py", ["django"], "feature/api-blog-admin"),
+    ("mysite/settings.py", ["django"], "feature/api-mysite-settings"),
+    ("polls/api/serializers.py", ["rest_framework"], "feature/api-polls-serializers"),
+    ("manage.py", ["django"], "feature/api-manage"),
+    ("app/main.py", ["fastapi"], "feature/api-main"),
+    ("app/api/deps.py", ["fastapi"], "feature/api-deps"),
+    ("app/api/routes/users.py", ["fastapi"], "feature/api-users"),
+    ("app/api/v1/endpoints/items.py", ["fastapi"], "feature/api-items"),
+    ("app/routers/orders.py", ["fastapi"], "feature/api-orders"),
+    ("app/core/config.py", ["pydantic"], "feature/config"),
+    ("app/crud/crud_user.py", ["sqlalchemy"], "feature/crud-user"),
+    ("app/users/service.py", [], "feature/users-service"),
+    ("app/services/billing/service.py", [], "feature/billing-service"),
+    ("src/acme/__init__.py", [], "feature/acme"),
+    ("src/acme/cli.py", ["click"], "feature/acme-cli"),
+    ("src/acme/__main__.py", [], "feature/acme"),
+    ("src/acme/models/invoice.py", [], "feature/invoice"),
+    ("tests/test_invoice.py", ["pytest"], "feature/invoice"),
+    ("tests/conftest.py", ["pytest"], "feature/test-fixtures"),
+    ("tests/api/conftest.py", ["pytest"], "feature/api-test-fixtures"),
+    ("tests/unit/orders/test_service.py", ["pytest"], "feature/orders-service"),
+    ("pipelines/daily_sales.py", ["pandas"], "feature/data-pipeline-daily-sales"),
+    ("pipelines/data_pipeline.py", ["pandas"], "feature/data-pipeline"),
+    ("etl/load.py", [], "feature/data-pipeline-load"),
+]
+
+
+@pytest.mark.parametrize(("path", "imported", "first"), REAL_LAYOUTS)
+def test_names_on_real_layouts(path: str, imported: list[str], first: str) -> None:
+    assert suggest_branch_names(path, imported)[0] == first
+
+
+def test_no_suggestion_repeats_its_prefix() -> None:
+    for path, imported, _ in REAL_LAYOUTS:
+        for name in suggest_branch_names(path, imported):
+            assert "api-api" not in name and "pipeline-pipeline" not in name and "pipeline-data" not in name
+
+
+def test_one_module_name_in_48_packages_gives_48_names() -> None:
+    packages = [f"domain{i}" for i in range(48)]
+    names = {suggest_branch_names(f"app/{package}/service.py")[0] for package in packages}
+    assert len(names) == 48

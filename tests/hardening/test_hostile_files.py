@@ -128,11 +128,13 @@ def test_check_fix_never_writes_through_a_committed_link(tmp_path: Path) -> None
     victim.write_text(BLOCKING)
     repo = committed_repo(tmp_path / "repo", {"src/app.py": "../../elsewhere/victim.py"})
     (repo / "src" / "own.py").write_text(BLOCKING)
-    named = run_cli("check", "--fix", "--select", "PE3", "src/app.py", "src/own.py", cwd=repo)
+    named = run_cli(
+        "check", "--fix", "--allow-protected-branch", "--select", "PE3", "src/app.py", "src/own.py", cwd=repo
+    )
     assert victim.read_text() == BLOCKING, named.stderr
     assert "src/app.py: is a symbolic link; its fixes are not applied" in named.stderr
     assert "asyncio.sleep" in (repo / "src" / "own.py").read_text()
-    folder = run_cli("check", "--fix", "--select", "PE3", ".", cwd=repo)
+    folder = run_cli("check", "--fix", "--allow-protected-branch", "--select", "PE3", ".", cwd=repo)
     assert victim.read_text() == BLOCKING, folder.stderr
     assert os.path.islink(repo / "src" / "app.py")
 
@@ -289,7 +291,7 @@ def test_a_sparse_two_gib_python_file_is_skipped_with_a_warning_by_the_cli(tmp_p
     repo = make_repo(tmp_path / "repo", {"app.py": MODEL, "requirements.txt": "torch\n"})
     sparse(repo / "generated.py", 2 << 30, b"import torch\n")
     warning = f"pyengineer: {repo / 'generated.py'}: is 2 GiB, above the 2 MiB limit; skipped\n"
-    checked = run_cli("check", "--select", "PE2", ".", cwd=repo)
+    checked = run_cli("check", "--fail-on", "info", "--select", "PE2", ".", cwd=repo)
     assert checked.returncode == 1, checked.stderr
     assert checked.stderr.count(warning) == 1, checked.stderr  # the scan and the check: said once
     assert "app.py" in checked.stdout and "generated.py" not in checked.stdout

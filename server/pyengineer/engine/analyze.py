@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import TracebackType
 
 from pyengineer.config import Settings
 from pyengineer.engine.noqa import suppressed
@@ -16,12 +19,95 @@ from pyengineer.workspace.context import WorkspaceContext
 log = logging.getLogger(__name__)
 
 
-def _run(rule: Rule, inp: RuleInput) -> list[Finding]:
+@dataclass(frozen=True)
+class RuleFailure:
+    """A rule that raised instead of finishing: its findings for the file are missing, so it is reported."""
+
+    code: str
+    name: str
+    path: str  # absolute
+    relative: str  # relative to the workspace root, posix
+    line: int | None  # 1-based: the line of the syntax node the rule was on, when one can be told
+    error: str  # "IndentationError: unexpected indent"
+
+    def describe(self) -> str:
+        where = f"{self.relative}:{self.line}" if self.line else self.relative
+        return f"rule {self.code} ({self.name}) failed on {where}: {self.error}"
+
+
+# Called (in the analysing thread) with (key, message) for every problem that costs the user findings: a rule
+# that raised, a broken baseline. The language server shows each key once per session and logs every one.
+_problem_listeners: list[Callable[[str, str], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def on_problem(listener: Callable[[str, str], None]) -> Callable[[], None]:
+    """Call `listener(key, message)` for each problem from now on; returns the function that stops it."""
+    with _listeners_lock:
+        _problem_listeners.append(listener)
+
+    def remove() -> None:
+        with _listeners_lock:
+            if listener in _problem_listeners:
+                _problem_listeners.remove(listener)
+
+    return remove
+
+
+def report_problem(key: str, message: str) -> None:
+    """Tell the listeners about a problem; `key` says which reports are the same problem ("rule PE701")."""
+    with _listeners_lock:
+        listeners = list(_problem_listeners)
+    for listener in listeners:
+        try:
+            listener(key, message)
+        except Exception:
+            log.exception("reporting a problem failed")
+
+
+def _failure_line(source: ParsedSource, tb: TracebackType | None) -> int | None:
+    """The line of the innermost node of `source`'s own tree that a frame of the failing rule held.
+
+    Only nodes of the document's tree count: a rule that re-parses a snippet holds nodes numbered from the
+    snippet's first line, which would name the wrong place.
+    """
+    tree = source.tree
+    if tree is None or tb is None:
+        return None
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    own = {id(node) for node in ast.walk(tree)}
+    for frame in reversed(frames[1:]):  # frames[0] is _run itself
+        for value in frame.f_locals.values():
+            if isinstance(value, ast.AST) and id(value) in own and hasattr(value, "lineno"):
+                line: int = value.lineno
+                return line
+    return None
+
+
+def _run(rule: Rule, inp: RuleInput, failures: list[RuleFailure]) -> list[Finding]:
     try:
         return list(rule.check(inp))
-    except Exception:
-        # One broken rule must not take the others (or the server) down with it.
-        log.exception("rule %s (%s) failed on %s", rule.code, rule.name, inp.source.path)
+    except Exception as exc:
+        # One broken rule must not take the others (or the server) down with it, but it is never hidden.
+        source = inp.source.whole or inp.source
+        failure = RuleFailure(
+            code=rule.code,
+            name=rule.name,
+            path=source.path,
+            relative=source.relative,
+            line=_failure_line(source, exc.__traceback__),
+            error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        )
+        log.exception("%s", failure.describe())
+        failures.append(failure)
+        report_problem(
+            f"rule {rule.code}",
+            f"pyengineer: {failure.describe()}. Its findings are missing for this file; please report it "
+            "(the traceback is in the pyengineer log).",
+        )
         return []
 
 
@@ -30,6 +116,8 @@ class Analysis:
     findings: list[Finding]  # what to show: sorted, noqa and severity settings applied
     # The raw findings of the `local` rules: an edit inside one function keeps those outside it.
     local: list[Finding]
+    # The rules that raised on this run (their findings are missing from `findings`).
+    failures: tuple[RuleFailure, ...] = ()
 
 
 def analyze(
@@ -67,15 +155,18 @@ def analyze_parts(
         )
     local: list[Finding] = list(kept or ())
     others: list[Finding] = []
+    failures: list[RuleFailure] = []
     for rule in rules:
         if rule.late:
             continue
         if not rule.local:
-            others.extend(_run(rule, inp))
+            others.extend(_run(rule, inp, failures))
         elif focused is not None:
-            local.extend(f for f in _run(rule, focused) if first - 1 <= f.range.start.line <= last - 1)
+            local.extend(
+                f for f in _run(rule, focused, failures) if first - 1 <= f.range.start.line <= last - 1
+            )
         elif kept is None:
-            local.extend(_run(rule, inp))
+            local.extend(_run(rule, inp, failures))
         # else: `kept` is what the local rules found (the text and what they read are unchanged)
     findings = local + others
     late_input = RuleInput(
@@ -83,8 +174,8 @@ def analyze_parts(
     )
     for rule in rules:
         if rule.late:
-            findings.extend(_run(rule, late_input))
-    return Analysis(findings=_finish(source, settings, findings), local=local)
+            findings.extend(_run(rule, late_input, failures))
+    return Analysis(findings=_finish(source, settings, findings), local=local, failures=tuple(failures))
 
 
 def _finish(source: ParsedSource, settings: Settings, findings: list[Finding]) -> list[Finding]:

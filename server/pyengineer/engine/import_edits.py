@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pyengineer.engine.syntax import SyntaxIndex
 from pyengineer.findings import Edit, Range
+from pyengineer.workspace.imports import line_ending
 
 _STDLIB = frozenset(sys.stdlib_module_names)
 
@@ -38,7 +39,9 @@ def _sort_key(stmt: ast.Import | ast.ImportFrom) -> tuple[int, str]:
 
 
 def _insert_at(index: SyntaxIndex, line: int, text: str) -> Edit:
-    return Edit(path=index.source.path, range=Range.of(line, 0), new_text=text)
+    # In the file's own line ending: an `import asyncio\n` in a CRLF file left it with mixed endings.
+    ending = line_ending(index.source.text) or "\n"
+    return Edit(path=index.source.path, range=Range.of(line, 0), new_text=text.replace("\n", ending))
 
 
 def _new_statement_edit(index: SyntaxIndex, statement: str, module: str, is_from: bool) -> Edit:

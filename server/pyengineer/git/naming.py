@@ -9,20 +9,35 @@ from pathlib import PurePosixPath
 
 from pyengineer.workspace.frameworks import DATA_LIBRARIES, WEB_FRAMEWORKS
 
-_GENERIC_STEMS = {
-    "__init__",
-    "__main__",
-    "main",
-    "app",
-    "core",
-    "base",
-    "common",
-    "module",
-    "models",
-    "utils",
-}
+# Module names that say what kind of code a file holds, not what it is about: `users/service.py` is about users.
+_ROLE_STEMS = frozenset(
+    {
+        "__init__", "__main__", "main", "app", "application", "core", "base", "common", "module",
+        "models", "model", "utils", "util", "helpers", "helper", "views", "view", "urls", "admin", "apps",
+        "forms", "serializers", "schemas", "schema", "service", "services", "api", "routes", "router",
+        "routers", "endpoints", "handlers", "handler", "tasks", "crud", "deps", "dependencies", "config",
+        "settings", "constants", "exceptions", "errors", "types", "signals", "managers", "db", "database",
+        "session", "client", "server", "cli", "commands", "tests", "factories", "fixtures", "wsgi", "asgi",
+        "permissions", "filters", "storage", "repository", "interfaces", "security", "auth",
+    }
+)  # fmt: skip
+# Module names that stand for their package (`orders/__init__.py` is the orders package).
+_PACKAGE_STEMS = frozenset({"__init__", "__main__", "main", "app", "application"})
+# Folders that hold code of every topic: the topic is further in (or out).
+_CONTAINER_DIRS = frozenset(
+    {
+        ".", "src", "lib", "app", "apps", "server", "backend", "source", "code", "pkg", "packages", "internal",
+        "tests", "test", "unit", "integration", "functional", "e2e", "api", "apis", "routes", "routers",
+        "views", "endpoints", "handlers", "services", "core", "web", "migrations", "versions", "alembic",
+        "scripts",
+    }
+)  # fmt: skip
 _WEB_PATH_PARTS = {"api", "apis", "routes", "routers", "views", "endpoints", "handlers", "web", "server"}
 _DATA_PATH_PARTS = {"etl", "pipeline", "pipelines", "data", "ingest", "transform", "transforms", "jobs"}
+# Words a topic need not repeat after its prefix: not feature/api-api, feature/data-pipeline-pipeline-x.
+_PREFIX_WORDS = {"feature/api": {"api", "apis"}, "feature/data-pipeline": {"data", "pipeline", "pipelines"}}
+_VERSION_DIR = re.compile(r"^v\d+$")
+_MIGRATION_NUMBER = re.compile(r"^(?:\d+|[0-9a-f]{6,})_")  # Django 0003_, alembic 3f2a1b9c0d_
 _MAX_TOPIC = 40
 
 
@@ -67,22 +82,57 @@ def slugify(text: str, limit: int = _MAX_TOPIC) -> str:
     return slug.strip("-")
 
 
+def _meaningful_parent(parents: tuple[str, ...]) -> str | None:
+    """The innermost folder that names a topic (not src/, tests/, api/, v1/ or a role name such as services/)."""
+    for parent in reversed(parents):
+        if parent not in _CONTAINER_DIRS and parent not in _ROLE_STEMS and not _VERSION_DIR.match(parent):
+            return parent
+    return None
+
+
+def _migration_topic(stem: str, parents: tuple[str, ...]) -> str:
+    """`blog/migrations/0002_post_slug.py` -> blog-migration-post-slug; alembic's env.py -> migrations."""
+    if stem in ("env", "__init__", "script"):
+        return "migrations"
+    name = _MIGRATION_NUMBER.sub("", stem)
+    if name == "initial" or name.startswith("auto_"):
+        name = ""
+    folder = parents.index("migrations") if "migrations" in parents else parents.index("alembic")
+    app = _meaningful_parent(parents[:folder])
+    words = [app, "migration" if name else "migrations", name]
+    return "-".join(w for w in words if w)
+
+
 def topic_for(path: str | None) -> str:
-    """The topic of a change to `path`: the module name, or its package when the name says nothing."""
+    """The topic of a change to `path`: the module name, with its package when the name only says what kind
+    of code it is (`users/service.py` -> users-service), and the package alone for its `__init__.py`."""
     if not path:
         return "changes"
     parts = PurePosixPath(path.replace("\\", "/"))
+    parents = tuple(p for p in parts.parent.parts if p != ".")
     stem = parts.stem
+    if "migrations" in parents or "alembic" in parents:
+        return slugify(_migration_topic(stem, parents)) or "migrations"
+    if stem == "conftest":
+        parent = _meaningful_parent(parents)
+        return slugify(f"{parent}-test-fixtures" if parent else "test-fixtures")
     if stem.startswith("test_"):
         stem = stem[len("test_") :]
     elif stem.endswith("_test"):
         stem = stem[: -len("_test")]
-    if stem in _GENERIC_STEMS:
-        for parent in reversed(parts.parent.parts):
-            if parent not in _WEB_PATH_PARTS | {"src", "server", "tests", "test", "."}:
-                stem = parent if stem in ("__init__", "__main__", "main", "app") else f"{parent}-{stem}"
-                break
+    if stem in _ROLE_STEMS:
+        parent = _meaningful_parent(parents)
+        if parent is not None:
+            stem = parent if stem in _PACKAGE_STEMS else f"{parent}-{stem}"
+        elif stem in ("__init__", "__main__"):
+            stem = next((p for p in reversed(parents) if p not in (".", "src")), "package")
     return slugify(stem) or "changes"
+
+
+def _after_prefix(kind: str, topic: str) -> str:
+    """`topic` without the words `kind` already says: feature/api + api-users -> users."""
+    drop = _PREFIX_WORDS.get(kind, set())
+    return "-".join(word for word in topic.split("-") if word not in drop)
 
 
 def branch_kind(path: str | None, imported: Iterable[str], fix: bool = False) -> str:
@@ -91,6 +141,8 @@ def branch_kind(path: str | None, imported: Iterable[str], fix: bool = False) ->
         return "fix"
     modules = set(imported)
     parts = set(PurePosixPath(path).parts) if path else set()
+    if "migrations" in parts or "alembic" in parts:
+        return "feature"  # a schema change, whichever framework writes it
     if modules & WEB_FRAMEWORKS or modules & {"fastapi", "flask", "django", "rest_framework"}:
         return "feature/api"
     if modules & DATA_LIBRARIES:
@@ -144,10 +196,9 @@ def suggest_branch_names(
     topic = topic_for(path)
     kind = branch_kind(path, imported, fix)
     candidates = []
-    if kind == "feature/api":
-        candidates.append(f"feature/api-{topic}")
-    elif kind == "feature/data-pipeline":
-        candidates.append(f"feature/data-pipeline-{topic}")
+    if kind in ("feature/api", "feature/data-pipeline"):
+        rest = _after_prefix(kind, topic)
+        candidates.append(f"{kind}-{rest}" if rest else kind)
     elif kind == "fix":
         candidates.append(f"fix/{topic}")
     candidates.append(f"feature/{topic}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer.baseline import filter_document
 from pyengineer.engine.incremental import DocumentAnalyzer
 from pyengineer.findings import Finding
 from pyengineer.lsp import wire
@@ -60,8 +61,17 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
             MAX_ANALYZED_CHARS,
         )
         return []
-    return analyzer(snapshot).analyze(
+    findings = analyzer(snapshot).analyze(
         snapshot.text, snapshot.context, snapshot.settings, snapshot.changed, snapshot.relative
+    )
+    # The editor reports what the baseline does not hold, as `pyengineer check` does.
+    return filter_document(
+        snapshot.root,
+        snapshot.settings,
+        snapshot.path,
+        snapshot.text,
+        findings,
+        snapshot.context.git.toplevel,
     )
 
 

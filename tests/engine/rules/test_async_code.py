@@ -256,3 +256,22 @@ def test_pe302_does_not_offer_def_when_the_endpoint_awaits(tmp_path: Path) -> No
 def test_pe302_is_only_for_fastapi_or_starlette_workspaces(tmp_path: Path) -> None:
     # A Flask workspace with no fastapi import: the rule is not relevant.
     assert check(tmp_path, "PE302", "async def f(db):\n    db.commit()\n", frameworks=("flask",)) == []
+
+
+def test_no_sleep_fix_in_a_test_that_blocks_on_purpose(tmp_path: Path) -> None:
+    text = """
+        import time
+
+
+        async def test_watchdog_notices_a_blocked_loop() -> None:
+            time.sleep(0.5)
+
+
+        async def helper() -> None:
+            time.sleep(0.5)
+        """
+    in_test_file = check(tmp_path, "PE301", text, relative="tests/test_watchdog.py")
+    assert len(in_test_file) == 2 and all(not f.fixes for f in in_test_file)
+    # In application code only the test-named coroutine keeps its sleep.
+    in_app = check(tmp_path, "PE301", text, relative="app/watchdog.py")
+    assert [bool(f.fixes) for f in in_app] == [False, True]

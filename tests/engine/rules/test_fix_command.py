@@ -81,7 +81,7 @@ def test_check_fix_applies_every_safe_fix_once(tmp_path: Path, capsys: pytest.Ca
     # What is left has no safe fix: PE501 on a coroutine that returns a value, PE403 is not selected.
     assert "PE301" not in out.out and "PE803" not in out.out and "PE401" not in out.out
     assert "PE501" in out.out
-    assert code == 1
+    assert code == 0  # PE501 is info: it does not fail the check under the default --fail-on warning
     # A second run has nothing left to fix.
     assert main(["check", "--fix", "--select", "PE3,PE8", str(project)]) == 0
     assert path.read_text() == FIXED

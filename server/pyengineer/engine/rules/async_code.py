@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from pyengineer.engine.import_edits import need_module
 from pyengineer.engine.registry import RuleInput, rule
@@ -303,7 +304,7 @@ def blocking_call_in_async(inp: RuleInput) -> Iterator[Finding]:
         if endpoint is not None and endpoint.framework == "fastapi" and blocking.kind != "sleep":
             message += " Or declare the endpoint with plain `def`: FastAPI runs those in a threadpool."
         fixes: list[Fix] = []
-        if blocking.kind == "sleep":
+        if blocking.kind == "sleep" and not _blocks_on_purpose(inp.source.relative, coroutine):
             sleep_fix = _sleep_fix(index, blocking.call)
             if sleep_fix is not None:
                 fixes.append(sleep_fix)
@@ -318,6 +319,20 @@ def blocking_call_in_async(inp: RuleInput) -> Iterator[Finding]:
             fixes=tuple(fixes),
             data={"call": blocking.what, "kind": blocking.kind, "function": coroutine.name},
         )
+
+
+def _blocks_on_purpose(relative: str, coroutine: ast.AsyncFunctionDef) -> bool:
+    """A test function, or any coroutine in a test file: a `time.sleep` there is usually the point (a test
+    that blocks the loop on purpose, to check a timeout or a watchdog), so it is not "fixed" to asyncio.sleep.
+    (The test-file test is engine/source.py's `in_test_code` once that is in; the same rules.)"""
+    path = PurePosixPath(relative)
+    return (
+        coroutine.name.startswith("test")
+        or path.name.startswith("test_")
+        or path.name.endswith("_test.py")
+        or path.name in ("conftest.py", "tests.py")
+        or any(part in ("tests", "test", "testing") for part in path.parts[:-1])
+    )
 
 
 def _to_thread_fix(index: SyntaxIndex, call: ast.Call) -> Fix:

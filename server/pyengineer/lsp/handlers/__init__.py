@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from pyengineer.lsp.server import PyengineerServer
 
 # Imported after `initialize` has been answered, registered in this order.
-DEFERRED_MODULES = ("documents", "code_actions", "commands", "hover", "watched_files", "ask", "tests")
+DEFERRED_MODULES = (
+    "documents",
+    "code_actions",
+    "commands",
+    "hover",
+    "watched_files",
+    "ask",
+    "tests",
+    "problems",
+)
 
 # What DEFERRED_MODULES register (method -> options), advertised by `initialize` before they are imported.
 DEFERRED_FEATURES: dict[str, Any] = {
@@ -32,7 +41,11 @@ DEFERRED_FEATURES: dict[str, Any] = {
     types.TEXT_DOCUMENT_DID_SAVE: types.TextDocumentSaveRegistrationOptions(include_text=False),
     types.TEXT_DOCUMENT_DID_CLOSE: None,
     types.TEXT_DOCUMENT_CODE_ACTION: types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+        code_action_kinds=[
+            types.CodeActionKind.QuickFix,
+            types.CodeActionKind.RefactorRewrite,
+            f"{types.CodeActionKind.SourceFixAll.value}.pyengineer",  # code_actions.FIX_ALL
+        ],
         resolve_provider=True,
     ),
     types.CODE_ACTION_RESOLVE: None,

@@ -6,19 +6,39 @@ one, for clients that support resolve. Others get everything at once.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
 
-from pyengineer.findings import Finding, Fix
+from pyengineer.actions.fixing import safe_fix_edits
+from pyengineer.engine.noqa import lines_inside_strings, with_noqa
+from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing
-from pyengineer.lsp.convert import LineCodec, ranges_overlap
+from pyengineer.lsp.convert import LineCodec, ranges_overlap, split_lines
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
 from pyengineer.session.session import path_to_uri
 from pyengineer.workspace import safe_io
 
 QUICKFIX = types.CodeActionKind.QuickFix
+# Applies the document's safe fixes (what `pyengineer check --fix` would): for editor.codeActionsOnSave.
+FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.pyengineer"
+KINDS = [QUICKFIX, types.CodeActionKind.RefactorRewrite, FIX_ALL]
+
+
+def _value(kind: Any) -> str:
+    # lsprotocol's kinds are str enums, whose str() is their name ("CodeActionKind.QuickFix"), not the value.
+    return str(getattr(kind, "value", kind))
+
+
+def wanted(kind: Any, only: Sequence[Any] | None) -> bool:
+    """Whether a client asking for `only` kinds wants actions of `kind` (a requested kind covers its sub-kinds)."""
+    name = _value(kind)
+    if not only:
+        return name != FIX_ALL  # source actions only when asked for: they are not fixes of one finding
+    return any(name == _value(k) or name.startswith(f"{_value(k)}.") for k in only)
 
 
 def _resolvable(ls: PyengineerServer) -> set[str]:
@@ -93,27 +113,79 @@ def _diagnostics_for(params: types.CodeActionParams, finding: Finding) -> list[t
     return [d for d in params.context.diagnostics if d.source == "pyengineer" and d.code == finding.code]
 
 
+# uri -> (version, lines ending inside a string): tokenizing is needed to add a noqa comment safely, and
+# editors ask for code actions on every cursor move.
+_string_lines: dict[str, tuple[int | None, set[int]]] = {}
+_string_lines_lock = threading.Lock()
+
+
+def _inside_strings(snapshot: DocumentSnapshot) -> set[int]:
+    with _string_lines_lock:
+        cached = _string_lines.get(snapshot.uri)
+    if cached is not None and cached[0] == snapshot.version:
+        return cached[1]
+    inside = lines_inside_strings(snapshot.text)
+    with _string_lines_lock:
+        _string_lines[snapshot.uri] = (snapshot.version, inside)
+    return inside
+
+
+def suppress_fix(
+    snapshot: DocumentSnapshot, lines: list[str], finding: Finding, inside: set[int]
+) -> Fix | None:
+    """The "Suppress with `# noqa: PEnnn`" fix of `finding`, merged into its line's noqa comment; None if it
+    cannot be. `lines`: the document's lines; `inside`: those that end inside a string."""
+    line = finding.range.start.line
+    if finding.path != snapshot.path or finding.code.startswith("PE9") or not 0 <= line < len(lines):
+        return None  # test-run findings (PE9xx) are not noqa-filtered: a comment would not hide them
+    if line in inside:
+        return None
+    new = with_noqa(lines[line], finding.code)
+    if new is None:
+        return None
+    edit = Edit(path=snapshot.path, range=Range.of(line, 0, line, len(lines[line])), new_text=new)
+    return Fix(title=f"Suppress with `# noqa: {finding.code}`", edits=(edit,))
+
+
+def fix_all(snapshot: DocumentSnapshot, findings: list[Finding]) -> Fix | None:
+    """The document's safe fixes together, as `pyengineer check --fix` chooses them; None when there are none."""
+    own = [f for f in findings if f.fixes and all(e.path == snapshot.path for e in f.fixes[0].edits)]
+    edits, fixed = safe_fix_edits(own)
+    if not edits:
+        return None
+    return Fix(title=f"Fix all safe pyengineer findings ({fixed})", edits=tuple(edits), safe=True)
+
+
 def register(server: PyengineerServer) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(
-            code_action_kinds=[QUICKFIX, types.CodeActionKind.RefactorRewrite], resolve_provider=True
-        ),
+        types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True),
     )
     async def code_action(
         ls: PyengineerServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
         only = params.context.only
-        if only and not any(str(kind).startswith(("quickfix", "refactor")) for kind in only):
+        if not any(wanted(kind, only) for kind in KINDS):
             return None
         result = await publishing.findings_for(ls, params.text_document.uri)
         if result is None:
             return None
         snapshot, findings = result
+        actions: list[types.CodeAction] = []
+        if wanted(FIX_ALL, only):
+            everything = await ls.run_sync(fix_all, snapshot, findings)
+            if everything is not None:
+                actions.append(
+                    fill(ls, types.CodeAction(title=everything.title, kind=FIX_ALL), snapshot, everything)
+                )
+        if not (wanted(QUICKFIX, only) or wanted(types.CodeActionKind.RefactorRewrite, only)):
+            return actions or None
         codec = LineCodec(snapshot.text, ls.position_encoding)
         lazy = _resolvable(ls)
-        actions: list[types.CodeAction] = []
-        for index, finding in _matching(findings, snapshot, params, codec):
+        matching = _matching(findings, snapshot, params, codec) if wanted(QUICKFIX, only) else []
+        inside = await ls.run_sync(_inside_strings, snapshot) if matching else set()
+        lines = split_lines(snapshot.text) if matching else []
+        for index, finding in matching:
             for fix_index, fix in enumerate(finding.fixes):
                 action = types.CodeAction(
                     title=fix.title,
@@ -129,6 +201,14 @@ def register(server: PyengineerServer) -> None:
                     },
                 )
                 actions.append(fill(ls, action, snapshot, fix, skip=lazy))
+            suppress = suppress_fix(snapshot, lines, finding, inside)
+            if suppress is not None:
+                action = types.CodeAction(
+                    title=suppress.title,
+                    kind=QUICKFIX,
+                    diagnostics=_diagnostics_for(params, finding) or None,
+                )
+                actions.append(fill(ls, action, snapshot, suppress))  # one small edit: never left for resolve
         for extra in ls.extra_code_actions:
             actions.extend(await extra(ls, params, snapshot, findings))
         return actions or None

@@ -1,4 +1,5 @@
-"""Hover on an ML import: which role owns it, and whether a hand-off document exists."""
+"""Hover on an ML import (which role owns it, whether a hand-off document exists) and on a rule code in a
+`# noqa` comment (the rule's summary and its documentation)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from lsprotocol import types
 
 from pyengineer.actions.handoff import handoff_path
+from pyengineer.engine.noqa import code_spans
+from pyengineer.engine.registry import rule_for
 from pyengineer.findings import Range
 from pyengineer.lsp.convert import LineCodec
 from pyengineer.lsp.publishing import MAX_ANALYZED_CHARS
@@ -24,6 +27,10 @@ def register(server: PyengineerServer) -> None:
         position = codec.from_client(params.position)
         libraries = set(snapshot.settings.all_ml_libraries)
         line_text = codec.lines[position.line] if 0 <= position.line < len(codec.lines) else ""
+        if "noqa" in line_text.lower():
+            rule_hover = _noqa_hover(codec, position.line, position.character, line_text)
+            if rule_hover is not None:
+                return rule_hover
         if "import" not in line_text:
             return None
         # In a huge document (not analysed) only the line is scanned: a whole-file scan would take minutes.
@@ -55,3 +62,19 @@ def register(server: PyengineerServer) -> None:
                 ),
             )
         return None
+
+
+def _noqa_hover(codec: LineCodec, line: int, character: int, line_text: str) -> types.Hover | None:
+    """The summary and link of the PE rule whose code in a noqa comment is under the cursor."""
+    for start, end, code in code_spans(line_text):
+        if not start <= character <= end:
+            continue
+        rule = rule_for(code)
+        if rule is None:
+            return None  # another tool's code (E501), or a code no rule has
+        text = f"**{rule.code}** `{rule.name}` ({rule.severity.value})\n\n{rule.summary}.\n\n[Documentation]({rule.url})"
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+            range=codec.range_to_client(Range.of(line, start, line, end)),
+        )
+    return None
