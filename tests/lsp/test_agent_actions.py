@@ -76,7 +76,7 @@ async def agent_action(lsp: LanguageClient, uri: str, code: str) -> types.CodeAc
 def retype_script(api: FakeMessagesAPI) -> None:
     edit = {
         "path": "model.py",
-        "range": {"start": {"line": 4, "column": 1}, "end": {"line": 5, "column": 1}},
+        "old_text": "def predict(x):\n",
         "new_text": TYPED,
     }
     api.add(
