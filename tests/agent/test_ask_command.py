@@ -208,3 +208,49 @@ def test_ask_help_works_from_a_fresh_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "[FILE[:LINE]] QUESTION" in done.stdout and "--apply" in done.stdout
+
+
+def test_ask_apply_on_a_protected_branch_in_a_terminal_offers_the_feature_branch_first(
+    project: GitRepo, fake_api: FakeMessagesAPI
+) -> None:
+    import os
+    import pty
+    import select
+    import time
+
+    fake_api.add(*retype_reply())
+    master, slave = pty.openpty()
+    env = {
+        **os.environ,
+        "ANTHROPIC_API_KEY": TEST_KEY,
+        "ANTHROPIC_BASE_URL": fake_api.base_url,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pyengineer", "ask", "app/main.py", "--apply", "add type hints"],
+        cwd=project.root,
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"[Y/n]" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                seen += os.read(master, 4096)
+        # Asked before anything was written.
+        assert b"protected branch 'main'" in seen, seen
+        assert (project.root / "app/main.py").read_text() == APP_PY
+        os.write(master, b"y\n")
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        os.close(master)
+    assert process.returncode == 0, seen
+    assert project.branch() != "main" and project.branch().startswith(("fix/", "feature/"))
+    assert (project.root / "app/main.py").read_text() == APP_PY.replace("def get_order(order_id):\n", RETYPED)
+    assert b"+def get_order(order_id: int)" in out

@@ -202,7 +202,9 @@ def test_prompt_injection_yields_at_most_a_proposed_edit_inside_the_root(
         ),
         turn(propose([replace("../../outside/pwned.py", "", "import os\n")])),
         turn(propose([replace("/etc/hosts", "", "1.2.3.4 pypi.org\n")])),
-        turn(propose([replace("app/orders.py", INJECTION, '"""Orders (cleaned)."""\n')], "Removed the text.")),
+        turn(
+            propose([replace("app/orders.py", INJECTION, '"""Orders (cleaned)."""\n')], "Removed the text.")
+        ),
     )
     result = run_agent(
         AgentRequest(root=project.root, question="Tidy up app/orders.py", path="app/orders.py"),
