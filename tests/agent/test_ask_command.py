@@ -146,17 +146,31 @@ def test_ask_reports_a_refusal_with_its_explanation_and_exit_code_3(
     assert "pyengineer ask: the model declined: This request was declined." in err
 
 
-def test_an_unreachable_api_is_one_error_line(
-    cli_env: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unreachable_api_is_one_error_line(project: GitRepo) -> None:
+    # A real process: pytest's own log handlers would hide a second copy printed by the logging fallback.
+    import os
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}")
-    assert main(["ask", "why?"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("could not reach the Anthropic API") == 1, err
-    assert "tries; stopped because the retries ran out" in err
+    env = {
+        **os.environ,
+        "ANTHROPIC_API_KEY": TEST_KEY,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pyengineer", "ask", "why?"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len([line for line in lines if "could not reach the Anthropic API" in line]) == 1, done.stderr
+    assert "tries; stopped because the retries ran out" in done.stderr
 
 
 def test_streamed_turns_are_separated_by_a_blank_line(
