@@ -406,7 +406,7 @@ class _Run:
                 file_text = None  # binary or too large: the question still stands without an excerpt
             # The git_diff tool itself: the same confinement and redaction as when the model asks for it.
             diff = tools.run("git_diff", {"path": relative})
-            if not diff.is_error and diff.content.lstrip().startswith(("diff --git", "[")):
+            if not diff.is_error and "diff --git" in diff.content:
                 file_diff = _cut(diff.content, FIRST_TURN_DIFF_CHARS)
         system = [
             {"type": "text", "text": render_system_prompt(), "cache_control": _EPHEMERAL},
@@ -550,7 +550,7 @@ class _Run:
         reserve = min(self.llm.max_output_tokens, ANSWER_RESERVE_TOKENS)
         results = [b for b in messages[-1]["content"] if b.get("type") == "tool_result"]
         for _ in range(3):
-            room, _binding = self._output_room(tokens)
+            room, binding = self._output_room(tokens)
             if room >= reserve or not results:
                 return tokens
             result_chars = sum(len(str(b["content"])) for b in results)
@@ -559,7 +559,7 @@ class _Run:
             # Characters per token of this request, from its own count; the cut errs on the large side.
             ratio = max(len(json.dumps([system, messages, definitions])) / max(tokens, 1), 1.0)
             excess_chars = int((reserve - room) * OUTPUT_WEIGHT * ratio * 1.2) + 200
-            if _binding == "context":
+            if binding == "context":
                 excess_chars = int((reserve - room) * ratio * 1.2) + 200
             _cut_largest(results, excess_chars)
             tokens = self._count(client, abort, system, messages, definitions)
