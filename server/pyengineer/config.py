@@ -60,8 +60,14 @@ class LlmSettings(_Section):
     enabled: bool = True
     model: str = DEFAULT_MODEL
     max_tool_rounds: int = Field(default=8, ge=1, le=50)
-    max_output_tokens: int = Field(default=4096, ge=256, le=64_000)
+    # A multi-file edit with its tests needs room: 4k cut such answers off.
+    max_output_tokens: int = Field(default=16_000, ge=256, le=128_000)
+    # In input-token price weights: cache reads count 0.1, cache writes 1.25, output 5 (docs/agent.md).
     token_budget: int = Field(default=200_000, ge=1_000)
+    # The model's context window in tokens: no request is sent that would not fit in it.
+    context_window: int = Field(default=200_000, ge=4_096, le=2_000_000)
+    # Our own retries of 429 / 529 / overloaded / 5xx / network errors, each within `timeout`.
+    max_retries: int = Field(default=3, ge=0, le=10)
     timeout: float = Field(default=120.0, gt=0, le=3600)
     base_url: str | None = None
 

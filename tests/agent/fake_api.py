@@ -1,18 +1,26 @@
 """A local fake of the Anthropic Messages API, for driving the real SDK in tests.
 
 Each test scripts the replies in order: a model turn (text and tool_use blocks, streamed as SSE when the
-request asks for a stream, else JSON), an HTTP error, or a stream that stalls until the client hangs up.
+request asks for a stream, else JSON), an HTTP error, a stream that stalls until the client hangs up, or a
+stream that breaks off with an `error` event (`overloaded_error` mid-stream, as the real API can).
 Every request is recorded (raw body bytes, parsed JSON, headers), so tests can assert what left the process.
+
+Usage is computed from the request unless a turn scripts it: one token per 4 bytes of the canonical JSON of
+tools, system and messages, and prompt caching as the API documents it. The prefix (tools, then system,
+then messages) up to each `cache_control` breakpoint is written to the cache; a later request whose prefix
+bytes match a written one reads those tokens from it (`cache_read_input_tokens`). `count_tokens` answers
+`POST /v1/messages/count_tokens` with the same tokenizer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import select
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,12 +33,18 @@ class Turn:
 
     content: list[dict[str, Any]]
     stop_reason: str = "end_turn"
-    input_tokens: int = 100
+    # None: computed from the request (the tokenizer and the prompt cache below).
+    input_tokens: int | None = None
     output_tokens: int = 20
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
     # Stall after this many SSE events until the client disconnects (for cancellation tests).
     stall_after_events: int | None = None
+    # Send an SSE `error` event of this type after `error_after_events` events, then end the stream.
+    error_after_events: int | None = None
+    error_type: str = "overloaded_error"
+    # The refusal's `stop_details` (stop_reason "refusal").
+    stop_details: dict[str, Any] | None = None
 
 
 @dataclass
@@ -42,6 +56,74 @@ class HttpError:
 
 
 Reply = Turn | HttpError
+
+# Tokens per byte of the fake tokenizer: one token per 4 bytes, roughly what real text averages.
+BYTES_PER_TOKEN = 4
+
+
+def count_tokens(text: str) -> int:
+    return -(-len(text.encode()) // BYTES_PER_TOKEN)
+
+
+def _canonical(block: Any) -> str:
+    """A prompt unit's bytes as the cache sees them: the breakpoint marker itself is not content."""
+    if isinstance(block, dict):
+        block = {key: value for key, value in block.items() if key != "cache_control"}
+    return json.dumps(block, sort_keys=True, ensure_ascii=False)
+
+
+def prompt_units(body: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The request's prompt in cache order (tools, system, messages): (unit bytes, is a breakpoint)."""
+    units: list[tuple[str, bool]] = []
+    for tool in body.get("tools") or []:
+        units.append((_canonical(tool), "cache_control" in tool))
+    system = body.get("system")
+    if isinstance(system, str):
+        units.append((_canonical(system), False))
+    else:
+        for block in system or []:
+            units.append((_canonical(block), "cache_control" in block))
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        blocks = [content] if isinstance(content, str) else list(content or [])
+        for index, block in enumerate(blocks):
+            marker = f"{message.get('role')}:" if index == 0 else ""
+            units.append((marker + _canonical(block), isinstance(block, dict) and "cache_control" in block))
+    return units
+
+
+class PromptCache:
+    """Prefixes written at cache breakpoints, by the hash of their bytes, with their token counts."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def usage(self, body: dict[str, Any]) -> tuple[int, int, int]:
+        """(uncached input, cache read, cache write) tokens for a request, writing its breakpoints."""
+        digest = hashlib.sha256()
+        tokens = 0
+        read = 0
+        last_breakpoint = 0
+        breakpoints: list[tuple[str, int]] = []
+        with self._lock:
+            for unit, is_breakpoint in prompt_units(body):
+                digest.update(unit.encode() + b"\0")
+                tokens += count_tokens(unit)
+                key = digest.hexdigest()
+                if key in self.written:
+                    read = max(read, self.written[key])
+                if is_breakpoint:
+                    last_breakpoint = tokens
+                    breakpoints.append((key, tokens))
+            for key, at in breakpoints:
+                self.written[key] = at
+        write = max(last_breakpoint - read, 0)
+        return tokens - read - write, read, write
+
+
+def request_tokens(body: dict[str, Any]) -> int:
+    return sum(count_tokens(unit) for unit, _ in prompt_units(body))
 
 
 def text(value: str) -> dict[str, Any]:
@@ -94,6 +176,10 @@ class FakeMessagesAPI:
     def __init__(self) -> None:
         self.script: list[Reply] = []
         self.requests: list[Received] = []
+        # count_tokens calls, apart from the messages calls, with their own script of errors.
+        self.count_requests: list[Received] = []
+        self.count_script: list[HttpError] = []
+        self.cache = PromptCache()
         self.disconnected = threading.Event()
         self.stalled = threading.Event()
         self._lock = threading.Lock()
@@ -122,7 +208,8 @@ class FakeMessagesAPI:
 
     def all_bytes(self) -> bytes:
         """Everything the server received: request lines are not kept, headers and bodies are."""
-        return b"\n".join(json.dumps(r.headers).encode() + b"\n" + r.raw for r in self.requests)
+        received = [*self.requests, *self.count_requests]
+        return b"\n".join(json.dumps(r.headers).encode() + b"\n" + r.raw for r in received)
 
     def _next(self) -> Reply:
         with self._lock:
@@ -146,11 +233,21 @@ class FakeMessagesAPI:
                     body = json.loads(raw)
                 except json.JSONDecodeError:
                     body = {}
+                received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, body)
+                if self.path.split("?")[0].endswith("/count_tokens"):
+                    with api._lock:
+                        api.count_requests.append(received)
+                        error = api.count_script.pop(0) if api.count_script else None
+                    if error is not None:
+                        self._error(error)
+                    else:
+                        self._json(200, {"input_tokens": request_tokens(body)})
+                    return
                 with api._lock:
-                    api.requests.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, body)
-                    )
+                    api.requests.append(received)
                 reply = api._next()
+                if isinstance(reply, Turn):
+                    reply = _with_usage(reply, api.cache, body)
                 if isinstance(reply, HttpError):
                     self._error(reply)
                 elif body.get("stream"):
@@ -192,6 +289,13 @@ class FakeMessagesAPI:
                         if reply.stall_after_events is not None and count >= reply.stall_after_events:
                             self._stall()
                             return
+                        if reply.error_after_events is not None and count >= reply.error_after_events:
+                            error = {
+                                "type": "error",
+                                "error": {"type": reply.error_type, "message": "Overloaded"},
+                            }
+                            self._chunk(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+                            break
                         self._chunk(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
@@ -220,6 +324,21 @@ class FakeMessagesAPI:
         return Handler
 
 
+def _with_usage(reply: Turn, cache: PromptCache, body: dict[str, Any]) -> Turn:
+    """The turn with the usage the request earns where the script left it open (the cache is written)."""
+    uncached, read, write = cache.usage(body)
+    return replace(
+        reply,
+        input_tokens=uncached if reply.input_tokens is None else reply.input_tokens,
+        cache_read_input_tokens=read
+        if reply.cache_read_input_tokens is None
+        else reply.cache_read_input_tokens,
+        cache_creation_input_tokens=(
+            write if reply.cache_creation_input_tokens is None else reply.cache_creation_input_tokens
+        ),
+    )
+
+
 def _usage(reply: Turn, output_tokens: int) -> dict[str, Any]:
     return {
         "input_tokens": reply.input_tokens,
@@ -238,12 +357,18 @@ def _message(reply: Turn, body: dict[str, Any]) -> dict[str, Any]:
         "content": reply.content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": None,
+        "stop_details": reply.stop_details,
         "usage": _usage(reply, reply.output_tokens),
     }
 
 
 def _events(reply: Turn, body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    start = _message(reply, body) | {"content": [], "stop_reason": None, "usage": _usage(reply, 1)}
+    start = _message(reply, body) | {
+        "content": [],
+        "stop_reason": None,
+        "stop_details": None,
+        "usage": _usage(reply, 1),
+    }
     yield "message_start", {"type": "message_start", "message": start}
     for index, block in enumerate(reply.content):
         if block["type"] == "text":
@@ -296,7 +421,11 @@ def _events(reply: Turn, body: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
         "message_delta",
         {
             "type": "message_delta",
-            "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+            "delta": {
+                "stop_reason": reply.stop_reason,
+                "stop_sequence": None,
+                "stop_details": reply.stop_details,
+            },
             "usage": {"output_tokens": reply.output_tokens},
         },
     )

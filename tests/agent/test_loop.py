@@ -20,8 +20,10 @@ from pyengineer.agent.errors import (
     AgentModelNotFoundError,
     AgentOverloadedError,
     AgentPermissionError,
+    AgentRateLimitError,
     AgentRefusedError,
     AgentServerError,
+    AgentSpendLimitError,
     AgentUnavailableError,
 )
 from pyengineer.agent.loop import AgentRequest, AgentResult, run_agent
@@ -40,12 +42,11 @@ def propose(*edits: dict[str, Any], explanation: str = "Typed the handler.") -> 
     return tool_use("propose_edits", {"edits": list(edits), "explanation": explanation})
 
 
-def line_edit(path: str, first: int, last: int, new_text: str) -> dict[str, Any]:
-    return {
-        "path": path,
-        "range": {"start": {"line": first, "column": 1}, "end": {"line": last + 1, "column": 1}},
-        "new_text": new_text,
-    }
+def replace(path: str, old_text: str, new_text: str, **hints: int) -> dict[str, Any]:
+    return {"path": path, "old_text": old_text, "new_text": new_text, **hints}
+
+
+GET_ORDER = "def get_order(order_id):\n"
 
 
 def sent_key(headers: dict[str, str]) -> str:
@@ -84,7 +85,7 @@ def test_a_tool_round_trip_ends_in_correct_edits(project: GitRepo, fake_api: Fak
             input_tokens=1500,
         ),
         turn(
-            propose(line_edit("app/main.py", 9, 9, RETYPE)),
+            propose(replace("app/main.py", GET_ORDER, RETYPE)),
             input_tokens=200,
             cache_read_input_tokens=1400,
             output_tokens=60,
@@ -146,9 +147,12 @@ def test_the_context_block_describes_the_project_without_the_absolute_root(
     ask(project, settings_for(fake_api))
     context = fake_api.requests[0].body["system"][1]["text"]
     facts = json.loads(context.split("<workspace_context>")[1].split("</workspace_context>")[0])
-    assert facts["frameworks"] == ["fastapi"]
-    assert facts["git"]["branch"] == "main" and facts["git"]["protected_branch"] is True
-    assert "recommend a feature branch" in context
+    assert facts["frameworks"] == ["fastapi"] and facts["project_folder"] == "shop"
+    # The branch can change between two asks: it is in the user's turn, not the cached block.
+    first = fake_api.requests[0].body["messages"][0]["content"][0]["text"]
+    now = json.loads(first.split("<workspace_now>")[1].split("</workspace_now>")[0])
+    assert now["git"]["branch"] == "main" and now["git"]["protected_branch"] is True
+    assert "recommend a feature branch" in first and "branch" not in context
     assert str(project.root.parent) not in fake_api.all_bytes().decode()
 
 
@@ -261,25 +265,105 @@ def test_a_cancel_before_the_request_sends_nothing(project: GitRepo, fake_api: F
 
 def test_a_rate_limit_is_retried_then_succeeds(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
     fake_api.add(HttpError(429, "rate_limit_error", "slow down"), turn(propose()))
-    result = ask(project, settings_for(fake_api), max_retries=2)
+    steps: list[str] = []
+    result = ask(project, settings_for(fake_api), max_retries=2, steps=steps)
     assert result.complete
     assert len(fake_api.requests) == 2
+    assert any(s.startswith("rate limited (429); retrying in") and "(try 2 of 3)" in s for s in steps)
 
 
-def test_overloaded_until_the_retries_run_out_is_a_clear_error(
+def test_overloaded_until_the_retries_run_out_says_how_many_tries(
     project: GitRepo, fake_api: FakeMessagesAPI
 ) -> None:
     fake_api.add(*[HttpError(529, "overloaded_error", "Overloaded")] * 3)
-    with pytest.raises(AgentOverloadedError, match=r"overloaded \(529\), still after the retries"):
+    with pytest.raises(AgentOverloadedError) as raised:
         ask(project, settings_for(fake_api), max_retries=2)
+    message = str(raised.value)
+    assert "overloaded (529)" in message
+    assert "(3 tries; stopped because the retries ran out (llm.max-retries = 2))" in message
     assert len(fake_api.requests) == 3
 
 
-def test_an_overloaded_error_event_in_the_middle_of_a_stream(
+def test_the_sdk_does_not_retry_behind_our_back(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(HttpError(529, "overloaded_error", "Overloaded"), turn(propose()))
+    with pytest.raises(AgentOverloadedError, match=r"\(1 try; stopped because the retries ran out"):
+        ask(project, settings_for(fake_api), max_retries=0)
+    assert len(fake_api.requests) == 1
+
+
+def test_an_overloaded_error_event_in_the_middle_of_a_stream_is_retried(
     project: GitRepo, fake_api: FakeMessagesAPI
 ) -> None:
+    fake_api.add(
+        turn(text("Half an answer that breaks off"), error_after_events=4),
+        turn(text("The whole answer.")),
+    )
+    steps: list[str] = []
+    chunks: list[str] = []
+    result = ask(project, settings_for(fake_api), max_retries=1, steps=steps, chunks=chunks)
+    assert result.complete and result.explanation == "The whole answer."
+    assert len(fake_api.requests) == 2
+    assert any(s.startswith("the API is overloaded (mid-stream); retrying") for s in steps)
+    # The retried turn's text starts on a paragraph of its own.
+    assert "".join(chunks).endswith("\n\nThe whole answer.")
+
+
+def test_a_mid_stream_overload_that_persists_is_a_clear_error(
+    project: GitRepo, fake_api: FakeMessagesAPI
+) -> None:
+    fake_api.add(*[turn(text("Half an answer"), error_after_events=3)] * 2)
+    with pytest.raises(
+        AgentOverloadedError, match=r"overloaded.*\(2 tries; stopped because the retries ran out"
+    ):
+        ask(project, settings_for(fake_api), max_retries=1)
+
+
+def test_retry_after_is_honoured_only_while_the_deadline_allows(
+    project: GitRepo, fake_api: FakeMessagesAPI
+) -> None:
+    # The case: retry-after 20 s under a 5 s timeout hung for 24.7 s, then said "timeout".
+    fake_api.add(
+        HttpError(429, "rate_limit_error", "slow down", headers={"retry-after-ms": "", "retry-after": "20"})
+    )
+    started = time.monotonic()
+    with pytest.raises(AgentRateLimitError) as raised:
+        ask(project, settings_for(fake_api, timeout=5.0), max_retries=3)
+    assert time.monotonic() - started < 4
+    message = str(raised.value)
+    assert "rate limited by the Anthropic API (429)" in message
+    assert "(1 try; stopped because the API asked to wait 20 s, but only" in message
+    assert "of the timeout of 5 s (llm.timeout))" in message
+    assert len(fake_api.requests) == 1
+
+
+def test_a_short_retry_after_is_waited_for(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(
+        HttpError(429, "rate_limit_error", "slow down", headers={"retry-after-ms": "", "retry-after": "1"}),
+        turn(propose()),
+    )
+    started = time.monotonic()
+    result = ask(project, settings_for(fake_api, timeout=20.0), max_retries=1)
+    assert result.complete and time.monotonic() - started >= 1.0
+
+
+def test_a_spend_limit_is_never_retried(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(
+        HttpError(
+            429,
+            "rate_limit_error",
+            "You have reached your specified API usage limits. You will regain access on 2026-01-01.",
+        ),
+        turn(propose()),
+    )
+    with pytest.raises(AgentSpendLimitError, match="spend limit or credits are used up") as raised:
+        ask(project, settings_for(fake_api), max_retries=3)
+    assert raised.value.kind == "spend-limit" and "retrying would not help" in str(raised.value)
+    assert len(fake_api.requests) == 1
+
+
+def test_a_server_error_is_retried_then_reported(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
     fake_api.add(HttpError(500, "api_error"), HttpError(500, "api_error"))
-    with pytest.raises(AgentServerError, match=r"internal error \(500\)"):
+    with pytest.raises(AgentServerError, match=r"internal error \(500\).*\(2 tries; stopped"):
         ask(project, settings_for(fake_api), max_retries=1)
 
 
@@ -318,8 +402,9 @@ def test_network_down_is_a_clear_error(project: GitRepo) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = Settings.model_validate({"llm": {"base_url": f"http://127.0.0.1:{port}", "timeout": 5}})
-    with pytest.raises(AgentConnectionError, match="could not reach the Anthropic API"):
-        ask(project, settings)
+    with pytest.raises(AgentConnectionError, match="could not reach the Anthropic API") as raised:
+        ask(project, settings, max_retries=1)
+    assert "(2 tries; stopped because the retries ran out" in str(raised.value)
 
 
 def test_the_timeout_stops_a_stalled_stream_as_a_limit(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
@@ -335,14 +420,14 @@ def test_invalid_tool_input_goes_back_to_the_model(project: GitRepo, fake_api: F
     fake_api.add(
         turn(tool_use("read_file", {"path": 42, "mode": "rw"})),
         turn(propose({"path": "app/main.py", "new_text": "x"})),
-        turn(propose(line_edit("app/main.py", 9, 9, RETYPE))),
+        turn(propose(replace("app/main.py", GET_ORDER, RETYPE))),
     )
     result = ask(project, settings_for(fake_api))
     assert result.complete and len(result.edits) == 1
     (bad_read,) = fake_api.requests[1].tool_results()
     assert bad_read["is_error"] and "invalid input" in result_text(bad_read)
     (bad_edit,) = fake_api.requests[2].tool_results()
-    assert bad_edit["is_error"] and "range" in result_text(bad_edit)
+    assert bad_edit["is_error"] and "old_text" in result_text(bad_edit)
 
 
 def test_the_tool_round_limit_stops_cleanly(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
@@ -357,24 +442,87 @@ def test_the_tool_round_limit_stops_cleanly(project: GitRepo, fake_api: FakeMess
 def test_a_final_answer_is_still_accepted_after_the_last_round(
     project: GitRepo, fake_api: FakeMessagesAPI
 ) -> None:
-    fake_api.add(turn(tool_use("list_files", {})), turn(propose(line_edit("app/main.py", 9, 9, RETYPE))))
+    fake_api.add(turn(tool_use("list_files", {})), turn(propose(replace("app/main.py", GET_ORDER, RETYPE))))
     result = ask(project, settings_for(fake_api, max_tool_rounds=1))
     assert result.complete and len(result.edits) == 1
 
 
-def test_the_token_budget_stops_before_overspending(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
-    fake_api.add(turn(tool_use("list_files", {}), input_tokens=5500, output_tokens=100))
-    result = ask(project, settings_for(fake_api, token_budget=7000))
-    assert result.limit == "the token budget of 7000 tokens (llm.token-budget) was reached after 5600 tokens"
+def test_the_token_budget_counts_price_weights_and_stops_before_overspending(
+    project: GitRepo, fake_api: FakeMessagesAPI
+) -> None:
+    fake_api.add(
+        turn(
+            tool_use("list_files", {}),
+            input_tokens=1000,
+            cache_read_input_tokens=20_000,
+            cache_creation_input_tokens=2000,
+            output_tokens=100,
+        )
+    )
+    result = ask(project, settings_for(fake_api, token_budget=8000))
+    # 1000 + 20000 * 0.1 + 2000 * 1.25 + 100 * 5 = 6000: cache reads are cheap, output is not.
+    assert result.usage.weighted == 6000
+    assert result.limit == (
+        "the token budget of 8000 (llm.token-budget, in price-weighted tokens) was reached after 6000"
+    )
     assert len(fake_api.requests) == 1
-    # The first answer was already capped so that input and output fit the budget.
-    assert fake_api.requests[0].body["max_tokens"] < 7000 - 3000
+    # The first answer was capped so that its input and output fit the budget.
+    first = fake_api.requests[0].body
+    counted = fake_api_tokens(first)
+    assert first["max_tokens"] <= (8000 - counted * 1.25) / 5
+
+
+def fake_api_tokens(body: dict[str, Any]) -> int:
+    from tests.agent.fake_api import request_tokens
+
+    return request_tokens(body)
 
 
 def test_a_budget_smaller_than_the_prompt_sends_nothing(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
     result = ask(project, settings_for(fake_api, token_budget=1000))
-    assert result.limit is not None and "token budget of 1000 tokens" in result.limit
+    assert result.limit is not None and "token budget of 1000" in result.limit
     assert fake_api.requests == []
+    # The size was counted by the API, not guessed.
+    assert len(fake_api.count_requests) == 1
+
+
+def test_the_context_window_is_checked_with_count_tokens(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(turn(propose()))
+    ask(project, settings_for(fake_api, context_window=30_000, max_output_tokens=64_000))
+    (counted,) = fake_api.count_requests
+    tokens = fake_api_tokens(counted.body)
+    assert fake_api.requests[0].body["max_tokens"] == 30_000 - tokens
+    big = "".join(f"value_{n} = {n}  # padding padding padding padding padding\n" for n in range(400))
+    too_small = ask(
+        project, settings_for(fake_api, context_window=4096), path="app/main.py", document_text=big
+    )
+    assert len(fake_api.requests) == 1
+    assert (
+        too_small.limit is not None
+        and "context window of 4096 tokens (llm.context-window)" in too_small.limit
+    )
+
+
+def test_without_count_tokens_the_size_is_estimated(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    # A gateway without the endpoint: the request still goes out, sized by an estimate.
+    fake_api.count_script.append(HttpError(404, "not_found_error", "no such endpoint"))
+    fake_api.add(turn(tool_use("list_files", {})), turn(propose()))
+    result = ask(project, settings_for(fake_api))
+    assert result.complete and len(fake_api.count_requests) == 1
+
+
+def test_oversized_tool_results_are_cut_to_the_room_left(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    project.write("app/big.py", "".join(f"value_{n} = {n}  # some padding text here\n" for n in range(1500)))
+    fake_api.add(turn(tool_use("read_file", {"path": "app/big.py"})), turn(propose()))
+    result = ask(project, settings_for(fake_api, context_window=20_000, max_output_tokens=4096))
+    assert result.complete
+    second = fake_api.requests[1]
+    (cut,) = second.tool_results()
+    content = result_text(cut)
+    assert "more characters did not fit the room left" in content and "ask for a narrower part" in content
+    assert "   1| value_0 = 0" in content
+    assert fake_api_tokens(second.body) + second.body["max_tokens"] <= 20_000
+    assert second.body["max_tokens"] >= 4096
 
 
 def test_an_answer_cut_off_by_max_tokens_gives_no_edits(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
@@ -383,6 +531,82 @@ def test_an_answer_cut_off_by_max_tokens_gives_no_edits(project: GitRepo, fake_a
     assert result.limit == "the answer was cut off by the output limit of 1024 tokens (llm.max-output-tokens)"
     assert result.edits == () and "Here is a very long" in result.explanation
     assert fake_api.requests[0].body["max_tokens"] == 1024
+
+
+def test_the_default_output_limit_is_16k(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(turn(propose()))
+    ask(project, settings_for(fake_api))
+    assert fake_api.requests[0].body["max_tokens"] == 16_000
+
+
+def test_a_stop_sequence_ends_the_turn_like_end_turn(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(turn(text("Done here."), stop_reason="stop_sequence"))
+    result = ask(project, settings_for(fake_api))
+    assert result.complete and result.explanation == "Done here."
+
+
+def test_a_paused_turn_is_continued(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(
+        turn(text("Looking at the handler first. "), stop_reason="pause_turn"),
+        turn(propose(replace("app/main.py", GET_ORDER, RETYPE))),
+    )
+    result = ask(project, settings_for(fake_api), path="app/main.py")
+    assert result.complete and len(result.edits) == 1
+    second = fake_api.requests[1].body["messages"]
+    # The paused turn went back as it was (without trailing whitespace), with no new user turn after it.
+    assert second[-1]["role"] == "assistant"
+    assert second[-1]["content"][0]["text"] == "Looking at the handler first."
+    assert result.tool_rounds == 0
+
+
+def test_endless_pauses_stop_as_a_limit(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(*[turn(text("..."), stop_reason="pause_turn")] * 7)
+    result = ask(project, settings_for(fake_api))
+    assert result.limit is not None and "paused its turn 5 times (pause_turn)" in result.limit
+    assert len(fake_api.requests) == 6
+
+
+def test_a_refusal_is_shown_with_its_explanation(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(
+        turn(
+            text("I can help with"),
+            stop_reason="refusal",
+            stop_details={
+                "type": "refusal",
+                "category": "cyber",
+                "explanation": "This request was declined because it could enable cyber harm.",
+            },
+        )
+    )
+    result = ask(project, settings_for(fake_api))
+    assert not result.complete and result.edits == ()
+    assert result.refusal == "This request was declined because it could enable cyber harm. (category: cyber)"
+    assert result.explanation.startswith("The model declined: This request was declined")
+
+
+def test_a_refusal_without_details_still_says_so(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(turn(text(""), stop_reason="refusal"))
+    result = ask(project, settings_for(fake_api))
+    assert result.refusal is not None and "declined" in result.refusal
+
+
+def test_the_context_window_exceeded_is_a_limit(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(turn(text("A partial"), stop_reason="model_context_window_exceeded"))
+    result = ask(project, settings_for(fake_api))
+    assert (
+        result.limit == "the answer was cut off by the model's context window (model_context_window_exceeded)"
+    )
+    assert result.edits == () and result.explanation.startswith("Stopped:")
+
+
+def test_streamed_turns_are_separated(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    fake_api.add(
+        turn(text("Reading the handler."), tool_use("read_file", {"path": "app/main.py"})),
+        turn(text("It returns a dict.")),
+    )
+    chunks: list[str] = []
+    ask(project, settings_for(fake_api), chunks=chunks)
+    assert "".join(chunks) == "Reading the handler.\n\nIt returns a dict."
 
 
 def test_a_plain_text_answer_is_an_explanation_without_edits(
@@ -434,7 +658,15 @@ def test_unsaved_editor_text_is_what_the_model_sees_and_edits(
 ) -> None:
     unsaved = APP_PY.replace("def get_order", "def fetch_order")
     fake_api.add(
-        turn(propose(line_edit("app/main.py", 9, 9, "def fetch_order(order_id: int) -> dict[str, int]:\n")))
+        turn(
+            propose(
+                replace(
+                    "app/main.py",
+                    "def fetch_order(order_id):\n",
+                    "def fetch_order(order_id: int) -> dict[str, int]:\n",
+                )
+            )
+        )
     )
     result = ask(
         project, settings_for(fake_api), path="app/main.py", document_text=unsaved, range=Range.of(8, 4)
@@ -442,3 +674,62 @@ def test_unsaved_editor_text_is_what_the_model_sees_and_edits(
     assert "def fetch_order(order_id):" in fake_api.requests[0].body["messages"][0]["content"][0]["text"]
     assert "at line 9, column 5" in fake_api.requests[0].body["messages"][0]["content"][0]["text"]
     assert apply_text_edits(unsaved, result.edits).count("order_id: int") == 1
+
+
+def test_the_cached_prefix_is_byte_identical_across_asks(project: GitRepo, fake_api: FakeMessagesAPI) -> None:
+    from tests.agent.fake_api import request_tokens
+
+    fake_api.add(turn(propose()), turn(propose()))
+    ask(project, settings_for(fake_api))
+    # Between two asks a file appears and the branch changes: only the user's turn may differ.
+    project.write("app/new_module.py", "x = 1\n")
+    project.git("switch", "-q", "-c", "feature/other")
+    second = ask(project, settings_for(fake_api))
+    one, two = (r.body for r in fake_api.requests)
+    assert one["tools"] == two["tools"] and one["system"] == two["system"]
+    assert one["messages"] != two["messages"]
+    # The stand-in computes cache hits from the prefix bytes: the whole of tools and system was read back.
+    prefix = request_tokens({"tools": two["tools"], "system": two["system"]})
+    assert second.usage.cache_read_input_tokens >= prefix > 0
+
+
+def test_the_first_turn_carries_what_a_senior_engineer_would_hand_over(
+    project: GitRepo, fake_api: FakeMessagesAPI
+) -> None:
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "shop"\nversion = "0.1.0"\nrequires-python = ">=3.12"\ndependencies = ["fastapi"]\n\n'
+        '[tool.ruff]\nline-length = 100\n\n[tool.ruff.lint]\nselect = ["E", "F", "UP"]\n\n'
+        "[tool.mypy]\nstrict = true\n",
+    )
+    project.write(
+        "uv.lock",
+        'version = 1\n\n[[package]]\nname = "fastapi"\nversion = "0.115.6"\n\n'
+        '[[package]]\nname = "Pydantic"\nversion = "2.10.4"\n\n[[package]]\nname = "idna"\nversion = "3.10"\n',
+    )
+    project.commit("config")
+    project.write("app/main.py", APP_PY + f'\nGITHUB_TOKEN = "{GITHUB_PAT}"\nLIMIT = 10\n')
+    fake_api.add(turn(propose()))
+    ask(
+        project,
+        settings_for(fake_api),
+        path="app/main.py",
+        range=Range.of(8, 0),
+        failing_test="tests/test_main.py::test_get FAILED: assert 200 == 404",
+    )
+    body = fake_api.requests[0].body
+    facts = json.loads(
+        body["system"][1]["text"].split("<workspace_context>")[1].split("</workspace_context>")[0]
+    )
+    assert facts["requires_python"] == ">=3.12"
+    assert facts["locked_versions"] == {"fastapi": "0.115.6", "pydantic": "2.10.4"}
+    assert facts["locked_versions_from"] == "uv.lock"
+    assert (
+        '"line-length": 100' in facts["tool_settings"]["ruff"]
+        and '"strict": true' in facts["tool_settings"]["mypy"]
+    )
+    first = body["messages"][0]["content"][0]["text"]
+    diff = first.split('<uncommitted_diff path="app/main.py">')[1].split("</uncommitted_diff>")[0]
+    assert "+LIMIT = 10" in diff and "[REDACTED" in diff and GITHUB_PAT not in fake_api.all_bytes().decode()
+    assert "<failing_test>\ntests/test_main.py::test_get FAILED: assert 200 == 404\n</failing_test>" in first
+    assert "Python 3.11+" not in body["system"][0]["text"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pyengineer.agent.project_facts import project_facts
 from pyengineer.agent.prompts import (
     EXCERPT_RADIUS,
     excerpt,
     render_context_block,
     render_request,
     render_system_prompt,
+    render_workspace_now,
 )
 from pyengineer.config import Settings
 from pyengineer.findings import Finding, Range, Severity
@@ -48,20 +50,28 @@ def test_the_context_block_renders_a_real_workspace(git_repo: RepoFactory) -> No
         commit=True,
     )
     context = build_context(repo.root, Settings()).model_dump(mode="json")
-    block = render_context_block(context)
+    block = render_context_block(context, project_facts(repo.root))
     facts = json.loads(block.split("<workspace_context>")[1].split("</workspace_context>")[0])
-    assert facts["project_folder"] == "svc"
+    assert facts["project_folder"] == "svc" and facts["git_repository"] is True
     assert "django" in facts["frameworks"]
-    assert facts["ml_files"] == [{"path": "svc/model.py", "libraries": ["torch"]}]
-    assert facts["git"]["branch"] == "main" and facts["git"]["protected_branch"] is True
-    assert "protected branch 'main'" in block and "hand-off" in block
-    assert str(Path(repo.root).parent) not in block
+    assert facts["requires_python"] is None and facts["locked_versions"] == {}
+    # What changes between asks is not in the cached block but in the user's turn.
+    assert "ml_files" not in facts and "git" not in facts and "python_file_count" not in facts
+    now_block = render_workspace_now(context)
+    now = json.loads(now_block.split("<workspace_now>")[1].split("</workspace_now>")[0])
+    assert now["ml_files"] == [{"path": "svc/model.py", "libraries": ["torch"]}]
+    assert now["git"]["branch"] == "main" and now["git"]["protected_branch"] is True
+    assert "protected branch 'main'" in now_block and "hand-off" in now_block
+    assert str(Path(repo.root).parent) not in block + now_block
 
 
 def test_the_context_block_is_stable_for_caching() -> None:
     context = {"root": "/home/u/p", "frameworks": ["flask"], "git": {"branch": "feat/x", "is_repo": True}}
     assert render_context_block(context) == render_context_block(dict(reversed(list(context.items()))))
     assert "protected" not in render_context_block(context).split("</workspace_context>")[1]
+    # Volatile facts do not reach the cached block at all.
+    changed = {**context, "python_file_count": 99, "git": {"branch": "main", "is_repo": True, "untracked": 3}}
+    assert render_context_block(changed) == render_context_block(context)
 
 
 def test_the_request_names_the_place_the_diagnostics_and_shows_an_excerpt() -> None:

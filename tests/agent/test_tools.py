@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyengineer.actions.edits import apply_text_edits
 from pyengineer.agent.tools import (
     MAX_LIST_ENTRIES,
     AgentTools,
@@ -15,7 +14,6 @@ from pyengineer.agent.tools import (
     Workspace,
     tool_definitions,
 )
-from pyengineer.findings import Position
 
 from tests.agent.conftest import APP_PY
 from tests.agent.secret_corpus import AWS_KEY_ID, CORPUS, GITHUB_PAT, corpus_file
@@ -24,14 +22,6 @@ from tests.repos import GitRepo
 
 def tools_for(root: Path, **workspace: Any) -> AgentTools:
     return AgentTools(Workspace(root, **workspace), lambda: {"project_folder": root.name})
-
-
-def edit(path: str, start: tuple[int, int], end: tuple[int, int], new_text: str) -> dict[str, Any]:
-    return {
-        "path": path,
-        "range": {"start": {"line": start[0], "column": start[1]}, "end": {"line": end[0], "column": end[1]}},
-        "new_text": new_text,
-    }
 
 
 def ok(outcome: ToolOutcome) -> str:
@@ -62,7 +52,8 @@ def test_tool_definitions_are_self_contained_json_schemas() -> None:
         assert "$ref" not in str(definition["input_schema"])
         assert definition["description"]
     edits = definitions["propose_edits"]["input_schema"]["properties"]["edits"]["items"]
-    assert edits["properties"]["range"]["properties"]["start"]["properties"]["line"]["minimum"] == 1
+    assert edits["required"] == ["path", "old_text", "new_text"]
+    assert edits["properties"]["start_line"]["anyOf"][0]["minimum"] == 1
     assert definitions["read_file"]["input_schema"]["required"] == ["path"]
 
 
@@ -236,99 +227,6 @@ def test_invalid_input_is_a_tool_error_not_an_exception(project: GitRepo) -> Non
     assert "start_line" in refused(tools.run("read_file", {"path": "app/main.py", "start_line": 0}))
     assert "unknown tool" in refused(tools.run("delete_file", {"path": "app/main.py"}))
     assert "invalid input" in refused(tools.run("search", "not an object"))
-
-
-# -- propose_edits ----------------------------------------------------------------------------------------
-
-
-def test_propose_edits_become_zero_based_edits_on_absolute_paths(project: GitRepo) -> None:
-    tools = tools_for(project.root)
-    outcome = tools.run(
-        "propose_edits",
-        {
-            "edits": [
-                edit("app/main.py", (9, 1), (10, 1), "def get_order(order_id: int) -> dict[str, int]:\n"),
-                edit("app/main.py", (3, 1), (3, 1), "import logging\n"),
-                edit("tests/test_main.py", (1, 1), (1, 1), "def test_x() -> None:\n    pass\n"),
-            ],
-            "explanation": "Type the handler.",
-        },
-    )
-    assert not outcome.is_error, outcome.content
-    assert outcome.edits is not None and outcome.explanation == "Type the handler."
-    first = outcome.edits[0]
-    assert first.path == str(project.root.resolve() / "app" / "main.py")
-    assert (first.range.start, first.range.end) == (
-        Position(line=8, character=0),
-        Position(line=9, character=0),
-    )
-    new = apply_text_edits(APP_PY, [e for e in outcome.edits if e.path.endswith("main.py")])
-    assert "import logging\nfrom fastapi import FastAPI" in new
-    assert "def get_order(order_id: int) -> dict[str, int]:\n    return" in new
-    assert outcome.edits[2].path.endswith("tests/test_main.py")
-
-
-def test_propose_edits_through_the_end_of_a_file(project: GitRepo) -> None:
-    project.write("app/tail.py", "a = 1\nb = 2")  # no final newline
-    outcome = tools_for(project.root).run(
-        "propose_edits", {"edits": [edit("app/tail.py", (2, 1), (3, 1), "b = 3\n")], "explanation": "x"}
-    )
-    assert outcome.edits is not None, outcome.content
-    assert apply_text_edits("a = 1\nb = 2", outcome.edits) == "a = 1\nb = 3\n"
-
-
-@pytest.mark.parametrize(
-    ("edits", "reason"),
-    [
-        ([edit("app/main.py", (40, 1), (41, 1), "x")], "past the end of the file"),
-        ([edit("app/main.py", (1, 99), (1, 99), "x")], "past the end of line 1"),
-        ([edit("app/main.py", (5, 1), (3, 1), "x")], "ends before it starts"),
-        ([edit("app/main.py", (1, 1), (3, 1), "x"), edit("app/main.py", (2, 1), (4, 1), "y")], "overlap"),
-        ([edit("../x.py", (1, 1), (1, 1), "x")], "leaves the workspace"),
-        ([edit(".env", (1, 1), (1, 1), "x")], "secrets"),
-        ([edit("app/main.py", (1, 1), (1, 1), 'KEY = "[REDACTED:openai-api-key]"\n')], "placeholder"),
-        ([{"path": "app/main.py", "new_text": "x"}], "range"),
-    ],
-)
-def test_bad_edits_are_refused_with_a_reason_the_model_can_fix(
-    project: GitRepo, edits: list[dict[str, Any]], reason: str
-) -> None:
-    outcome = tools_for(project.root).run("propose_edits", {"edits": edits, "explanation": "x"})
-    assert outcome.edits is None
-    assert reason in refused(outcome)
-
-
-def test_lines_holding_a_secret_cannot_be_edited(project: GitRepo) -> None:
-    project.write("app/conf.py", f'NAME = "shop"\nGITHUB_TOKEN = "{GITHUB_PAT}"\nDEBUG = False\n')
-    tools = tools_for(project.root)
-    refused_message = refused(
-        tools.run(
-            "propose_edits",
-            {"edits": [edit("app/conf.py", (1, 1), (3, 1), "NAME = 'x'\n")], "explanation": ""},
-        )
-    )
-    assert "line 2 holds a redacted secret" in refused_message
-    allowed = tools.run(
-        "propose_edits",
-        {
-            "edits": [
-                edit("app/conf.py", (1, 1), (2, 1), "NAME = 'x'\n"),
-                edit("app/conf.py", (3, 1), (4, 1), ""),
-            ]
-        },
-    )
-    assert allowed.is_error  # explanation is required
-    allowed = tools.run(
-        "propose_edits",
-        {
-            "edits": [
-                edit("app/conf.py", (1, 1), (2, 1), "NAME = 'x'\n"),
-                edit("app/conf.py", (3, 1), (4, 1), ""),
-            ],
-            "explanation": "ok",
-        },
-    )
-    assert allowed.edits is not None and len(allowed.edits) == 2
 
 
 def test_progress_labels_name_the_file(project: GitRepo) -> None:

@@ -183,12 +183,8 @@ def propose(edits: list[dict[str, object]], explanation: str = "done") -> dict[s
     return tool_use("propose_edits", {"edits": edits, "explanation": explanation})
 
 
-def whole_line(path: str, line: int, text: str) -> dict[str, object]:
-    return {
-        "path": path,
-        "range": {"start": {"line": line, "column": 1}, "end": {"line": line + 1, "column": 1}},
-        "new_text": text,
-    }
+def replace(path: str, old_text: str, new_text: str) -> dict[str, object]:
+    return {"path": path, "old_text": old_text, "new_text": new_text}
 
 
 def test_prompt_injection_yields_at_most_a_proposed_edit_inside_the_root(
@@ -204,9 +200,11 @@ def test_prompt_injection_yields_at_most_a_proposed_edit_inside_the_root(
             tool_use("read_file", {"path": "app/orders.py"}),
             tool_use("run_shell", {"command": "rm -rf ~"}),
         ),
-        turn(propose([whole_line("../../outside/pwned.py", 1, "import os\n")])),
-        turn(propose([whole_line("/etc/hosts", 1, "1.2.3.4 pypi.org\n")])),
-        turn(propose([whole_line("app/orders.py", 1, '"""Orders (cleaned)."""\n')], "Removed the text.")),
+        turn(propose([replace("../../outside/pwned.py", "", "import os\n")])),
+        turn(propose([replace("/etc/hosts", "", "1.2.3.4 pypi.org\n")])),
+        turn(
+            propose([replace("app/orders.py", INJECTION, '"""Orders (cleaned)."""\n')], "Removed the text.")
+        ),
     )
     result = run_agent(
         AgentRequest(root=project.root, question="Tidy up app/orders.py", path="app/orders.py"),

@@ -76,7 +76,7 @@ async def agent_action(lsp: LanguageClient, uri: str, code: str) -> types.CodeAc
 def retype_script(api: FakeMessagesAPI) -> None:
     edit = {
         "path": "model.py",
-        "range": {"start": {"line": 4, "column": 1}, "end": {"line": 5, "column": 1}},
+        "old_text": "def predict(x):\n",
         "new_text": TYPED,
     }
     api.add(
@@ -243,3 +243,37 @@ async def test_a_selection_offers_the_refactor_action(
         resolved = await lsp.code_action_resolve_async(ask)
         assert resolved.command is not None and resolved.command.arguments[0]["mode"] == "selection"
     assert fake_api.requests == []
+
+
+async def test_the_editors_fix_test_path_hands_the_failing_output_to_the_agent(
+    ml_repo: tuple[Path, Path], fake_api: FakeMessagesAPI
+) -> None:
+    repo, model = ml_repo
+    fake_api.add(turn(text("The expected value in the test is wrong.")))
+    async with lsp_session(
+        [repo],
+        init_options={"apiKey": TEST_KEY},
+        capabilities=vscode_with_lazy_commands(),
+        env=server_env(fake_api),
+    ) as lsp:
+        open_doc(lsp, model)
+        result = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="pyengineer.fixTest",
+                arguments=[
+                    {
+                        "test_id": "tests/test_model.py::test_predict",
+                        "app_file": str(model),
+                        "app_line": 5,
+                        "message": "AssertionError: assert 2 == 3",
+                        "output": "E       assert 2 == 3\ntests/test_model.py:7: AssertionError",
+                    }
+                ],
+            )
+        )
+        assert result["status"] == "ok", result
+    first = fake_api.requests[0].body["messages"][0]["content"][0]["text"]
+    failing = first.split("<failing_test>")[1].split("</failing_test>")[0]
+    assert "tests/test_model.py::test_predict: AssertionError: assert 2 == 3" in failing
+    assert "tests/test_model.py:7: AssertionError" in failing
+    assert "The user is in model.py at line 5" in first

@@ -57,7 +57,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
     enabled: true,
     model: 'claude-sonnet-5-5',
     maxToolRounds: 8,
-    maxOutputTokens: 4096,
+    maxOutputTokens: 16000,
     tokenBudget: 200000,
     timeout: 120,
     baseUrl: null,

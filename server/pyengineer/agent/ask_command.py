@@ -3,6 +3,8 @@
 The answer streams to stdout as it is written; proposed edits are shown as a unified diff and applied only
 with `--apply`. Progress, redaction counts and token usage go to stderr, so stdout stays the answer.
 The API key comes from the environment only: a key on the command line would show in the process list.
+On a protected branch, `--apply` first offers to create a feature branch (in a terminal) or refuses (without
+one), before anything is written.
 """
 
 from __future__ import annotations
@@ -12,30 +14,57 @@ import difflib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pyengineer.findings import Edit, Finding, Range
 
-EXIT_OK, EXIT_LIMIT, EXIT_ERROR = 0, 1, 2
+if TYPE_CHECKING:
+    from pyengineer.workspace.context import WorkspaceContext
+
+EXIT_OK, EXIT_LIMIT, EXIT_ERROR, EXIT_REFUSED = 0, 1, 2, 3
+USAGE = "%(prog)s [-h] [--apply] [--model MODEL] [--root DIR] [--test NODEID] [FILE[:LINE]] QUESTION"
+MAX_TEST_OUTPUT_CHARS = 6_000
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.usage = "%(prog)s [-h] [--apply] [--model MODEL] [--root DIR] [FILE[:LINE]] QUESTION"
-    parser.add_argument(
-        "words",
-        nargs="+",
-        metavar="WORDS",
-        help="an optional file (and 1-based line) the question is about, then the question",
-    )
+def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apply", action="store_true", help="apply the proposed edits to the files")
     parser.add_argument("--model", help="the Claude model to use (default: [tool.pyengineer.llm] model)")
     parser.add_argument(
         "--root", metavar="DIR", help="the project root (default: found from FILE or the current folder)"
     )
+    parser.add_argument(
+        "--test",
+        metavar="NODEID",
+        help="run this pytest node id first and hand its failure (message, traceback, output) to the agent",
+    )
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.usage = USAGE
+    # The words take the rest of the line, options included (`ask FILE --apply "q"`): `run` parses them
+    # again, intermixed, which a parser with subcommands cannot do itself.
+    parser.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        metavar="WORDS",
+        help="an optional file (and 1-based line) the question is about, then the question",
+    )
+    _add_options(parser)
     parser.epilog = (
         "Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL is honoured). Secrets are redacted before anything is "
-        "sent; see docs/agent.md for exactly what is sent."
+        "sent; see docs/agent.md for exactly what is sent. Exit codes: 0 answered, 1 stopped by a limit or "
+        "not applied, 2 error, 3 the model declined."
     )
+
+
+def _reparse(args: argparse.Namespace) -> argparse.Namespace:
+    """The words again, with options allowed anywhere among them; options given before them are kept."""
+    parser = argparse.ArgumentParser(prog="pyengineer ask", usage=USAGE)
+    parser.add_argument("words", nargs="*")
+    _add_options(parser)
+    words = list(args.words)
+    del args.words
+    return parser.parse_intermixed_args(words, namespace=args)
 
 
 def split_target(words: Sequence[str], cwd: Path) -> tuple[Path | None, int | None, str]:
@@ -111,6 +140,70 @@ class _Printer:
             self.mid_line = False
 
 
+def _failing_test(root: Path, node_id: str, err: TextIO) -> tuple[str | None, Path | None, int | None]:
+    """Run one test; (its failure report, the file and 1-based line to look at), or Nones when it passes."""
+    from pyengineer.actions.testing import Scope, default_fallback, run_tests
+    from pyengineer.config import load_settings
+
+    settings = load_settings(root)
+    file, _, rest = node_id.partition("::")
+    target = f"{(Path.cwd() / file).resolve()}::{rest}" if rest else str((Path.cwd() / file).resolve())
+    print(f"... running {node_id}", file=err)
+    # The user asked to run it: the CLI trusts the code it is pointed at, as `pyengineer test` does.
+    run = run_tests(root, Scope.FILE, target, settings, trusted=True, fallback_interpreter=default_fallback())
+    if not run.failures:
+        why = run.message or run.summary()
+        print(f"pyengineer ask: {node_id} did not fail ({why}); nothing to fix.", file=err)
+        return None, None, None
+    failure = run.failures[0]
+    report = (
+        f"{failure.test_id} {failure.kind}: {failure.message}\n\n{failure.details.strip()}\n\n"
+        f"pytest output (tail):\n{run.output[-MAX_TEST_OUTPUT_CHARS:].strip()}"
+    )
+    place = failure.app_file or failure.test_file
+    line = failure.app_line if failure.app_file else failure.test_line
+    return report, Path(place) if place else None, line
+
+
+def _confirm_branch(root: Path, context: WorkspaceContext, edits: Sequence[Edit], err: TextIO) -> bool:
+    """On a protected branch, before writing: offer a feature branch in a terminal; refuse without one."""
+    from pyengineer.errors import GitSafetyError
+    from pyengineer.git.branching import create_branch
+    from pyengineer.git.naming import suggest_branch_names
+
+    git = context.git
+    first = Path(edits[0].path).resolve() if edits else None
+    relative = (
+        first.relative_to(root.resolve()).as_posix()
+        if first and first.is_relative_to(root.resolve())
+        else None
+    )
+    names = suggest_branch_names(relative, existing=git.branches, fix=True) or ["fix/python-engineer"]
+    if not (sys.stdin.isatty() and err.isatty()):
+        print(
+            f"pyengineer ask: not applied: you are on the protected branch {git.branch!r}. Create a feature "
+            f"branch first (for example `git switch -c {names[0]}`), then run the command again.",
+            file=err,
+        )
+        return False
+    err.write(
+        f"You are on the protected branch {git.branch!r}. Create the branch {names[0]!r} (your uncommitted "
+        "changes come along) and apply the edits there? [Y/n] "
+    )
+    err.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("", "y", "yes"):
+        print("Nothing was changed.", file=err)
+        return False
+    try:
+        previous = create_branch(root, names[0])
+    except GitSafetyError as exc:
+        print(f"pyengineer ask: not applied: could not create the branch {names[0]!r}: {exc}", file=err)
+        return False
+    print(f"Switched to the new branch {names[0]!r} (from {previous!r}).", file=err)
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     from pyengineer.actions.edits import apply_edits_to_files
     from pyengineer.agent.credentials import availability
@@ -119,12 +212,20 @@ def run(args: argparse.Namespace) -> int:
     from pyengineer.workspace.markers import find_root
 
     out, err = sys.stdout, sys.stderr
+    args = _reparse(args)
     cwd = Path.cwd()
     file, line, question = split_target(args.words, cwd)
     if not question.strip():
         print("pyengineer ask: the question is empty", file=err)
         return EXIT_ERROR
     root = Path(args.root).resolve() if args.root else find_root(file.parent if file else cwd)
+    failing_test: str | None = None
+    if args.test:
+        failing_test, place, place_line = _failing_test(root, args.test, err)
+        if failing_test is None:
+            return EXIT_OK
+        if file is None and place is not None and place.is_file():
+            file, line = place, place_line
     findings: tuple[Finding, ...] = ()
     if file is not None:
         (project,) = check_paths([file]) or (None,)
@@ -141,6 +242,10 @@ def run(args: argparse.Namespace) -> int:
     if not available:
         print(f"pyengineer ask: {reason}", file=err)
         return EXIT_ERROR
+    if args.apply and context.git.protected and not (sys.stdin.isatty() and err.isatty()):
+        # Refused before anything is sent: the edits could not be applied here anyway.
+        _confirm_branch(root, context, (), err)
+        return EXIT_LIMIT
 
     printer = _Printer(out, err)
     result = run_agent(
@@ -151,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
             range=Range.of(line - 1, 0) if line else None,
             findings=findings,
             context=context.model_dump(mode="json"),
+            failing_test=failing_test,
         ),
         settings,
         on_progress=printer.progress,
@@ -166,15 +272,18 @@ def run(args: argparse.Namespace) -> int:
         kinds = ", ".join(result.redaction_kinds)
         print(f"{result.redactions} secret(s) redacted before sending ({kinds}).", file=err)
     print(f"{result.model}: {result.usage.summary()}.", file=err)
+    if result.refusal is not None:
+        print(f"pyengineer ask: the model declined: {result.refusal}", file=err)
+        return EXIT_REFUSED
     if result.limit is not None:
         print(f"pyengineer ask: stopped: {result.limit}.", file=err)
         return EXIT_LIMIT
     if result.edits:
-        if args.apply:
+        if not args.apply:
+            print("Nothing was changed (with --apply, the proposed edits are applied).", file=err)
+        elif context.git.protected and not _confirm_branch(root, context, result.edits, err):
+            return EXIT_LIMIT
+        else:
             written = apply_edits_to_files(result.edits, [root])
             print(f"Applied {len(result.edits)} edit(s) to {len(written)} file(s).", file=err)
-            if context.git.protected:
-                print(f"Note: you are on the protected branch {context.git.branch!r}.", file=err)
-        else:
-            print("Nothing was changed (with --apply, the proposed edits are applied).", file=err)
     return EXIT_OK

@@ -6,6 +6,7 @@ This module imports the SDK, which is slow to import: only the agent loop import
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anthropic
@@ -21,14 +22,23 @@ from pyengineer.agent.errors import (
     AgentRateLimitError,
     AgentRequestError,
     AgentServerError,
+    AgentSpendLimitError,
     AgentTimeoutError,
 )
 from pyengineer.config import Settings
 from pyengineer.redaction import redact
 
+# The organisation's spend limit or credits, not a rate limit: a 429 that no wait cures.
+_SPEND_LIMIT = re.compile(
+    r"spend(?:ing)? limit|usage limits?\b|credit balance|billing|usage credits|extra usage", re.IGNORECASE
+)
 
-def make_client(settings: Settings, credentials: Credentials, *, max_retries: int = 2) -> anthropic.Anthropic:
-    """A client for one request; its own connection pool, so closing it cancels only this request."""
+
+def make_client(settings: Settings, credentials: Credentials, *, max_retries: int = 0) -> anthropic.Anthropic:
+    """A client for one request; its own connection pool, so closing it cancels only this request.
+
+    The SDK's retries are off by default: the agent loop retries itself, within its deadline.
+    """
     return anthropic.Anthropic(
         api_key=credentials.api_key,
         auth_token=credentials.auth_token,
@@ -48,7 +58,8 @@ def _api_message(exc: anthropic.APIStatusError) -> str:
     return ""
 
 
-def _api_error_type(exc: anthropic.APIStatusError) -> str:
+def api_error_type(exc: anthropic.APIStatusError) -> str:
+    """The `error.type` of the API's error body ("overloaded_error"...), also for a mid-stream error event."""
     body: Any = exc.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return str(body["error"].get("type", ""))
@@ -68,18 +79,16 @@ def translate_error(
 ) -> AgentRequestError:
     """An SDK exception as an AgentRequestError whose message says what happened and what to do."""
     if isinstance(exc, anthropic.APITimeoutError):
-        return AgentTimeoutError(
-            f"the request to the Anthropic API at {base_url} timed out (retried); try again"
-        )
+        return AgentTimeoutError(f"the request to the Anthropic API at {base_url} timed out; try again")
     if isinstance(exc, anthropic.APIConnectionError):
         return AgentConnectionError(
-            f"could not reach the Anthropic API at {base_url} (retried): check the network connection, "
+            f"could not reach the Anthropic API at {base_url}: check the network connection, "
             f"or the proxy or gateway in {BASE_URL_ENV} / llm.base-url"
         )
     if not isinstance(exc, anthropic.APIStatusError):
         return AgentRequestError(f"the agent request failed: {_clean(str(exc), credentials)}")
     status = exc.status_code
-    error_type = _api_error_type(exc)
+    error_type = api_error_type(exc)
     detail = _clean(_api_message(exc), credentials)
     said = f" (the API said: {detail})" if detail else ""
     request_id = exc.request_id
@@ -103,22 +112,29 @@ def translate_error(
             status=status,
             request_id=request_id,
         )
+    if (status == 429 or error_type == "rate_limit_error") and _SPEND_LIMIT.search(detail):
+        return AgentSpendLimitError(
+            f"the Anthropic API refused the request: the spend limit or credits are used up (429){said}: "
+            "raise the limit or add credits in the Anthropic Console; retrying would not help",
+            status=status,
+            request_id=request_id,
+        )
     if status == 429 or error_type == "rate_limit_error":
         return AgentRateLimitError(
-            f"rate limited by the Anthropic API (429), still after the retries{said}: wait a minute and try "
-            "again, or lower [tool.pyengineer.llm] token-budget",
+            f"rate limited by the Anthropic API (429){said}: wait a minute and try again, or lower "
+            "[tool.pyengineer.llm] token-budget",
             status=status,
             request_id=request_id,
         )
     if status == 529 or error_type == "overloaded_error":
         return AgentOverloadedError(
-            f"the Anthropic API is overloaded (529), still after the retries: try again in a few minutes{said}",
+            f"the Anthropic API is overloaded (529){said}: try again in a few minutes",
             status=status,
             request_id=request_id,
         )
     if status >= 500 or error_type == "api_error":
         return AgentServerError(
-            f"the Anthropic API had an internal error ({status}), still after the retries: try again later{said}",
+            f"the Anthropic API had an internal error ({status}){said}: try again later",
             status=status,
             request_id=request_id,
         )

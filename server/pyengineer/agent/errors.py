@@ -44,6 +44,12 @@ class AgentRateLimitError(AgentRequestError):
     kind = "rate-limit"
 
 
+class AgentSpendLimitError(AgentRateLimitError):
+    """A 429 that waiting does not cure: the spend limit or the credits of the organisation are used up."""
+
+    kind = "spend-limit"
+
+
 class AgentServerError(AgentRequestError):
     kind = "server-error"
 

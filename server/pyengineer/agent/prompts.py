@@ -1,7 +1,10 @@
 """What the python-engineer agent is told: its persona (the system prompt), the workspace, and the request.
 
 The persona is the same for every request and every workspace, and the workspace block the same for every
-request in one workspace: they are separate blocks so prompt caching can reuse each prefix.
+request in one workspace (only stable facts: the project's kind, frameworks, Python version, locked versions,
+lint and type-check settings): they are separate blocks so prompt caching can reuse each prefix. What
+changes between two asks (the branch, file counts, the uncommitted diff, the failing test) goes in the
+user's turn, after the cached prefix.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ safe to run on a live database.
 - Command-line tools: argparse, click, typer; exit codes; output that scripts can parse.
 
 # How you write code
-- Python 3.11+, PEP 8, type hints on every public function, `from __future__ import annotations` where the \
+- The project's Python version (requires_python in the workspace context; 3.11+ when it is not given), \
+the framework versions it has locked, and its ruff and mypy settings. PEP 8, type hints on every public \
+function, `from __future__ import annotations` where the \
 project uses it. Match the project's existing style, framework and package manager before your own taste.
 - Data crossing a boundary (HTTP, files, queues, config) is parsed into pydantic models or dataclasses, not \
 passed around as loose dicts.
@@ -60,10 +65,13 @@ change is needed (a question, or a request you decline), call propose_edits with
 as the explanation.
 
 # Edits
-- Ranges use 1-based lines and columns exactly as read_file shows them; the end is exclusive. To replace \
-whole lines N through M, use start {line: N, column: 1} and end {line: M+1, column: 1}, and end new_text \
-with a newline. To insert before line N, use an empty range at {line: N, column: 1}.
-- Base every range on the file as you last read it. Edits in one call must not overlap.
+- Each edit names the exact text it replaces (old_text), copied from read_file without the line-number \
+prefixes, with its indentation and whole lines where you can; it must occur exactly once in the file, so \
+include enough surrounding lines. start_line and end_line are hints that pick between repeats. To create a \
+file, leave old_text empty; to insert, leave it empty and give start_line (the line to insert before).
+- Base every edit on the file as it is now; edits in one call must not overlap. Each file's edits are \
+applied to a copy and checked: the result must parse, keep its line endings and add no pyengineer error. A \
+rejected call comes back as a tool error saying why: fix the edits and call propose_edits again.
 - Secrets in the workspace are shown to you as [REDACTED:kind]. Never write such a placeholder and never \
 edit a line that contains one; tell the user what to change there instead.
 """
@@ -77,29 +85,42 @@ def render_system_prompt() -> str:
 MAX_CONTEXT_ML_FILES = 30
 
 
-def context_facts(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a workspace context (`WorkspaceContext.model_dump(mode="json")`) the model needs.
+def _project_folder(context: Mapping[str, Any]) -> str:
+    root = str(context.get("root") or "")
+    return root.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def stable_facts(context: Mapping[str, Any], project: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The facts of a workspace that do not change from one ask to the next (the cached block).
 
     The absolute root path is reduced to the folder name: it says nothing about the code and names the user.
     """
     git = context.get("git") or {}
-    root = str(context.get("root") or "")
+    facts: dict[str, Any] = {
+        "project_folder": _project_folder(context),
+        "python_project": context.get("python_project"),
+        "python_project_reason": context.get("python_project_reason"),
+        "package_manager": context.get("package_manager"),
+        "frameworks": list(context.get("frameworks") or []),
+        "git_repository": bool(git.get("is_repo", False)),
+    }
+    facts.update(project or {})
+    return facts
+
+
+def volatile_facts(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What may change between two asks in one workspace: the branch, counts, the ML files found."""
+    git = context.get("git") or {}
     ml_files = [
         {"path": ml.get("path"), "libraries": list(ml.get("libraries") or [])}
         for ml in list(context.get("ml_files") or [])[:MAX_CONTEXT_ML_FILES]
         if isinstance(ml, Mapping)
     ]
-    facts: dict[str, Any] = {
-        "project_folder": root.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1],
-        "python_project": context.get("python_project"),
-        "python_project_reason": context.get("python_project_reason"),
-        "package_manager": context.get("package_manager"),
-        "frameworks": list(context.get("frameworks") or []),
+    return {
         "python_file_count": context.get("python_file_count"),
         "ml_files": ml_files,
         "ml_files_total": len(context.get("ml_files") or []),
         "git": {
-            "is_repo": git.get("is_repo", False),
             "branch": git.get("branch"),
             "detached": git.get("detached", False),
             "protected_branch": git.get("protected", False),
@@ -108,13 +129,25 @@ def context_facts(context: Mapping[str, Any]) -> dict[str, Any]:
             "untracked_files": git.get("untracked", 0),
         },
     }
-    return facts
 
 
-def render_context_block(context: Mapping[str, Any]) -> str:
-    """The workspace block: the same for every request in one workspace, so it is cached per workspace."""
-    facts = context_facts(context)
-    lines = ["<workspace_context>", json.dumps(facts, indent=1, sort_keys=True), "</workspace_context>"]
+def context_facts(context: Mapping[str, Any], project: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the model may know about the workspace (the project_context tool's answer)."""
+    return {**stable_facts(context, project), **volatile_facts(context)}
+
+
+def render_context_block(context: Mapping[str, Any], project: Mapping[str, Any] | None = None) -> str:
+    """The workspace block: only stable facts, so it is byte-identical across asks in one workspace."""
+    facts = stable_facts(context, project)
+    return "\n".join(
+        ["<workspace_context>", json.dumps(facts, indent=1, sort_keys=True), "</workspace_context>"]
+    )
+
+
+def render_workspace_now(context: Mapping[str, Any]) -> str:
+    """The volatile facts, for the user's turn: the branch and its protection, counts, ML files."""
+    facts = volatile_facts(context)
+    lines = ["<workspace_now>", json.dumps(facts, indent=1, sort_keys=True), "</workspace_now>"]
     git = facts["git"]
     if git.get("protected_branch"):
         lines.append(
@@ -159,8 +192,12 @@ def render_request(
     range_: Range | None = None,
     file_text: str | None = None,
     findings: Sequence[Finding] = (),
+    workspace_now: str | None = None,
+    file_diff: str | None = None,
+    failing_test: str | None = None,
 ) -> str:
-    """The user's turn: the question, where the cursor or selection is, the diagnostics there, an excerpt."""
+    """The user's turn: the question, where the cursor or selection is, the diagnostics there, an excerpt,
+    the file's uncommitted diff, the failing test's output, and what changes between asks in the workspace."""
     parts = [f"<request>\n{question.strip()}\n</request>"]
     if path is not None:
         parts.append(f"The user is in {path}{_line_of(range_)}.")
@@ -171,5 +208,11 @@ def render_request(
         parts.append(f"pyengineer diagnostics there:\n{shown}")
     if path is not None and file_text is not None:
         parts.append(f'<file path="{path}">\n{excerpt(file_text, range_)}\n</file>')
+    if path is not None and file_diff:
+        parts.append(f'<uncommitted_diff path="{path}">\n{file_diff.rstrip()}\n</uncommitted_diff>')
+    if failing_test:
+        parts.append(f"<failing_test>\n{failing_test.strip()}\n</failing_test>")
+    if workspace_now:
+        parts.append(workspace_now)
     parts.append("Use the tools to read more, then finish with propose_edits.")
     return "\n\n".join(parts)

@@ -21,7 +21,7 @@ from typing import Any
 import pathspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pyengineer.actions.edits import apply_text_edits
+from pyengineer.config import Settings
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Edit, Position, Range
 from pyengineer.redaction import PLACEHOLDER_PREFIX, Redacted, find_secrets, redact
@@ -89,20 +89,25 @@ class ProjectContextInput(_Input):
     """Describe the project: kind, package manager, frameworks, git branch, files that use ML libraries."""
 
 
-class EditPosition(_Input):
-    line: int = Field(ge=1, description="1-based line, as read_file shows it.")
-    column: int = Field(ge=1, description="1-based column in characters (code points); 1 is the line start.")
-
-
-class EditRange(_Input):
-    start: EditPosition
-    end: EditPosition = Field(description="Exclusive end. Whole lines N..M: start {N, 1}, end {M+1, 1}.")
-
-
 class ProposedEdit(_Input):
+    """One replacement, anchored on the exact text it replaces (as Anthropic's text editor's str_replace)."""
+
     path: str = Field(description="Path relative to the workspace root; a new file is created if missing.")
-    range: EditRange = Field(description="The text to replace; an empty range (start == end) inserts.")
+    old_text: str = Field(
+        description="The exact text to replace, copied from read_file without the line-number prefixes, "
+        "including indentation; it must occur exactly once in the file (add surrounding lines until it "
+        "does). Empty to create a new file, or to insert at start_line."
+    )
     new_text: str = Field(description="The replacement text, with its own newlines.")
+    start_line: int | None = Field(
+        default=None,
+        ge=1,
+        description="Hint: the 1-based line where old_text starts (picks between repeats); with an empty "
+        "old_text, the line to insert before.",
+    )
+    end_line: int | None = Field(
+        default=None, ge=1, description="Hint: the 1-based line where old_text ends."
+    )
 
 
 class ProposeEditsInput(_Input):
@@ -146,8 +151,10 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "propose_edits",
-        "Finish the task: propose edits as replacements of 1-based line/column ranges of the current files, "
-        "with an explanation for the user. The user reviews them before anything is applied. Never write a "
+        "Finish the task: propose edits, each replacing an exact, unique piece of a current file (old_text) "
+        "with new_text, and explain them for the user. Each edit is applied to a copy first: the result must "
+        "parse, keep the file's line endings and add no pyengineer error, or this tool returns the problem "
+        "for you to fix. The user reviews the edits before anything is applied. Never write a "
         "[REDACTED:...] placeholder and never edit a line that holds one.",
         ProposeEditsInput,
     ),
@@ -398,10 +405,16 @@ class AgentTools:
         workspace: Workspace,
         project_context: Callable[[], Mapping[str, Any]],
         redactions: RedactionLog | None = None,
+        *,
+        settings: Settings | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         self.workspace = workspace
         self._project_context = project_context
         self.redactions = redactions if redactions is not None else RedactionLog()
+        # What proposed edits are verified with: the project's rules and its workspace context.
+        self.settings = settings or Settings()
+        self.context = context
 
     def describe(self, name: str, raw: Mapping[str, Any]) -> str:
         """A short progress label for a tool call ("reading server/app.py")."""
@@ -576,8 +589,14 @@ class AgentTools:
         return ToolOutcome(summary, edits=tuple(edits), explanation=params.explanation)
 
     def to_edits(self, params: ProposeEditsInput) -> list[Edit]:
-        """The model's edits as `Edit`s on absolute paths, 0-based ranges; ToolError naming the bad one."""
-        by_path: dict[str, list[Edit]] = {}
+        """The model's edits as verified `Edit`s on absolute paths; ToolError naming the bad one and why.
+
+        Every edit is located by its exact text, then each file's edits are applied to a copy and checked
+        (`agent.verify`): only edits whose result is sound come back.
+        """
+        from pyengineer.agent.verify import FileChange, verify_change
+
+        changes: dict[str, FileChange] = {}
         for index, proposed in enumerate(params.edits):
             where = f"edits[{index}]"
             if PLACEHOLDER_PREFIX in proposed.new_text:
@@ -589,43 +608,96 @@ class AgentTools:
                 relative = self.workspace.relative(proposed.path)
             except ToolError as exc:
                 raise ToolError(f"{where}: {exc}") from None
-            text = self.workspace.read_text(relative) if self.workspace.exists(relative) else ""
-            edit = _to_edit(self.workspace.root / relative, text, proposed.range, proposed.new_text, where)
+            exists = self.workspace.exists(relative)
+            text = self.workspace.read_text(relative) if exists else ""
+            edit = _anchored_edit(self.workspace.root / relative, text, proposed, exists, where)
             _refuse_secret_lines(text, edit, where)
-            by_path.setdefault(relative, []).append(edit)
-        for relative, file_edits in by_path.items():
-            text = self.workspace.read_text(relative) if self.workspace.exists(relative) else ""
-            try:
-                apply_text_edits(text, file_edits)
-            except PyengineerError as exc:
-                raise ToolError(f"edits to {relative!r}: {exc}") from None
-        return [edit for file_edits in by_path.values() for edit in file_edits]
+            previous = changes.get(relative)
+            changes[relative] = FileChange(
+                relative, text, (*(previous.edits if previous else ()), edit), exists=exists
+            )
+        for relative, change in changes.items():
+            _, problems = verify_change(change, self.settings, self.context)
+            if problems:
+                raise ToolError(
+                    f"edits to {relative!r} were not accepted: " + "; ".join(problems) + ". Nothing was "
+                    "proposed yet: read the file again if needed and call propose_edits with all edits again"
+                )
+        return [edit for change in changes.values() for edit in change.edits]
 
 
-def _lines(text: str) -> list[str]:
-    """Lines as positions count them: split on \\n, without a trailing \\r."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
+def _position(text: str, offset: int) -> Position:
+    """The (0-based line, code-point column) of a string index, as `actions.edits.offset_of` reads it."""
+    line = text.count("\n", 0, offset)
+    return Position(line=line, character=offset - (text.rfind("\n", 0, offset) + 1))
 
 
-def _to_position(lines: list[str], line: int, column: int, where: str) -> Position:
-    if line == len(lines) + 1 and column == 1:
-        # One past the last line: the end of the file, for edits that replace through the last line.
-        return Position(line=len(lines) - 1, character=len(lines[-1]))
-    if line > len(lines):
-        raise ToolError(f"{where}: line {line} is past the end of the file ({len(lines)} lines)")
-    length = len(lines[line - 1])
-    if column > length + 1:
-        raise ToolError(f"{where}: column {column} is past the end of line {line} ({length} characters)")
-    return Position(line=line - 1, character=column - 1)
+def _line_offset(text: str, line: int, where: str) -> int:
+    """The string index where 1-based `line` starts (one past the last line: the end of the text)."""
+    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    if text.endswith("\n"):
+        starts.pop()
+    if line == len(starts) + 1 or (not text and line == 1):
+        return len(text)
+    if line > len(starts):
+        raise ToolError(f"{where}: start_line {line} is past the end of the file ({len(starts)} lines)")
+    return starts[line - 1]
 
 
-def _to_edit(path: Path, text: str, rng: EditRange, new_text: str, where: str) -> Edit:
-    lines = _lines(text)
-    start = _to_position(lines, rng.start.line, rng.start.column, where + ".range.start")
-    end = _to_position(lines, rng.end.line, rng.end.column, where + ".range.end")
-    if (end.line, end.character) < (start.line, start.character):
-        raise ToolError(f"{where}: the range ends before it starts")
-    return Edit(path=str(path), range=Range(start=start, end=end), new_text=new_text)
+def _anchored_edit(path: Path, text: str, proposed: ProposedEdit, exists: bool, where: str) -> Edit:
+    """The edit replacing the one occurrence of `old_text` (the line hints choose between repeats)."""
+    from pyengineer.agent.verify import line_ending, with_line_ending
+
+    ending = line_ending(text)
+    style = ending if ending in ("\r\n", "\n") else "\n"
+    new_text = with_line_ending(proposed.new_text, style)
+    if not proposed.old_text:
+        if not exists:
+            return Edit(path=str(path), range=Range.of(0, 0), new_text=new_text)
+        if proposed.start_line is None:
+            raise ToolError(
+                f"{where}: old_text is empty but {proposed.path} exists: give the exact text to replace, "
+                "or start_line to insert before"
+            )
+        offset = _line_offset(text, proposed.start_line, where)
+        return Edit(
+            path=str(path),
+            range=Range(start=_position(text, offset), end=_position(text, offset)),
+            new_text=new_text,
+        )
+    if not exists:
+        raise ToolError(f"{where}: {proposed.path} does not exist; to create it, leave old_text empty")
+    old_text = with_line_ending(proposed.old_text, style)
+    starts: list[int] = []
+    found = text.find(old_text)
+    while found >= 0:
+        starts.append(found)
+        found = text.find(old_text, found + 1)
+    if not starts:
+        raise ToolError(
+            f"{where}: old_text was not found in {proposed.path}; copy it exactly as read_file shows it "
+            "(without the line numbers and the '| ' after them), with its indentation"
+        )
+    if len(starts) > 1:
+        lines = [text.count("\n", 0, start) + 1 for start in starts]
+        hinted = [
+            start
+            for start, line in zip(starts, lines, strict=True)
+            if proposed.start_line is not None
+            and proposed.start_line <= line <= (proposed.end_line or proposed.start_line)
+        ]
+        if len(hinted) != 1:
+            shown = ", ".join(str(line) for line in lines[:10])
+            raise ToolError(
+                f"{where}: old_text occurs {len(starts)} times in {proposed.path} (at lines {shown}); include "
+                "more surrounding lines so it occurs once"
+            )
+        starts = hinted
+    start = starts[0]
+    end = start + len(old_text)
+    return Edit(
+        path=str(path), range=Range(start=_position(text, start), end=_position(text, end)), new_text=new_text
+    )
 
 
 def _refuse_secret_lines(text: str, edit: Edit, where: str) -> None:

@@ -50,7 +50,7 @@ test('values map to camelCase server settings with llm nested', () => {
     enabled: false,
     model: 'claude-other',
     maxToolRounds: 3,
-    maxOutputTokens: 4096,
+    maxOutputTokens: 16000,
     tokenBudget: 200000,
     timeout: 30.5,
     baseUrl: 'http://127.0.0.1:9999',
@@ -73,7 +73,7 @@ test('invalid values fall back to defaults instead of reaching the server', () =
   assert.equal(settings.debounceMs, 150);
   assert.equal(settings.typeHints, 'public');
   assert.equal(settings.handoffDir, 'docs/handoffs');
-  assert.equal(settings.llm.maxOutputTokens, 4096);
+  assert.equal(settings.llm.maxOutputTokens, 16000);
   assert.equal(settings.llm.baseUrl, null);
   assert.deepEqual(settings.mlLibraries, ['torch', 'jax']);
 });

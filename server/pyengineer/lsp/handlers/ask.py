@@ -142,8 +142,8 @@ async def _run_cancellable(
 ) -> AgentResult:
     """Run the agent in the worker pool; return as soon as `cancel` is set.
 
-    The agent closes its HTTP stream at once on cancel, but the SDK may be sleeping before a retry (a 429's
-    retry-after): the editor's request is answered now, and the thread ends on its own when the sleep does.
+    The agent closes its HTTP stream at once on cancel and wakes from a wait between retries; the editor's
+    request is answered now either way, and the thread ends on its own a moment later.
     """
     future = asyncio.get_running_loop().run_in_executor(ls.executor, work)
     # When we stop waiting, the thread's own outcome (usually AgentCancelledError) is not news: consume it.
@@ -348,6 +348,7 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         findings=findings,
         open_documents=_open_documents(ls, state.root, uri),
         context=state.current_context().model_dump(mode="json"),
+        failing_test=arg.get("failing_test") if isinstance(arg.get("failing_test"), str) else None,
     )
     progress = WorkProgress(ls, cancel, "agent")
     await progress.begin("python-engineer")
@@ -386,6 +387,10 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         "redactionKinds": list(result.redaction_kinds),
         "usage": result.usage.model_dump(),
     }
+    if result.refusal is not None:
+        progress.end("declined")
+        ls.show_message(f"pyengineer: python-engineer declined: {result.refusal}", types.MessageType.Warning)
+        return {"status": "refused", "message": result.refusal, **answer}
     if result.limit is not None:
         progress.end("stopped")
         ls.show_message(f"pyengineer: python-engineer stopped: {result.limit}.", types.MessageType.Warning)

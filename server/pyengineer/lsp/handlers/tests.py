@@ -160,16 +160,17 @@ async def fix_test(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadi
         return {"status": "needs-review", "message": message}
     line = int(arg.get("app_line") or arg.get("test_line") or 1) - 1
     question = (
-        f"The test {test_id} fails:\n{arg.get('message', '')}\n\nOutput:\n{str(arg.get('output', ''))[:6000]}\n\n"
-        "Find the cause and propose the smallest correct fix. Fix the application code, not the test, unless "
-        "the test itself is wrong (then say why)."
+        f"The test {test_id} fails (its output is below). Find the cause and propose the smallest correct fix. "
+        "Fix the application code, not the test, unless the test itself is wrong (then say why)."
     )
+    failing_test = f"{test_id}: {arg.get('message', '')}\n\nOutput:\n{str(arg.get('output', ''))[:6000]}"
     answer = await run_ask(
         ls,
         {
             "uri": path_to_uri(place),
             "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
             "question": question,
+            "failing_test": failing_test,
             "mode": "fix",
         },
         cancel,
