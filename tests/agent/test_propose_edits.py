@@ -155,7 +155,7 @@ def test_a_crlf_file_stays_crlf(project: GitRepo) -> None:
         ),
     )
     assert outcome.edits is not None, outcome.content
-    apply_edits_to_files(outcome.edits)
+    apply_edits_to_files(outcome.edits, [project.root])
     written = path.read_bytes().decode()
     assert line_ending(written) == "\r\n"
     assert written.endswith("def f() -> str:\r\n    sep = os.sep\r\n    return sep\r\n")
