@@ -100,7 +100,14 @@ async def test_three_thousand_folders_cost_no_thread_each_and_a_branch_switch_is
 def _namespaces_work() -> bool:
     try:
         probe = subprocess.run(
-            ["unshare", "--user", "--map-root-user", "sh", "-c", "echo 5 > /proc/sys/user/max_inotify_watches"],
+            [
+                "unshare",
+                "--user",
+                "--map-root-user",
+                "sh",
+                "-c",
+                "echo 5 > /proc/sys/user/max_inotify_watches",
+            ],
             capture_output=True,
             timeout=10,
         )
@@ -110,10 +117,13 @@ def _namespaces_work() -> bool:
 
 
 @pytest.mark.skipif(
-    not _namespaces_work(), reason="needs unprivileged user namespaces (unshare --user) to lower inotify limits"
+    not _namespaces_work(),
+    reason="needs unprivileged user namespaces (unshare --user) to lower inotify limits",
 )
 @pytest.mark.parametrize(
-    ("limit", "value"), [("max_inotify_watches", 200), ("max_inotify_instances", 0)], ids=["watches", "instances"]
+    ("limit", "value"),
+    [("max_inotify_watches", 200), ("max_inotify_instances", 0)],
+    ids=["watches", "instances"],
 )
 async def test_inotify_limits_reached_fall_back_to_polling_and_say_so_once(
     tmp_path: Path, limit: str, value: int
@@ -130,7 +140,8 @@ async def test_inotify_limits_reached_fall_back_to_polling_and_say_so_once(
     ]
     async with lsp_session([repo], client=CLIENT, launcher=launcher) as lsp:
         status = await wait_for(
-            lambda: (s := last_status(lsp, repo)) is not None and s.get("watching") == "polling" and s, timeout=60
+            lambda: (s := last_status(lsp, repo)) is not None and s.get("watching") == "polling" and s,
+            timeout=60,
         )
         assert "polling" in status["watchProblem"] and "max_user" in status["watchProblem"]
 
@@ -149,6 +160,30 @@ async def test_inotify_limits_reached_fall_back_to_polling_and_say_so_once(
         await asyncio.sleep(1.0)
         assert (last_status(lsp, repo) or {}).get("watching") == "polling"
         assert len(told()) == 1, [m.message for m in told()]
+
+
+@pytest.mark.skipif(
+    not _namespaces_work(),
+    reason="needs unprivileged user namespaces (unshare --user) to lower inotify limits",
+)
+async def test_inotify_limit_reached_by_new_folders_later_falls_back_to_polling(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"app.py": "import os\n", "requirements.txt": "torch\n"})
+    many_folders(repo, 1, 150)  # 152 watches with the git dir: under the limit of 200
+    launcher = ["unshare", "--user", "--map-root-user", "sh", "-c"]
+    launcher.append('echo 200 > /proc/sys/user/max_inotify_watches && exec "$0" "$@"')
+    async with lsp_session([repo], client=CLIENT, launcher=launcher) as lsp:
+        await wait_for(lambda: (last_status(lsp, repo) or {}).get("watching") == "inotify", timeout=60)
+        # An unzip (a checkout) adds 100 folders: the limit is met while the new folders are being watched.
+        many_folders(repo / "unzipped", 1, 100)
+        status = await wait_for(
+            lambda: (s := last_status(lsp, repo)) is not None and s.get("watching") == "polling" and s,
+            timeout=30,
+        )
+        assert "max_user_watches" in status["watchProblem"]
+        await wait_for(lambda: [m for m in lsp.messages if "polling" in m.message], timeout=10)
+        (repo / "unzipped" / "pkg0" / "sub99" / "model.py").write_text(ML, encoding="utf-8")
+        await wait_for(lambda: (last_status(lsp, repo) or {}).get("mlFileCount") == 1, timeout=20)
+        assert len([m for m in lsp.messages if "polling" in m.message]) == 1
 
 
 async def test_the_workspace_folder_deleted_and_recreated_is_watched_again(tmp_path: Path) -> None:
