@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import sys
 import threading
 import time
@@ -68,11 +69,12 @@ class ChangeBatch:
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
+    """The folder's (device, inode): a re-created or replaced folder has another one."""
     try:
-        stat = os.stat(path)
+        info = os.stat(path)
     except OSError:
         return None
-    return (stat.st_dev, stat.st_ino) if os.path.isdir(path) else None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
 
 
 class _Handler:
@@ -376,21 +378,25 @@ class WorkspaceWatcher:
         """os.scandir for the polling walk, leaving out the folders the watcher would not watch."""
         folder = Path(path or ".")
         relative = relative_inside(self.root, folder)
-        for entry in os.scandir(folder):
-            if relative is not None and not any(folder == g or g in folder.parents for g in self.git_dirs):
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                except OSError:
+        filtered = relative is not None and not any(folder == g or g in folder.parents for g in self.git_dirs)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if filtered and self._skipped_folder(entry, relative or ""):
                     continue
-                if is_dir:
-                    child = entry.name if relative in ("", ".") else f"{relative}/{entry.name}"
-                    if (
-                        is_skipped_dir_name(entry.name)
-                        or self.rules.is_ignored(child, is_dir=True)
-                        or is_virtualenv(Path(entry.path))
-                    ):
-                        continue
-            yield entry
+                yield entry
+
+    def _skipped_folder(self, entry: os.DirEntry[str], relative: str) -> bool:
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                return False
+        except OSError:
+            return True
+        child = entry.name if relative in ("", ".") else f"{relative}/{entry.name}"
+        return (
+            is_skipped_dir_name(entry.name)
+            or self.rules.is_ignored(child, is_dir=True)
+            or is_virtualenv(Path(entry.path))
+        )
 
     # --- events -------------------------------------------------------------------------------------------
 
