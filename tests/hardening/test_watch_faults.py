@@ -170,3 +170,16 @@ def test_an_unreadable_folder_vanishing_mid_walk_is_skipped(tmp_path: Path) -> N
     finally:
         os.scandir = original
     assert "pkg/model.py" in index.files
+
+
+def test_the_root_deleted_and_made_again_at_once_is_watched_again(
+    watched: tuple[Path, WorkspaceIndex, WorkspaceWatcher, Batches],
+) -> None:
+    root, index, watcher, batches = watched
+    # Made again at once, the folder often gets the very inode number back: the watcher must not rely on it.
+    shutil.rmtree(root)
+    tree(root)
+    batches.wait(lambda b: any(x.rescan for x in b.items))
+    assert watcher.mode == "inotify" and watcher.watch_count >= 4
+    write(root, "pkg/sub/later.py", "import sklearn\n")
+    batches.wait(lambda b: root / "pkg/sub/later.py" in b.paths())

@@ -137,6 +137,9 @@ class WorkspaceWatcher:
         self._observer: Any = None
         self._observed = 0
         self._root_id: tuple[int, int] | None = None
+        # The root's own watch reported it deleted or moved. Needed besides the inode check: a folder deleted
+        # and made again at once often gets the very inode number back.
+        self._root_lost = False
         self._fallback: OSError | None = None  # a limit error met by the reader thread
         self._resync = False  # inotify's queue overflowed: watch what appeared meanwhile
         self._lock = threading.Lock()
@@ -182,6 +185,7 @@ class WorkspaceWatcher:
     def _arm(self, folders: list[str] | None) -> None:
         """Place the watches for the current root (walking it when `folders` is None). Call under _control."""
         self._root_id = _identity(self.root)
+        self._root_lost = False
         if self._root_id is None:
             log.info("%s does not exist (yet); watching for it to come back", self.root)
             self.mode = "waiting"
@@ -327,7 +331,7 @@ class WorkspaceWatcher:
                     del self._watched[base]
         if event.mask & (inotify.IN_IGNORED | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF):
             if base == self.root:
-                self._wake.set()  # the control thread checks the root and re-arms when it comes back
+                self._lose_root()
             return
         path = base / event.name if event.name else base
         is_dir = bool(event.mask & inotify.IN_ISDIR)
@@ -411,7 +415,15 @@ class WorkspaceWatcher:
                 )
         return False
 
+    def _lose_root(self) -> None:
+        """The root was deleted or moved: the control thread re-arms once a folder is there again."""
+        self._root_lost = True
+        self._wake.set()
+
     def on_path(self, path: Path, is_directory: bool, event_type: str) -> None:
+        if path == self.root and event_type in ("deleted", "moved"):
+            self._lose_root()  # from the watchdog modes (polling stops at the root's deletion)
+            return
         if any(path == g or g in path.parents for g in self.git_dirs):
             if is_directory and event_type in ("created", "moved") and self.mode == "inotify":
                 # A git dir re-created (`rm -rf .git; git init`, a re-clone) or a new folder under refs/.
@@ -470,7 +482,11 @@ class WorkspaceWatcher:
             if fallback is not None and self.mode == "inotify":
                 self._fall_back(fallback)
             identity = _identity(self.root)
-            if identity != self._root_id or (self.mode == "waiting" and identity is not None):
+            if (
+                identity != self._root_id
+                or (self._root_lost and self.mode != "waiting")
+                or (self.mode == "waiting" and identity is not None)
+            ):
                 gone = identity is None
                 log.warning(
                     "%s was %s; %s",
