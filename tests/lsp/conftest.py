@@ -74,7 +74,11 @@ async def lsp_session(
     capabilities: types.ClientCapabilities | None = None,
     env: dict[str, str] | None = None,
     setup: Callable[[LanguageClient], None] | None = None,
+    root_uri: str | None = None,
+    launcher: list[str] | None = None,
 ) -> AsyncIterator[LanguageClient]:
+    """`root_uri` is sent as rootUri (default: the first folder's); `launcher` prefixes the server's command
+    (e.g. a user namespace with lower inotify limits); it must exec the server, so its pid is the server's."""
     lsp = make_test_lsp_client()
     if setup is not None:
         setup(lsp)
@@ -89,14 +93,15 @@ async def lsp_session(
     server_env = {**os.environ, **GIT_ENV, **(env or {})}
     server_env.pop("ANTHROPIC_API_KEY", None)
     args = ["--log-file", os.environ["PYENGINEER_TEST_LOG"]] if os.environ.get("PYENGINEER_TEST_LOG") else []
-    await lsp.start_io(sys.executable, "-m", "pyengineer", "serve", *args, env=server_env)
+    command = [*(launcher or []), sys.executable, "-m", "pyengineer", "serve", *args]
+    await lsp.start_io(command[0], *command[1:], env=server_env)
     caps = capabilities or client_capabilities(client)
     result = await lsp.initialize_session(
         types.InitializeParams(
             capabilities=caps,
             process_id=os.getpid(),
             workspace_folders=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders],
-            root_uri=folders[0].as_uri() if folders else None,
+            root_uri=root_uri if root_uri is not None else folders[0].as_uri() if folders else None,
             initialization_options=init_options or {},
         )
     )

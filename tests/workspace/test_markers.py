@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from pyengineer.workspace.context import WorkspaceContext, build_context
-from pyengineer.workspace.markers import find_root
+from pyengineer.workspace.markers import find_project_root, find_root, too_broad_for_a_workspace
 
 from tests.repos import RepoFactory, write
 
@@ -168,3 +168,37 @@ def test_context_from_a_subfolder_describes_the_whole_project(git_repo: RepoFact
     assert context.root == str(repo.root.resolve())
     assert [ml.path for ml in context.ml_files] == ["src/pkg/deep/model.py"]
     assert ("pyproject.toml", "pyproject.toml") in markers(context)
+
+
+def test_a_stray_file_finds_no_project_and_never_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    # The home folder is a git repository with a pyproject (dotfiles): still not a project for a stray file.
+    write(home, "pyproject.toml", "[project]\nname = 'dotfiles'\n")
+    (home / ".git").mkdir()
+    write(home, "scratch.py", "x = 1\n")
+    write(home, "notes/2024/scratch.py", "x = 1\n")
+    assert too_broad_for_a_workspace(home) and too_broad_for_a_workspace(Path("/"))
+    assert too_broad_for_a_workspace(home.parent) and not too_broad_for_a_workspace(home / "notes")
+    assert find_project_root(home / "scratch.py") is None
+    assert find_project_root(home / "notes" / "2024" / "scratch.py") is None
+
+
+def test_a_project_is_found_within_three_folders_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    write(home, "code/proj/pyproject.toml", "[project]\nname = 'proj'\n")
+    write(home, "code/proj/src/pkg/mod.py", "x = 1\n")
+    write(home, "code/proj/src/pkg/sub/deeper/mod.py", "x = 1\n")
+    write(home, "code/repo/a/b/mod.py", "x = 1\n")
+    write(home, "code/repo/a/requirements.txt", "torch\n")
+    (home / "code" / "repo" / ".git").mkdir()
+    proj = (home / "code" / "proj").resolve()
+    assert find_project_root(home / "code/proj/src/pkg/mod.py") == proj  # pkg, src, proj
+    assert find_project_root(home / "code/proj/src/pkg/sub/deeper/mod.py") is None  # four folders up
+    # A git toplevel in range wins over a nearer marker.
+    assert find_project_root(home / "code/repo/a/b/mod.py") == (home / "code" / "repo").resolve()

@@ -22,6 +22,10 @@ export interface PyengineerStatus {
   mlFileCount: number;
   llm: LlmStatus;
   usage: Record<string, unknown> | null;
+  /** How changes made outside the editor are seen: inotify, native, polling, waiting or off. */
+  watching: string;
+  /** Why watching is degraded (the inotify limits were reached), or null. */
+  watchProblem: string | null;
 }
 
 export interface StatusPresentation {
@@ -61,7 +65,20 @@ export function parseStatus(value: unknown): PyengineerStatus | undefined {
       model: typeof llm.model === 'string' ? llm.model : '',
     },
     usage: v.usage !== null && typeof v.usage === 'object' ? (v.usage as Record<string, unknown>) : null,
+    watching: typeof v.watching === 'string' ? v.watching : 'off',
+    watchProblem: typeof v.watchProblem === 'string' ? v.watchProblem : null,
   };
+}
+
+/** The status bar's word for a degraded watch, or undefined when watching works as it should. */
+function watchLabel(status: PyengineerStatus): string | undefined {
+  if (status.watching === 'polling') {
+    return 'polling';
+  }
+  if (status.watching === 'waiting') {
+    return 'folder missing';
+  }
+  return undefined;
 }
 
 /** The name shown for where HEAD is: the branch, a short commit when detached, or a note when unborn. */
@@ -95,6 +112,10 @@ export function presentStatus(status: PyengineerStatus): StatusPresentation {
     parts.push(`$(beaker) ${status.mlFileCount} ML`);
   }
   parts.push(`$(sparkle) LLM ${llmLabel(status.llm)}`);
+  const watch = watchLabel(status);
+  if (watch) {
+    parts.push(`$(eye-closed) ${watch}`);
+  }
 
   const lines = [
     `**pyengineer** — ${escapeMarkdown(status.root || status.workspace)}`,
@@ -108,6 +129,9 @@ export function presentStatus(status: PyengineerStatus): StatusPresentation {
   lines.push(`- ML files: ${status.mlFileCount}`);
   const llmDetail = status.llm.reason ? ` (${escapeMarkdown(status.llm.reason)})` : '';
   lines.push(`- LLM: ${llmLabel(status.llm)}${status.llm.model ? `, ${escapeMarkdown(status.llm.model)}` : ''}${llmDetail}`);
+  if (watch) {
+    lines.push(`- Watching: ${watch}${status.watchProblem ? ` (${escapeMarkdown(status.watchProblem)})` : ''}`);
+  }
   lines.push('', 'Click to show the project context.');
   return { text: parts.join('  '), tooltip: lines.join('\n'), warning: status.protected };
 }

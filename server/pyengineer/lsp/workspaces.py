@@ -62,21 +62,13 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
     try:
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
         state.settings, state.config_error, state.config_file = settings, error, config_file
-        await progress.begin(f"pyengineer: scanning {state.root.name}", message=None, percentage=0)
-
-        def report(done: int, total: int) -> None:
-            if total:
-                progress.report(f"{done}/{total} files", done * 100 // total)
-
-        index = WorkspaceIndex(state.root, settings, cache_dir())
-        await ls.run_sync(index.scan, report)
-        state.index = index
-        state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
-        state.context = await ls.run_sync(_context, state)
-        state.scanned = True
-        summary = f"{state.context.python_file_count} Python files"
-        publish_config_diagnostic(ls, state)
-        start_watcher(ls, state)
+        if state.single_file:
+            state.context = _single_file_context(state)
+            summary = "single file: not scanned, not watched"
+            publish_config_diagnostic(ls, state)
+        else:
+            await _scan_and_watch(ls, state, progress)
+            summary = f"{state.context.python_file_count if state.context else 0} Python files"
     except Exception:
         log.exception("loading workspace %s failed", state.root)
     finally:
@@ -88,6 +80,25 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
     publishing.republish(ls, state.root)
 
 
+async def _scan_and_watch(ls: PyengineerServer, state: WorkspaceState, progress: WorkProgress) -> None:
+    """The first scan (reporting progress), the git state, the context, then the watcher."""
+    settings = state.settings
+    await progress.begin(f"pyengineer: scanning {state.root.name}", message=None, percentage=0)
+
+    def report(done: int, total: int) -> None:
+        if total:
+            progress.report(f"{done}/{total} files", done * 100 // total)
+
+    index = WorkspaceIndex(state.root, settings, cache_dir())
+    await ls.run_sync(index.scan, report)
+    state.index = index
+    state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
+    state.context = await ls.run_sync(_context, state)
+    state.scanned = True
+    publish_config_diagnostic(ls, state)
+    await start_watcher(ls, state)
+
+
 def _context(state: WorkspaceState) -> WorkspaceContext:
     assert state.index is not None
     return state.index.context(
@@ -95,9 +106,18 @@ def _context(state: WorkspaceState) -> WorkspaceContext:
     )
 
 
-def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
+def _single_file_context(state: WorkspaceState) -> WorkspaceContext:
+    return WorkspaceContext(
+        root=str(state.root),
+        python_project=True,
+        python_project_reason="a file outside every workspace folder, with no project near it: "
+        "analysed on its own (the folder is not scanned or watched)",
+    )
+
+
+async def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
     key = str(state.root)
-    if key in ls.watchers or state.index is None or ls.loop is None:
+    if key in ls.watchers or state.index is None or ls.loop is None or state.single_file:
         return
     loop = ls.loop
     git_dirs: list[Path] = []
@@ -111,21 +131,45 @@ def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
         future = asyncio.run_coroutine_threadsafe(handle_batch(ls, state, batch), loop)
         future.add_done_callback(_log_failure)
 
+    def on_problem(message: str) -> None:
+        loop.call_soon_threadsafe(_tell_watch_problem, ls, state, message)
+
     watcher = WorkspaceWatcher(
         state.root,
         IgnoreRules.for_root(state.root, state.settings.exclude),
         on_batch,
         git_dirs=git_dirs,
+        on_problem=on_problem,
     )
-    try:
-        watcher.start(state.index.folders)
-    except Exception:
-        log.exception("cannot watch %s; changes made outside the editor will need a rescan", state.root)
-        return
+    # Placing thousands of watches takes a while: not on the event loop.
     ls.watchers[key] = watcher
+    try:
+        await ls.run_sync(watcher.start, state.index.folders)
+    except Exception:
+        ls.watchers.pop(key, None)
+        log.exception("cannot watch %s; changes made outside the editor will need a rescan", state.root)
+        _tell_watch_problem(
+            ls,
+            state,
+            f"cannot watch {state.root}; run 'pyengineer.rescan' after changes made outside the editor",
+        )
+        return
+    if ls.shutting_down or state.root not in ls.session.workspaces:
+        watcher.stop()  # the folder was removed (or the server shut down) while the watches were placed
+        ls.watchers.pop(key, None)
+        return
     log.info(
         "watching %s (%d watches%s)", state.root, watcher.watch_count, ", polling" if watcher.polling else ""
     )
+
+
+def _tell_watch_problem(ls: PyengineerServer, state: WorkspaceState, message: str) -> None:
+    """Watching is degraded (polling after the inotify limits, or not watching at all): say so, once (the
+    watcher reports each kind of problem once), and in the status the editor shows."""
+    if ls.shutting_down:
+        return
+    ls.show_message(f"pyengineer: {message}", types.MessageType.Warning)
+    send_status(ls, state)
 
 
 def _log_failure(future: Any) -> None:
@@ -145,7 +189,7 @@ def _refresh(
     """Apply a batch of changes to the index and git state (worker thread). True if the index changed."""
     changed = False
     if state.index is not None:
-        if settings_changed and state.index.settings != state.settings:
+        if batch.rescan or (settings_changed and state.index.settings != state.settings):
             state.index = WorkspaceIndex(state.root, state.settings, cache_dir())
             state.index.scan()
             changed = True
@@ -162,7 +206,7 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
     next, so a storm that lasts many seconds (the watcher flushes at least once a second) costs a few
     refreshes instead of one per second, and two refreshes never race on the same index.
     """
-    if ls.shutting_down or state.root not in ls.session.workspaces:
+    if ls.shutting_down or state.root not in ls.session.workspaces or state.single_file:
         return
     key = str(state.root)
     queued = ls.queued_batches.get(key)
@@ -175,6 +219,7 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
         )
         queued.paths |= batch.paths
         queued.git_changed |= batch.git_changed
+        queued.rescan |= batch.rescan
         # The batch before may take seconds (a checkout rewrote a thousand files); a branch switch in this
         # one must not wait for it.
         _republish_if_branch_moved(ls, state, batch, _touches_config(state, batch))
@@ -191,7 +236,8 @@ async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: Chang
 
 
 def _touches_config(state: WorkspaceState, batch: ChangeBatch) -> bool:
-    return any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
+    # A rescan (the root was re-created, events were lost) may bring a new config file too.
+    return batch.rescan or any(p.name in CONFIG_FILE_NAMES and p.parent == state.root for p in batch.paths)
 
 
 def _republish_if_branch_moved(
@@ -228,11 +274,12 @@ def _republish_if_branch_moved(
 async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
     config_touched = _touches_config(state, batch)
     log.debug(
-        "changes in %s: %d paths, git=%s, config=%s",
+        "changes in %s: %d paths, git=%s, config=%s, rescan=%s",
         state.root,
         len(batch.paths),
         batch.git_changed,
         config_touched,
+        batch.rescan,
     )
     if config_touched:
         settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
@@ -249,7 +296,7 @@ async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: 
         before is None
         or _affects_diagnostics(before, context)
         or config_touched
-        or (batch.git_changed and before.git != context.git)
+        or ((batch.git_changed or batch.rescan) and before.git != context.git)
     ):
         publishing.republish(ls, state.root)
 
@@ -270,17 +317,32 @@ async def reload(ls: PyengineerServer, state: WorkspaceState, rescan: bool = Fal
     settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
     state.settings, state.config_error, state.config_file = settings, error, config_file
     publish_config_diagnostic(ls, state)
+    if state.single_file:
+        state.context = _single_file_context(state)
+        send_status(ls, state)
+        publishing.republish(ls, state.root)
+        return
     if rescan or state.index is None or state.index.settings != settings:
+        watcher = ls.watchers.get(str(state.root))
+        if watcher is not None:
+            # Watch again from scratch before the scan, so nothing changed during it is missed: the root may
+            # have been re-created, watches lost, or the inotify limits raised since the fallback to polling.
+            watcher.rules = IgnoreRules.for_root(state.root, settings.exclude)
+            await ls.run_sync(watcher.rearm)
         index = WorkspaceIndex(state.root, settings, cache_dir())
         await ls.run_sync(index.scan)
         state.index = index
     state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
     state.context = await ls.run_sync(_context, state)
+    if str(state.root) not in ls.watchers:
+        await start_watcher(ls, state)  # it could not start before (the folder was missing, say)
     send_status(ls, state)
     publishing.republish(ls, state.root)
 
 
 async def refresh_git(ls: PyengineerServer, state: WorkspaceState) -> None:
+    if state.single_file:
+        return  # git is not asked about a stray file's folder (it may be a whole home folder's repository)
     state.git = await ls.run_sync(read_git_state, state.root, state.settings.protected_branches)
     state.context = await ls.run_sync(_context, state) if state.index is not None else state.context
     send_status(ls, state)
@@ -353,7 +415,18 @@ def status_payload(ls: PyengineerServer, state: WorkspaceState) -> dict[str, Any
         "llm": llm_status(ls, state),
         "usage": ls.llm_usage.get(str(state.root)),
         "configError": str(state.config_error) if state.config_error else None,
+        "singleFile": state.single_file,
+        **watch_status(ls, state),
     }
+
+
+def watch_status(ls: PyengineerServer, state: WorkspaceState) -> dict[str, Any]:
+    """How the workspace is watched: "inotify", "native", "polling", "waiting" (its folder is missing) or
+    "off" (a single file, or not loaded yet), and why it is degraded when it is."""
+    watcher = ls.watchers.get(str(state.root))
+    if watcher is None:
+        return {"watching": "off", "watchProblem": None}
+    return {"watching": watcher.mode, "watchProblem": watcher.problem}
 
 
 def send_status(ls: PyengineerServer, state: WorkspaceState) -> None:

@@ -70,6 +70,9 @@ class WorkspaceState:
     git: GitState = field(default_factory=_default_git)
     context: WorkspaceContext | None = None
     scanned: bool = False
+    # A stray file's folder (no project found near it, see markers.find_project_root): its files are analysed
+    # one by one; the folder is never scanned nor watched, and git is not asked about it.
+    single_file: bool = False
 
     def current_context(self) -> WorkspaceContext:
         if self.context is not None:
@@ -107,28 +110,34 @@ class Session:
 
     # --- workspaces ---------------------------------------------------------------------------------------
 
-    def add_workspace(self, root: Path) -> WorkspaceState:
+    def add_workspace(self, root: Path, single_file: bool = False) -> WorkspaceState:
         root = root.resolve()
         state = self.workspaces.get(root)
         if state is None:
-            state = self.workspaces[root] = WorkspaceState(root=root, uri=path_to_uri(root))
+            state = self.workspaces[root] = WorkspaceState(
+                root=root, uri=path_to_uri(root), single_file=single_file
+            )
         return state
 
     def remove_workspace(self, root: Path) -> WorkspaceState | None:
         return self.workspaces.pop(root.resolve(), None)
 
     def workspace_for(self, path: Path) -> WorkspaceState:
-        """The innermost workspace containing `path`; a file outside all of them gets its own project root."""
+        """The innermost workspace containing `path`; a file outside all of them gets the project found near
+        it, or, a stray file, a single-file state for its folder (holding only the files directly in it)."""
         best: WorkspaceState | None = None
         for root, state in self.workspaces.items():
-            if path == root or root in path.parents:
+            if path == root or (path.parent == root if state.single_file else root in path.parents):
                 if best is None or len(str(root)) > len(str(best.root)):
                     best = state
         if best is not None:
             return best
-        from pyengineer.workspace.markers import find_root
+        from pyengineer.workspace.markers import find_project_root
 
-        return self.add_workspace(find_root(path))
+        project = find_project_root(path)
+        if project is not None:
+            return self.add_workspace(project)
+        return self.add_workspace(path.parent, single_file=True)
 
     def settings_overrides(self, root: Path) -> dict[str, Any]:
         merged = dict(self.editor_settings)

@@ -46,6 +46,50 @@ def marker_kind(name: str, parent_name: str = "") -> str | None:
     return None
 
 
+# How far above an open file (outside every workspace folder) the server looks for its project: the file's own
+# folder and this many parents. Further up is more likely a home or a downloads folder than the project.
+PROJECT_SEARCH_PARENTS = 3
+
+
+def too_broad_for_a_workspace(folder: Path) -> bool:
+    """True for `/`, the home folder and the folders above it: never scanned and watched as one project."""
+    folder = folder.resolve()
+    try:
+        home = Path.home().resolve()
+    except (KeyError, RuntimeError):  # no HOME and no passwd entry
+        home = None
+    return folder == folder.parent or (home is not None and (folder == home or folder in home.parents))
+
+
+def _has_marker(folder: Path) -> bool:
+    if any((folder / name).is_file() for name in ROOT_MARKER_FILES):
+        return True
+    try:
+        return any(marker_kind(p.name) == "requirements" for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return False
+
+
+def find_project_root(path: Path, parents: int = PROJECT_SEARCH_PARENTS) -> Path | None:
+    """The project of a file opened outside every workspace folder, or None for a stray file.
+
+    Only the file's folder and `parents` folders above it are looked at, and never `/`, the home folder or
+    above it: a `~/scratch.py` must not make a workspace (a scan, a watcher) of the whole home folder. A git
+    toplevel in that range wins over a nearer marker, as in `find_root`.
+    """
+    start = path.resolve()
+    if not start.is_dir():
+        start = start.parent
+    window = [f for f in (start, *start.parents)[: parents + 1] if not too_broad_for_a_workspace(f)]
+    for folder in window:
+        if (folder / ".git").exists():
+            return folder
+    for folder in window:
+        if _has_marker(folder):
+            return folder
+    return None
+
+
 def find_root(start: Path) -> Path:
     """The project root for `start`: the git toplevel, else the nearest folder with a marker, else start."""
     start = start.resolve()
@@ -55,13 +99,8 @@ def find_root(start: Path) -> Path:
         if (folder / ".git").exists():
             return folder
     for folder in (start, *start.parents):
-        if any((folder / name).is_file() for name in ROOT_MARKER_FILES):
+        if _has_marker(folder):
             return folder
-        try:
-            if any(marker_kind(p.name) == "requirements" for p in folder.iterdir() if p.is_file()):
-                return folder
-        except OSError:
-            continue
     return start
 
 

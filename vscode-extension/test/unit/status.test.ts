@@ -85,3 +85,19 @@ test('picks the status of the workspace folder holding the document', () => {
   assert.equal(statusFor(map, 'file:///w/ab/x.py')?.branch, 'a'); // no folder match: first one
   assert.equal(statusFor(new Map(), 'file:///w/a/x.py'), undefined);
 });
+
+test('a degraded watch shows in the status bar and its reason in the tooltip', () => {
+  const polling = parseStatus({
+    ...SAMPLE,
+    watching: 'polling',
+    watchProblem: 'inotify watch limit reached (fs.inotify.max_user_watches)',
+  });
+  assert.ok(polling);
+  const shown = presentStatus(polling);
+  assert.ok(shown.text.includes('$(eye-closed) polling'));
+  assert.ok(shown.tooltip.includes('max\\_user\\_watches'));
+  const fine = parseStatus({ ...SAMPLE, watching: 'inotify', watchProblem: null });
+  assert.ok(fine);
+  assert.ok(!presentStatus(fine).text.includes('eye-closed'));
+  assert.equal(parseStatus(SAMPLE)?.watching, 'off');
+});

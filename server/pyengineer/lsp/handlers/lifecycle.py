@@ -28,9 +28,17 @@ def _options(params: types.InitializeParams) -> dict[str, Any]:
 
 
 def _add_workspaces(ls: PyengineerServer, roots: list[Path | None]) -> None:
+    from pyengineer.workspace.markers import too_broad_for_a_workspace
+
     for root in roots:
-        if root is not None:
-            ls.session.add_workspace(root)
+        if root is None:
+            continue
+        if too_broad_for_a_workspace(root):
+            # A client without folders often sends its cwd, the home folder: scanning and watching all of it
+            # would cost minutes and thousands of watches. The files opened find their own projects.
+            log.info("not loading %s as a workspace (the home folder, / or above home)", root)
+            continue
+        ls.session.add_workspace(root)
 
 
 def _register_pull_diagnostics(ls: PyengineerServer) -> None:
@@ -120,5 +128,8 @@ def register(server: PyengineerServer) -> None:
         for folder in params.event.added:
             path = uri_to_path(folder.uri)
             if path is not None:
-                await workspaces.ensure_loaded(ls, ls.session.add_workspace(path))
+                _add_workspaces(ls, [path])
+                state = ls.session.workspaces.get(path.resolve())
+                if state is not None:
+                    await workspaces.ensure_loaded(ls, state)
         publishing.republish(ls)
