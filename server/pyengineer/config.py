@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pyengineer.errors import ConfigError
 from pyengineer.findings import Severity
+from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES
 
 CONFIG_FILE_NAMES = ("pyengineer.toml", "pyproject.toml")
 
-DEFAULT_PROTECTED_BRANCHES = ("main", "master", "develop")
 
 DEFAULT_ML_LIBRARIES = (
     "torch",
