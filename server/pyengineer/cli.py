@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _guard(args: argparse.Namespace) -> int:
     from pyengineer import guard
 
+    if args.git_hook:
+        return guard.run_git_hook()
     if args.install is None:
         return guard.run_hook()
     root = Path(args.path).resolve()
@@ -215,6 +217,12 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     )
     guard.add_argument("--install", choices=("claude",), help="add the hook to the agent's project settings")
     guard.add_argument("--path", default=".", help="the project for --install (default: the current folder)")
+    guard.add_argument(
+        "--git-hook",
+        action="store_true",
+        help="run as a git pre-commit/pre-push hook: exit 1 on a protected branch (the pre-commit framework's "
+        "pyengineer-protected-branch hook)",
+    )
     guard.set_defaults(run=_guard)
 
     branch = commands.add_parser(

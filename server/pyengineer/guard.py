@@ -472,6 +472,39 @@ def run_hook(stdin: Any = None, stdout: Any = None, stderr: Any = None) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------ git hooks
+
+
+def check_git_hook(cwd: Path, environ: dict[str, str] | None = None) -> Decision:
+    """For the pre-commit framework's `pyengineer-protected-branch` hook: refuse a commit on a protected branch,
+    and at pre-push a push whose remote branch (`PRE_COMMIT_REMOTE_BRANCH`, set by pre-commit) is protected."""
+    environ = dict(os.environ if environ is None else environ)
+    repo = open_repo(cwd)
+    if repo is None:
+        return ALLOW
+    remote = environ.get("PRE_COMMIT_REMOTE_BRANCH", "").removeprefix("refs/heads/")
+    if remote:
+        if repo.protected(remote):
+            return Decision(
+                True,
+                f"'{remote}' is a protected branch: push a feature branch instead. {_feature_hint(repo)}",
+            )
+        return ALLOW
+    if repo.protected(repo.branch):
+        return Decision(
+            True, f"'{repo.branch}' is a protected branch: do not commit on it. {_feature_hint(repo)}"
+        )
+    return ALLOW
+
+
+def run_git_hook(stderr: Any = None) -> int:
+    decision = check_git_hook(Path.cwd())
+    if decision.deny:
+        print(f"pyengineer: {decision.reason}", file=stderr or sys.stderr)
+        return 1
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------- install
 
 
