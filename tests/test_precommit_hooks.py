@@ -43,7 +43,9 @@ def try_repo(project: GitRepo, home: Path, hook: str, *extra: str) -> subprocess
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_the_hooks_through_pre_commit_try_repo(git_repo: RepoFactory, pre_commit_home: Path) -> None:
     project = git_repo(files={"README.md": "hi\n"}, commit=True)
-    project.write("app/views.py", "import requests\n\n\nasync def fetch(url):\n    return requests.get(url)\n")
+    project.write(
+        "app/views.py", "import requests\n\n\nasync def fetch(url):\n    return requests.get(url)\n"
+    )
     project.git("add", "app/views.py")
 
     on_main = try_repo(project, pre_commit_home, "pyengineer-protected-branch")
