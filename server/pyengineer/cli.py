@@ -288,11 +288,6 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments == ["guard"]:
-        # The hook runs before every tool call of a coding agent: skip the parser and its imports.
-        from pyengineer.guard import run_hook
-
-        return run_hook()
     parser = build_parser(serving=arguments[:1] == ["serve"])
     args = parser.parse_args(arguments)
     try:

@@ -20,13 +20,10 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
-import tomllib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES, find_git_dir, matching_protection, read_head
 
@@ -38,23 +35,30 @@ EDIT_TOOLS = {
 }
 HOOK_MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash"
 HOOK_COMMAND = "pyengineer guard"
-MAX_INPUT_BYTES = (
-    4 * 1024 * 1024
-)  # a Write carries the whole file; Claude Code caps tool input well below this
+# A Write carries the whole file; Claude Code caps tool input well below this.
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+
+if TYPE_CHECKING:
+    import subprocess
+
+# Plain classes, not dataclasses: `dataclasses` imports `inspect`, which alone costs more than the rest of the
+# guard's start-up.
 
 
 class HookInputError(ValueError):
     """The hook payload is not shaped as Claude Code documents it."""
 
 
-@dataclass(frozen=True)
 class HookCall:
     """The fields of a PreToolUse payload the guard reads."""
 
-    tool_name: str
-    tool_input: dict[str, Any]
-    cwd: Path
-    hook_event_name: str = "PreToolUse"
+    def __init__(
+        self, tool_name: str, tool_input: dict[str, Any], cwd: Path, hook_event_name: str = "PreToolUse"
+    ) -> None:
+        self.tool_name = tool_name
+        self.tool_input = tool_input
+        self.cwd = cwd
+        self.hook_event_name = hook_event_name
 
     @classmethod
     def parse(cls, raw: bytes, fallback_cwd: Path) -> HookCall:
@@ -79,10 +83,10 @@ class HookCall:
         return cls(tool_name, tool_input, Path(cwd) if cwd else fallback_cwd, event)
 
 
-@dataclass(frozen=True)
 class Decision:
-    deny: bool
-    reason: str = ""
+    def __init__(self, deny: bool, reason: str = "") -> None:
+        self.deny = deny
+        self.reason = reason
 
     def output(self) -> str:
         if not self.deny:
@@ -103,20 +107,22 @@ ALLOW = Decision(False)
 # ----------------------------------------------------------------------------------------------- the repository
 
 
-@dataclass
 class Repo:
     """A repository as the guard sees it: where it is, its protection patterns, the branch HEAD names."""
 
-    root: Path
-    git_dir: Path
-    patterns: tuple[str, ...]
-    branch: str | None
-    _existing: tuple[str, ...] | None = field(default=None, repr=False)
+    def __init__(self, root: Path, git_dir: Path, patterns: tuple[str, ...], branch: str | None) -> None:
+        self.root = root
+        self.git_dir = git_dir
+        self.patterns = patterns
+        self.branch = branch
+        self._existing: tuple[str, ...] | None = None
 
     def protected(self, branch: str | None) -> bool:
         return matching_protection(branch, self.patterns) is not None
 
     def git(self, *args: str) -> subprocess.CompletedProcess[str]:
+        import subprocess
+
         # Read-only commands; core.fsmonitor would make git run a program named in the repository's config.
         return subprocess.run(
             ["git", "-c", "core.fsmonitor=false", "-C", str(self.root), *args],
@@ -156,10 +162,12 @@ def protected_patterns(root: Path) -> tuple[str, ...]:
     pyproject = root / "pyproject.toml"
     configured = own.is_file()
     if not configured and pyproject.is_file():
+        import tomllib
+
         try:
             with pyproject.open("rb") as handle:
                 configured = "pyengineer" in tomllib.load(handle).get("tool", {})
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError):  # TOMLDecodeError is a ValueError
             configured = True  # let load_settings report it
     if not configured:
         return DEFAULT_PROTECTED_BRANCHES
@@ -261,19 +269,19 @@ def _strip_prefixes(words: list[str]) -> list[str]:
     return words[i:]
 
 
-@dataclass
 class _Shell:
     """What the command line has done so far: the folder it is in, and branches it switched to."""
 
-    cwd: Path
-    switched: dict[Path, str] = field(default_factory=dict)  # repo root -> branch checked out by the command
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.switched: dict[Path, str] = {}  # repo root -> branch checked out earlier in the command line
 
 
-@dataclass(frozen=True)
 class GitCall:
-    directory: Path
-    subcommand: str
-    args: list[str]
+    def __init__(self, directory: Path, subcommand: str, args: list[str]) -> None:
+        self.directory = directory
+        self.subcommand = subcommand
+        self.args = args
 
 
 def parse_git(words: list[str], cwd: Path) -> GitCall | None:
