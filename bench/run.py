@@ -764,6 +764,53 @@ def bench_start(plan: Plan, rows: list[Row], tmp: Path) -> None:
     )
 
 
+# --- guard: the Claude Code hook, which runs before every tool call of a coding agent -------------------------
+
+
+def bench_guard(plan: Plan, rows: list[Row], tmp: Path) -> None:
+    repo = tmp / "guard-repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "app.py").write_text("x = 1\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "init")
+    guard = [str(Path(sys.executable).with_name("pyengineer")), "guard"]
+    calls = {
+        "allow": {"tool_name": "Bash", "tool_input": {"command": "pytest -q"}, "cwd": str(repo)},
+        "deny": {"tool_name": "Edit", "tool_input": {"file_path": str(repo / "app.py")}, "cwd": str(repo)},
+    }
+    repeats = max(plan.starts, 5)
+    bare: list[float] = []
+    samples: dict[str, list[float]] = {"allow": [], "deny": []}
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - started)
+        for kind, payload in calls.items():
+            data = json.dumps({"hook_event_name": "PreToolUse", **payload})
+            started = time.perf_counter()
+            done = subprocess.run(guard, input=data, capture_output=True, text=True, check=True)
+            samples[kind].append(time.perf_counter() - started)
+            assert ("deny" in done.stdout) == (kind == "deny"), done.stdout
+    log(
+        f"guard: allow {median(samples['allow']):.3f}s, deny {median(samples['deny']):.3f}s, bare {median(bare):.3f}s"
+    )
+    for kind in ("allow", "deny"):
+        rows.append(
+            Row(
+                f"guard_{kind}",
+                f"pyengineer guard, {kind} ({'Bash pytest' if kind == 'allow' else 'Edit on main'})",
+                median(samples[kind]),
+                "python -I -c pass",
+                median(bare),
+                "<= 0.1 s",
+                0.1,
+                absolute=True,
+                extra={"samples": samples[kind], "bare": bare},
+            )
+        )
+
+
 # --- 6: memory --------------------------------------------------------------------------------------------
 
 
@@ -992,7 +1039,7 @@ def environment(plan: Plan) -> dict[str, Any]:
     }
 
 
-SECTIONS = ("scan", "incremental", "keystroke", "start", "memory", "switch")
+SECTIONS = ("scan", "incremental", "keystroke", "start", "memory", "switch", "guard")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1030,6 +1077,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_memory(f"repo{plan.repo_files}", repo, rows, tmp)
         if "switch" in sections:
             bench_branch_switch(repo, plan, rows, tmp)
+        if "guard" in sections:
+            bench_guard(plan, rows, tmp)
     table = render(rows)
     print(table, end="")
     env = environment(plan)

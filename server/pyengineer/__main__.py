@@ -1,5 +1,5 @@
 """Allow `python -m pyengineer`."""
 
-from pyengineer.cli import main
+from pyengineer.entry import main
 
 raise SystemExit(main())

@@ -187,6 +187,58 @@ def _serve(args: argparse.Namespace) -> int:
     return code
 
 
+def _guard(args: argparse.Namespace) -> int:
+    from pyengineer import guard
+
+    if args.git_hook:
+        return guard.run_git_hook()
+    if args.install is None:
+        return guard.run_hook()
+    root = Path(args.path).resolve()
+    from pyengineer.git.head import find_git_dir
+
+    found = find_git_dir(root)
+    project = found[0] if found is not None else root
+    try:
+        path, changed = guard.install_claude(project)
+    except guard.InstallError as exc:
+        print(f"pyengineer: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if changed:
+        print(f"Added the pyengineer guard to {path} (PreToolUse: {guard.HOOK_MATCHER}).")
+    else:
+        print(f"{path} already runs the pyengineer guard; nothing changed.")
+    return EXIT_CLEAN
+
+
+def _branch(args: argparse.Namespace) -> int:
+    from pyengineer.config import load_settings
+    from pyengineer.git.head import find_git_dir
+    from pyengineer.git.rescue import move_commits_off_protected_branch
+
+    found = find_git_dir(Path(args.path).resolve())
+    if found is None:
+        print(f"pyengineer: {args.path} is not inside a git repository", file=sys.stderr)
+        return EXIT_ERROR
+    root = found[0]
+    moved = move_commits_off_protected_branch(
+        root, args.move_commits or None, load_settings(root).protected_branches
+    )
+    count = len(moved.commits)
+    print(
+        f"Moved {count} commit{'s' if count != 1 else ''} off {moved.protected_branch} to {moved.branch} "
+        f"(now checked out); {moved.protected_branch} is back at {moved.upstream} ({moved.new_tip[:7]}). "
+        f"Your working tree and index are unchanged; the old tip {moved.old_tip[:7]} is in the reflog."
+    )
+    return EXIT_CLEAN
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from pyengineer.mcp.server import run
+
+    return run(http=args.http, host=args.host, allow_remote=args.allow_remote, trusted=args.trust)
+
+
 def tune_garbage_collector() -> None:
     """GC settings for the long-running server, measured with bench/run (keystroke p50 1.5x, p95 4x faster).
 
@@ -282,6 +334,60 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     if serving:
         return parser
+
+    guard = commands.add_parser(
+        "guard",
+        help="branch safety for coding agents: a Claude Code PreToolUse hook (reads the hook JSON on stdin)",
+        description=(
+            "Run as a Claude Code PreToolUse hook: on a protected branch, deny file edits inside the repository "
+            "and git commands that commit, push, reset or rebase a protected branch. With --install claude, add "
+            "the hook to .claude/settings.json of the repository (merged, idempotent)."
+        ),
+    )
+    guard.add_argument("--install", choices=("claude",), help="add the hook to the agent's project settings")
+    guard.add_argument("--path", default=".", help="the project for --install (default: the current folder)")
+    guard.add_argument(
+        "--git-hook",
+        action="store_true",
+        help="run as a git pre-commit/pre-push hook: exit 1 on a protected branch (the pre-commit framework's "
+        "pyengineer-protected-branch hook)",
+    )
+    guard.set_defaults(run=_guard)
+
+    branch = commands.add_parser(
+        "branch",
+        help="branch rescue: move commits made on a protected branch onto a feature branch",
+        description=(
+            "With --move-commits [NAME]: create NAME (default: a suggested feature branch) at HEAD, check it out, "
+            "and move the protected branch back to its upstream. The working tree and index stay exactly as "
+            "they are; nothing changes when it cannot be done safely."
+        ),
+    )
+    branch.add_argument(
+        "--move-commits",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        required=True,
+        help="the feature branch to create",
+    )
+    branch.add_argument(
+        "--path", default=".", help="a folder inside the repository (default: the current one)"
+    )
+    branch.set_defaults(run=_branch)
+
+    mcp = commands.add_parser(
+        "mcp",
+        help="run the Model Context Protocol server for coding agents (stdio; --http PORT for streamable HTTP)",
+        description="Serve pyengineer's tools (branch safety, checks, tests, hand-offs) to MCP clients.",
+    )
+    mcp.add_argument("--http", type=int, metavar="PORT", help="streamable HTTP on PORT instead of stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="the address for --http (default: 127.0.0.1)")
+    mcp.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
+    mcp.add_argument(
+        "--trust", action="store_true", help="the workspace's code may run: enables the run_tests tool"
+    )
+    mcp.set_defaults(run=_mcp)
 
     try:
         from pyengineer.agent import ask_command

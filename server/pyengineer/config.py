@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pyengineer.errors import ConfigError
 from pyengineer.findings import Severity
+from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES
 from pyengineer.workspace import safe_io
 
 CONFIG_FILE_NAMES = ("pyengineer.toml", "pyproject.toml")
 
-DEFAULT_PROTECTED_BRANCHES = ("main", "master", "develop")
 
 DEFAULT_ML_LIBRARIES = (
     "torch",

@@ -438,6 +438,41 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     }
   });
 
+  register('pyengineer.moveCommitsOffProtectedBranch', async () => {
+    const uri = targetUri();
+    const where = uri ? { uri: uri.toString() } : {};
+    let names: string[] = [];
+    try {
+      names = (await ext.serverCommand<{ names?: string[] }>('pyengineer.suggestBranchNames', where)).names ?? [];
+    } catch (error) {
+      ext.log(`suggestBranchNames failed: ${errorText(error)}`);
+    }
+    const name = await vscode.window.showInputBox({
+      title: 'Move Commits Off Protected Branch',
+      prompt: 'The unpushed commits move to this new branch; your working tree and index stay as they are.',
+      value: names[0] ?? '',
+      placeHolder: 'feature/short-description',
+      ignoreFocusOut: true,
+      validateInput: (value) => branchNameProblem(value.trim()) ?? undefined,
+    });
+    if (name === undefined) {
+      return undefined;
+    }
+    try {
+      const result = await ext.serverCommand<{ branch: string; protected_branch: string; commits: string[] }>(
+        'pyengineer.moveCommits',
+        { ...where, name: name.trim() },
+      );
+      // The server says what it did (window/showMessage); the log keeps the details.
+      ext.log(`moved ${result.commits.length} commit(s) off '${result.protected_branch}' to '${result.branch}'`);
+      return result;
+    } catch (error) {
+      ext.log(`moveCommits refused: ${errorText(error)}`);
+      ext.hooks?.record('error', errorText(error));
+      return undefined;
+    }
+  });
+
   register('pyengineer.handOff', async () => {
     const editor = activePythonEditor();
     if (!editor) {

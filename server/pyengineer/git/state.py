@@ -6,14 +6,16 @@ returns data or a GitState that says "not a repository"; none raises for a folde
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
+
+from pyengineer.git.head import matching_protection, read_head
 
 if TYPE_CHECKING:
     from git import Repo
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # `git status` is given this long; then it is asked again without untracked files (see _status).
 STATUS_TIMEOUT = 30.0
+
+__all__ = ["GitState", "Tracking", "matching_protection", "read_git_state", "read_head"]
 
 
 class GitState(BaseModel):
@@ -43,6 +47,9 @@ class GitState(BaseModel):
     index_locked: bool = False
     linked_worktree: bool = False
     branches: tuple[str, ...] = ()  # local branch names and remote ones as "origin/x"
+    upstream: str | None = None  # the current branch's upstream ("origin/main"), None when it has none
+    ahead: int = 0  # commits on the branch that its upstream lacks
+    behind: int = 0  # commits on the upstream that the branch lacks
 
 
 # Config that would make a read-only git command run a program named in the repository's own config.
@@ -58,16 +65,6 @@ OPERATION_MARKERS = (
 )
 
 
-def matching_protection(branch: str | None, patterns: Iterable[str]) -> str | None:
-    """The first protected-branch pattern (exact name or glob such as `release/*`) that `branch` matches."""
-    if branch is None:
-        return None
-    for pattern in patterns:
-        if fnmatch.fnmatchcase(branch, pattern):
-            return pattern
-    return None
-
-
 def open_repo(path: Path) -> Repo | None:
     """The repository containing `path`, or None."""
     import git
@@ -76,20 +73,6 @@ def open_repo(path: Path) -> Repo | None:
         return git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
-
-
-def read_head(git_dir: Path) -> tuple[str | None, bool]:
-    """(branch, detached) read straight from HEAD, with no git process: for the hot path of a branch switch.
-
-    The full state (status, branches) still comes from read_git_state; this only says which branch it is.
-    """
-    try:
-        text = (git_dir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None, False
-    if text.startswith("ref: refs/heads/"):
-        return text[len("ref: refs/heads/") :], False
-    return None, not text.startswith("ref:")
 
 
 def operation_in_progress(git_dir: Path) -> str | None:
@@ -149,15 +132,55 @@ def _status(repo: Repo) -> tuple[int, int, tuple[str, ...]]:
     return dirty, untracked, tuple(changed)
 
 
-def branch_names(repo: Repo) -> tuple[str, ...]:
-    out = repo.git.for_each_ref("--format=%(refname)", "refs/heads", "refs/remotes")
+class Tracking(BaseModel):
+    """A local branch's upstream and how far apart they are, as `git for-each-ref` reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    upstream: str | None = None  # short name: "origin/main"
+    upstream_ref: str | None = None  # full ref: "refs/remotes/origin/main"
+    ahead: int = 0
+    behind: int = 0
+    gone: bool = False  # the upstream is configured but its ref no longer exists
+
+
+_TRACK = re.compile(r"(ahead|behind) (\d+)")
+
+
+def _tracking(upstream: str, track: str) -> Tracking:
+    if not upstream:
+        return Tracking()
+    counts = {kind: int(n) for kind, n in _TRACK.findall(track)}
+    return Tracking(
+        upstream=upstream.removeprefix("refs/remotes/").removeprefix("refs/heads/"),
+        upstream_ref=upstream,
+        ahead=counts.get("ahead", 0),
+        behind=counts.get("behind", 0),
+        gone="gone" in track,
+    )
+
+
+def branches_and_tracking(repo: Repo) -> tuple[tuple[str, ...], dict[str, Tracking]]:
+    """Every local and remote branch name, and each local branch's upstream: one `for-each-ref`."""
+    out = repo.git.for_each_ref(
+        "--format=%(refname)%00%(upstream)%00%(upstream:track,nobracket)", "refs/heads", "refs/remotes"
+    )
     names = []
-    for ref in out.splitlines():
+    tracking: dict[str, Tracking] = {}
+    for line in out.splitlines():
+        ref, _, rest = line.partition("\0")
+        upstream, _, track = rest.partition("\0")
         if ref.startswith("refs/heads/"):
-            names.append(ref[len("refs/heads/") :])
+            name = ref[len("refs/heads/") :]
+            names.append(name)
+            tracking[name] = _tracking(upstream, track)
         elif ref.startswith("refs/remotes/") and not ref.endswith("/HEAD"):
             names.append(ref[len("refs/remotes/") :])
-    return tuple(names)
+    return tuple(names), tracking
+
+
+def branch_names(repo: Repo) -> tuple[str, ...]:
+    return branches_and_tracking(repo)[0]
 
 
 def read_git_state(path: Path, protected_branches: Iterable[str] = ("main", "master", "develop")) -> GitState:
@@ -180,6 +203,8 @@ def read_git_state(path: Path, protected_branches: Iterable[str] = ("main", "mas
         head = repo.git.rev_parse("--short", "HEAD") if not unborn else None
         dirty, untracked, changed = _status(repo)
         pattern = matching_protection(branch, protected_branches)
+        names, tracking = branches_and_tracking(repo)
+        track = tracking.get(branch or "", Tracking())
         return GitState(
             is_repo=True,
             toplevel=str(repo.working_tree_dir),
@@ -196,7 +221,10 @@ def read_git_state(path: Path, protected_branches: Iterable[str] = ("main", "mas
             operation=operation_in_progress(git_dir),
             index_locked=(git_dir / "index.lock").exists(),
             linked_worktree=os.path.realpath(git_dir) != os.path.realpath(common_dir),
-            branches=branch_names(repo),
+            branches=names,
+            upstream=track.upstream,
+            ahead=track.ahead,
+            behind=track.behind,
         )
     except (git.GitCommandError, ValueError, OSError):
         # A repository in a state git itself cannot read (corrupt HEAD, vanished mid-read): report what is

@@ -9,6 +9,7 @@ from pyengineer.findings import Finding, Fix, Range, Severity
 from pyengineer.git.naming import suggest_branch_names
 
 CREATE_BRANCH_COMMAND = "pyengineer.createBranch"
+MOVE_COMMITS_COMMAND = "pyengineer.moveCommits"
 
 
 @rule(
@@ -45,6 +46,23 @@ def protected_branch(inp: RuleInput) -> Iterator[Finding]:
                 preferred=i == 0,
             )
             for i, name in enumerate(names)
-        ),
+        )
+        + _move_commits_fix(inp, names),
         data={"branch": git.branch, "names": names},
+    )
+
+
+def _move_commits_fix(inp: RuleInput, names: list[str]) -> tuple[Fix, ...]:
+    """When the protected branch already holds commits its upstream lacks: the rescue, offered beside the
+    branch creation (it carries the commits as well as the uncommitted changes)."""
+    git = inp.context.git
+    if not (git.ahead and git.upstream and names):
+        return ()
+    count = f"{git.ahead} commit{'s' if git.ahead != 1 else ''}"
+    return (
+        Fix(
+            title=f"Move {count} off '{git.branch}' to '{names[0]}' (keeps your changes)",
+            command=MOVE_COMMITS_COMMAND,
+            arguments=({"name": names[0], "path": inp.source.path},),
+        ),
     )

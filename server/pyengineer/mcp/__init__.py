@@ -1,0 +1,1 @@
+"""The Model Context Protocol server: pyengineer for coding agents."""
