@@ -34,14 +34,21 @@ ALWAYS_SKIPPED_DIRS = frozenset(
     }
 )
 
+# Matched against the lower-cased path and each of its components (`is_secret_file`), so `.ENV`, `ID_RSA`,
+# `server.PEM` and `SECRETS.yaml` are secret files too: on case-insensitive filesystems they are the same file.
 SECRET_FILE_PATTERNS = (
-    ".env",
-    ".env.*",
+    # Environment files in every spelling: .env, .env.local, .env-prod, .envrc, prod.env, prod.env.bak.
+    ".env*",
     "*.env",
+    "*.env.*",
     "*.pem",
     "*.key",
     "*.p12",
     "*.pfx",
+    "*.p8",
+    "*.ppk",
+    "*.jks",
+    "*.keystore",
     # Private SSH keys (id_rsa, id_ed25519...), not every file whose name starts with "id_".
     "id_rsa*",
     "id_dsa*",
@@ -50,21 +57,45 @@ SECRET_FILE_PATTERNS = (
     ".git-credentials",
     ".pgpass",
     ".npmrc",
+    ".pypirc",
+    ".netrc",
+    "_netrc",
+    ".htpasswd",
+    ".boto",
+    ".s3cfg",
     "*.tfstate",
     "*.tfstate.*",
+    "*.tfvars",
+    "*.tfvars.json",
     "credentials",
     "credentials.*",
     "*credentials*.json",
-    ".netrc",
-    ".pypirc",
     "secrets.*",
+    # Kubernetes client configs hold cluster tokens and client keys.
+    "kubeconfig",
+    "kubeconfig.*",
+    "*.kubeconfig",
+    # Folders whose every file is a credential or key material.
+    ".ssh",
+    ".gnupg",
+    ".kube",
+    ".aws",
+    ".docker",
 )
 _SECRET_SPEC = pathspec.GitIgnoreSpec.from_lines(SECRET_FILE_PATTERNS)
 
 
 def is_secret_file(relative_path: str) -> bool:
-    """True for files that commonly hold credentials and must never be read for the LLM."""
-    return bool(_SECRET_SPEC.match_file(relative_path))
+    """True for files that commonly hold credentials and must never be read for the LLM.
+
+    Case-insensitive, and true when any folder on the path is a secret one (`.ssh/config`, `.env/x`): callers
+    may pass a whole relative path or one name.
+    """
+    lowered = relative_path.replace("\\", "/").casefold()
+    if _SECRET_SPEC.match_file(lowered):
+        return True
+    parts = [part for part in lowered.split("/") if part]
+    return len(parts) > 1 and any(_SECRET_SPEC.match_file(part) for part in parts)
 
 
 def is_virtualenv(path: Path) -> bool:
