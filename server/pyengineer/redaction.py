@@ -337,8 +337,10 @@ _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 _LETTER_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _DIGIT_RUNS = re.compile(r"\d+")
 # Values worth the entropy test: one token with no spaces or quotes, not a URL or a path.
-_TOKEN_VALUE = re.compile(r"[A-Za-z0-9+/=_\-.~!@#$%^&*]{16,512}")
+# No `.`: `module.Attribute2` is code, and dotted tokens (JWTs) have their own format.
+_TOKEN_VALUE = re.compile(r"[A-Za-z0-9+/=_\-~!@#$%^&*]{16,512}")
 # Digests with their algorithm are public identifiers (lock files, subresource integrity), not secrets.
+_TOKEN_PREFIX = re.compile(r"[A-Za-z0-9+/=_\-~!@#$%^&*]+(?![.\w])")
 _DIGEST_PREFIX = re.compile(r"(?i)^(?:sha\d{1,3}|md5|blake2[bs]?)[-:]")
 
 
@@ -362,8 +364,8 @@ def _sequential(value: str) -> bool:
 def looks_random(value: str, *, strict: bool = False) -> bool:
     """The entropy test: True for a value only a random generator would write.
 
-    Thresholds are set so that 99 of 100 random tokens of 16+ characters pass (base62, base64, hex, lower case
-    and digits), while identifiers (`MyVeryLongClassName2Factory`, `user_id_2_column`), versions, words and
+    Thresholds are set so that nearly all random tokens pass (hex of 16+ characters, base62 and base64 of 24+,
+    lower case and digits of 32+: 94-100 of 100 at shorter lengths, see docs/security.md), while identifiers (`MyVeryLongClassName2Factory`, `user_id_2_column`), versions, words and
     written-out alphabets do not. `strict` is for values with no secret-sounding name to back them up: mixed
     case, a digit and shorter letter runs are required (about 95 of 100 random 20-character tokens pass), so
     hex digests, UUIDs, lower-case ids and `CamelCase_Names2` are left alone.
@@ -373,22 +375,26 @@ def looks_random(value: str, *, strict: bool = False) -> bool:
         return False
     letters = sum(1 for c in value if c.isalpha())
     digits = sum(1 for c in value if c.isdigit())
-    if letters < 2 or digits < (1 if strict else 2) or is_placeholder(value) or _sequential(value):
+    if letters < 2 or is_placeholder(value) or _sequential(value) or (strict and digits < 1):
         return False
     entropy = shannon_entropy(value)
     if all(c in _HEX_CHARS or c == "-" for c in value):
         if strict:
             return False
-        # Random hex of 20 characters has ~3.4 bits per character, of 64 ~3.8; a repeated pattern far less.
-        return length >= 20 and entropy >= min(3.3, 2.6 + 0.02 * (length - 16))
+        # Random hex of 16 characters has ~3.2 bits per character, of 64 ~3.8; a repeated pattern far less.
+        return digits > 0 and entropy >= min(3.3, 2.6 + 0.02 * (length - 16))
     if entropy < min(4.0, 3.1 + 0.03 * (length - 16)):
         return False
     segments = _LETTER_SEGMENTS.findall(value)
     average = sum(map(len, segments)) / len(segments) if segments else 0.0
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
     if strict:
-        mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
         # `=` inside the value is a `NAME=value` pair, not base64 (whose `=` only pads the end).
         return mixed and length >= 20 and average <= 3.0 and "=" not in value.rstrip("=")
+    if digits == 0:
+        return mixed and average <= 2.5  # no digit: only very short letter runs say "random"
+    if not mixed and digits < 2:
+        return False  # one digit in lower-case words is a name (`users2_table`), not a token
     # Lower case and digits alone make longer letter runs by chance: many digit runs also say "random".
     return average <= 3.5 or len(_DIGIT_RUNS.findall(value)) >= 3
 
@@ -397,6 +403,11 @@ def _weak_secret_name(name: str) -> bool:
     words = _words(name)
     if not words or words[-1] in _NOT_SECRET_LAST_WORDS:
         return False
+    owner = words[-2] if len(words) > 1 else ""
+    if (words[-1] == "key" and owner in _NOT_SECRET_KEY_OWNERS) or (
+        words[-1] == "token" and owner in _NOT_SECRET_TOKEN_OWNERS
+    ):
+        return False  # a public key, a primary key, a pagination token
     return any(word in _WEAK_WORDS for word in words)
 
 
@@ -472,8 +483,10 @@ def _line_assignments(text: str, start: int, end: int) -> Iterable[SecretMatch]:
         value = m.group("v")
         following = text[m.end("v") : m.end("v") + 1]
         if name_kind is None:
-            if _weak_secret_name(name) and looks_random(value) and _plausible_bare_value(value, following):
-                yield SecretMatch(ASSIGNMENT_KIND, m.start("v"), m.end("v"), name)
+            # The value as far as a token goes (`TOKEN_x=v>...` ends at `>`): code never passes the test.
+            token = _TOKEN_PREFIX.match(value)
+            if token and _weak_secret_name(name) and looks_random(token.group()):
+                yield SecretMatch(ASSIGNMENT_KIND, m.start("v"), m.start("v") + token.end(), name)
             continue
         if _plausible_bare_value(value, following) and _plausible_value(
             value, name_kind, bare_name=len(_words(name)) == 1 and name_kind == "secret"
