@@ -259,6 +259,7 @@ class Workspace:
         # but never when they are secret files.
         self.allowed = allowed
         self._files: list[str] | None = None
+        self._walk_result: list[str] | None = None
         # (st_dev, st_ino) of every secret file the walk passed: a hard link to one is the same file.
         self._secret_inodes: set[tuple[int, int]] = set()
 
@@ -326,7 +327,7 @@ class Workspace:
 
     def secret_inodes(self) -> set[tuple[int, int]]:
         """(st_dev, st_ino) of the secret files in the walked folders (gitignored ones included)."""
-        self.files()
+        self._walked()
         return self._secret_inodes
 
     def read_text(self, relative: str) -> str:
@@ -377,7 +378,7 @@ class Workspace:
     def files(self) -> list[str]:
         """Every visible file (what the scan walks, minus secret and hidden ones), sorted; walked once."""
         if self._files is None:
-            walked = self._walk()
+            walked = self._walked()
             self._files = sorted(
                 {p for p in walked if self.is_visible(p)} | {p for p in self.overlays if self.is_visible(p)}
             )
@@ -391,8 +392,10 @@ class Workspace:
             return False
         return True
 
-    def _walk(self) -> list[str]:
-        """The scan's walk, keeping every file it does not ignore and noting where the secret files are."""
+    def _walked(self) -> list[str]:
+        """The scan's walk (once), keeping every file it does not ignore and noting where the secret files are."""
+        if self._walk_result is not None:
+            return self._walk_result
         found: list[str] = []
 
         def on_file(relative: str, entry: os.DirEntry[str]) -> None:
@@ -406,6 +409,7 @@ class Workspace:
                 found.append(relative)
 
         walk(self.root, self.rules, on_file=on_file)
+        self._walk_result = found
         return found
 
 
