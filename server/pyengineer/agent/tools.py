@@ -259,7 +259,9 @@ class Workspace:
         # but never when they are secret files.
         self.allowed = allowed
         self._files: list[str] | None = None
-        self._walk_result: list[str] | None = None
+        self._walk_result: list[tuple[str, os.DirEntry[str]]] | None = None
+        # Paths already confined that lead to themselves (no symlink on the way).
+        self._confined: set[str] = set()
         # (st_dev, st_ino) of every secret file the walk passed: a hard link to one is the same file.
         self._secret_inodes: set[tuple[int, int]] = set()
 
@@ -289,6 +291,8 @@ class Workspace:
         internals, nothing gitignored; and the file is not a hard link to a secret file. A path that does not
         exist (a new file, a deleted one) is judged by its names alone.
         """
+        if relative in self._confined:
+            return self.root / relative
         asked = relative if asked is None else asked
         self._check_names(relative, asked)
         resolved = Path(os.path.realpath(self.root / relative))
@@ -302,6 +306,9 @@ class Workspace:
         except OSError:
             return resolved
         self._check_not_secret_link(stat, asked)
+        if resolved_relative == relative:
+            # Kept for the request: a file swapped for a link since is still refused where it is opened.
+            self._confined.add(relative)
         return resolved
 
     def _check_names(self, relative: str, asked: str) -> None:
@@ -378,10 +385,10 @@ class Workspace:
     def files(self) -> list[str]:
         """Every visible file (what the scan walks, minus secret and hidden ones), sorted; walked once."""
         if self._files is None:
-            walked = self._walked()
-            self._files = sorted(
-                {p for p in walked if self.is_visible(p)} | {p for p in self.overlays if self.is_visible(p)}
-            )
+            visible = {
+                relative for relative, entry in self._walked() if self._walked_visible(relative, entry)
+            }
+            self._files = sorted(visible | {p for p in self.overlays if self.is_visible(p)})
         return self._files
 
     def is_visible(self, relative: str) -> bool:
@@ -392,21 +399,38 @@ class Workspace:
             return False
         return True
 
-    def _walked(self) -> list[str]:
-        """The scan's walk (once), keeping every file it does not ignore and noting where the secret files are."""
+    def _walked_visible(self, relative: str, entry: os.DirEntry[str]) -> bool:
+        """`confine` for a file the walk found, knowing what the walk already checked.
+
+        The walk applied the ignore rules to the file and every folder above it, never followed a symlinked
+        folder and passed no secret name: a file that is not itself a symlink is where its path says, and only
+        a hard link to a secret file is left to refuse. A symlink gets the whole check, on its target.
+        """
+        if entry.is_symlink():
+            return self.is_visible(relative)
+        if self._secret_inodes:  # no secret file in the walk: no hard link to one either
+            try:
+                self._check_not_secret_link(entry.stat(follow_symlinks=False), relative)
+            except (ToolError, OSError):
+                return False
+        self._confined.add(relative)
+        return True
+
+    def _walked(self) -> list[tuple[str, os.DirEntry[str]]]:
+        """The scan's walk (once): the files it does not ignore, and where the secret files are."""
         if self._walk_result is not None:
             return self._walk_result
-        found: list[str] = []
+        found: list[tuple[str, os.DirEntry[str]]] = []
 
-        def on_file(relative: str, entry: os.DirEntry[str]) -> None:
+        def on_file(relative: str, entry: os.DirEntry[str], ignored: bool) -> None:
             if is_secret_file(relative):
                 try:
                     stat = entry.stat()  # through a symlink: the file it names is the secret one
                 except OSError:
                     return
                 self._secret_inodes.add((stat.st_dev, stat.st_ino))
-            elif len(found) < MAX_WALK_FILES and not self.rules.is_ignored(relative):
-                found.append(relative)
+            elif not ignored and len(found) < MAX_WALK_FILES:
+                found.append((relative, entry))
 
         walk(self.root, self.rules, on_file=on_file)
         self._walk_result = found

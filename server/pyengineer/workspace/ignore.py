@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +84,9 @@ SECRET_FILE_PATTERNS = (
     ".aws",
     ".docker",
 )
-_SECRET_SPEC = pathspec.GitIgnoreSpec.from_lines(SECRET_FILE_PATTERNS)
+# Every pattern names one file or folder (no `/`), so a path is secret when any of its components matches one:
+# gitignore's reading of such patterns, as one regex (pathspec tries the patterns one by one, 25x slower).
+_SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SECRET_FILE_PATTERNS))
 
 
 def is_secret_file(relative_path: str) -> bool:
@@ -91,11 +95,8 @@ def is_secret_file(relative_path: str) -> bool:
     Case-insensitive, and true when any folder on the path is a secret one (`.ssh/config`, `.env/x`): callers
     may pass a whole relative path or one name.
     """
-    lowered = relative_path.replace("\\", "/").casefold()
-    if _SECRET_SPEC.match_file(lowered):
-        return True
-    parts = [part for part in lowered.split("/") if part]
-    return len(parts) > 1 and any(_SECRET_SPEC.match_file(part) for part in parts)
+    parts = relative_path.replace("\\", "/").casefold().split("/")
+    return any(_SECRET_NAME.match(part) for part in parts if part)
 
 
 def is_virtualenv(path: Path) -> bool:

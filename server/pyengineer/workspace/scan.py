@@ -158,12 +158,13 @@ def walk(
     root: Path,
     rules: IgnoreRules,
     on_dir: Callable[[str], None] | None = None,
-    on_file: Callable[[str, os.DirEntry[str]], None] | None = None,
+    on_file: Callable[[str, os.DirEntry[str], bool], None] | None = None,
 ) -> WalkResult:
     """Every non-ignored Python file and marker under root (paths relative, posix).
 
-    `on_file` sees every file of the walked folders, ignored or not (a regular file, or a symlink to a file
-    inside the root): the agent lists its visible files and learns where the secret files are from it.
+    `on_file(relative, entry, ignored)` sees every file of the walked folders, ignored or not (a regular file,
+    or a symlink to a file inside the root): the agent lists its visible files from it, and learns where the
+    secret files are.
     """
     result = WalkResult()
     real_root = os.path.realpath(root)
@@ -208,9 +209,10 @@ def walk(
                     continue
             except OSError:
                 continue
+            ignored = rules.is_ignored(relative)
             if on_file is not None:
-                on_file(relative, entry)
-            if rules.is_ignored(relative):
+                on_file(relative, entry, ignored)
+            if ignored:
                 continue
             if entry.name.endswith((".py", ".pyi")):
                 result.python_files.append(relative)
