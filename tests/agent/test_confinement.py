@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyengineer.agent import tools as agent_tools
 from pyengineer.agent.errors import AgentRefusedError
 from pyengineer.agent.loop import AgentRequest, run_agent
@@ -257,7 +261,25 @@ def test_a_catastrophic_regex_is_stopped_with_a_clear_error_while_analysis_goes_
     assert searcher.is_alive()
     searcher.join(60)
     message = refused(outcome[0])
-    assert "time limit of 3 s" in message and "data/long.txt:1" in message and "catastrophically" in message
+    assert "time limit of 3 s" in message and "data/long.txt" in message and "catastrophically" in message
+
+
+_PATTERNS = [
+    r"def \w+\(", r"^\s*def", r"\s+$", r"^$", r"$", r"x*", r"a.b", r"(?s)a.*b", r"\bfoo\b", r"[^a]+", r"\n",
+    r"a\s+b", r"foo(?!\s)", r"(?<!\S)bar", r"\Afoo", r"o\Z", r"(?i)FOO|BAR", r"(a|ab)(c|bcd)", r"^\W",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_PATTERNS),
+    st.lists(st.text(alphabet="abfo \t\rdx(", max_size=12), max_size=8).map("\n".join),
+)
+def test_search_matches_line_by_line_as_re_does(pattern: str, text: str) -> None:
+    """The whole-file pass that finds candidate lines never loses a line `re` would match on its own."""
+    expected = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if re.search(pattern, line)]
+    found = list(agent_tools._LineSearch(pattern).matching_lines(text, time.monotonic() + 60, "f.py"))
+    assert found == expected
 
 
 # -- on the wire ------------------------------------------------------------------------------------------------

@@ -67,4 +67,4 @@ async def test_a_catastrophic_search_is_stopped_and_diagnostics_flow_meanwhile(
     (result,) = fake_api.requests[1].tool_results()
     assert result.get("is_error") is True
     message = result_text(result)
-    assert "time limit" in message and "data.txt:1" in message and "catastrophically" in message
+    assert "time limit" in message and "data.txt" in message and "catastrophically" in message

@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
@@ -462,17 +462,86 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _search_line(pattern: regex.Pattern[str], line: str, deadline: float, relative: str, number: int) -> bool:
-    """Whether `pattern` matches `line`, within what is left of the search's time; ToolError past it."""
+# Constructs whose meaning depends on what lies past a line's ends (\A, \Z, \G, lookarounds, turning
+# multi-line mode off): patterns with them are matched line by line only.
+_SEES_PAST_LINES = re.compile(r"\\[AZzG]|\(\?<?[=!]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
+
+
+class _LineSearch:
+    """A regular expression matched line by line, the way `search` promises, and fast.
+
+    Python's `re` holds the GIL for a whole match and cannot be stopped: `(x+x+)+y` on a long line froze every
+    thread of the server. The `regex` package matches with a timeout (CPU seconds) and releases the GIL while
+    it does. A timed call costs ~20 µs, too much for every line of a large workspace, so the whole file is
+    searched once in multi-line mode to find the lines a match touches (a superset of the matching lines for
+    the patterns it is used for), and only those lines are matched on their own.
+    """
+
+    def __init__(self, expression: str) -> None:
+        self.line = regex.compile(expression)
+        self.whole = (
+            None if _SEES_PAST_LINES.search(expression) else regex.compile(expression, regex.MULTILINE)
+        )
+
+    def matching_lines(self, text: str, deadline: float, relative: str) -> Iterator[tuple[int, str]]:
+        """(1-based number, line) of each line of `text` the pattern matches.
+
+        ToolError when one match runs away (catastrophic backtracking); `SearchTimeUp` when the search's time
+        is simply used up.
+        """
+        lines = text.split("\n")
+        if self.whole is None:
+            candidates: Iterable[int] = range(len(lines))
+        else:
+            candidates = self._candidate_lines(text, deadline, relative)
+        for index in candidates:
+            if _timed(self.line, lines[index], 0, deadline, f"{relative}:{index + 1}") is not None:
+                yield index + 1, lines[index]
+
+    def _candidate_lines(self, text: str, deadline: float, relative: str) -> Iterator[int]:
+        """The 0-based lines that whole-text matches touch, in order, each once."""
+        assert self.whole is not None
+        position = counted = line = 0  # `line` is the line of offset `counted`
+        while position <= len(text):
+            found = _timed(self.whole, text, position, deadline, relative)
+            if found is None:
+                return
+            end = max(found.start(), found.end() - 1)  # the match's last character
+            line += text.count("\n", counted, found.start())
+            last = line + text.count("\n", found.start(), end)
+            yield from range(line, last + 1)
+            newline = text.find("\n", end)
+            if newline < 0:
+                return
+            position = counted = newline + 1
+            line = last + 1
+
+
+class SearchTimeUp(Exception):
+    """The search's time ran out between or within ordinary matches: the hits so far are the answer."""
+
+
+# One match that runs this long is runaway backtracking, not the end of a long search.
+RUNAWAY_MATCH_SECONDS = 1.0
+
+
+def _timed(
+    pattern: regex.Pattern[str], text: str, position: int, deadline: float, where: str
+) -> regex.Match[str] | None:
+    """`pattern.search(text, position)` within what is left of the search's time (CPU seconds, GIL released)."""
+    started = time.monotonic()
+    if started >= deadline:
+        raise SearchTimeUp
     try:
-        found = pattern.search(line, timeout=max(deadline - time.monotonic(), 0.001), concurrent=True)
+        return pattern.search(text, position, timeout=deadline - started, concurrent=True)
     except TimeoutError:
+        if time.monotonic() - started < RUNAWAY_MATCH_SECONDS:
+            raise SearchTimeUp from None
         raise ToolError(
             f"the regex was stopped at the search's time limit of {MAX_SEARCH_SECONDS:.0f} s while matching "
-            f"{relative}:{number}: it backtracks catastrophically (nested repeats such as (x+x+)+y). Use a "
-            "simpler pattern or narrow the glob"
+            f"{where}: it backtracks catastrophically (nested repeats such as (x+x+)+y). Use a simpler "
+            "pattern or narrow the glob"
         ) from None
-    return found is not None
 
 
 _DIFF_HEADER = "diff --git a/"
@@ -608,19 +677,18 @@ class AgentTools:
         if len(params.regex) > MAX_PATTERN_CHARS:
             raise ToolError(f"regex is too long (limit {MAX_PATTERN_CHARS} characters)")
         try:
-            # The `regex` package, not `re`: it matches with a timeout and releases the GIL while it does, so
-            # a pattern that backtracks catastrophically is stopped and never freezes the server's threads.
-            pattern = regex.compile(params.regex)
+            pattern = _LineSearch(params.regex)
         except regex.error as exc:
             raise ToolError(f"invalid regex: {exc}") from None
         spec = _glob_spec(params.glob) if params.glob else None
         deadline = time.monotonic() + MAX_SEARCH_SECONDS
+        time_up = f"[... search stopped after {MAX_SEARCH_SECONDS:.0f} s; narrow the glob]"
         hits: list[str] = []
         for relative in self.workspace.files():
             if spec is not None and not spec.match_file(relative):
                 continue
             if time.monotonic() > deadline:
-                hits.append(f"[... search stopped after {MAX_SEARCH_SECONDS:.0f} s; narrow the glob]")
+                hits.append(time_up)
                 break
             try:
                 text = self.workspace.read_text(relative)
@@ -628,19 +696,23 @@ class AgentTools:
                 continue
             # Search the redacted text, so a guessed secret cannot be confirmed by whether it matches.
             clean = redact(text)
-            file_hit = False
-            for number, line in enumerate(clean.text.split("\n"), start=1):
-                if not _search_line(pattern, line, deadline, relative, number):
-                    continue
-                file_hit = True
-                shown = line.rstrip("\r")
-                if len(shown) > MAX_SEARCH_LINE_CHARS:
-                    shown = shown[:MAX_SEARCH_LINE_CHARS] + " [...]"
-                hits.append(f"{relative}:{number}: {shown}")
-                if len(hits) >= MAX_SEARCH_MATCHES:
-                    break
-            if file_hit:
+            found_before = len(hits)
+            stopped = False
+            try:
+                for number, line in pattern.matching_lines(clean.text, deadline, relative):
+                    shown = line.rstrip("\r")
+                    if len(shown) > MAX_SEARCH_LINE_CHARS:
+                        shown = shown[:MAX_SEARCH_LINE_CHARS] + " [...]"
+                    hits.append(f"{relative}:{number}: {shown}")
+                    if len(hits) >= MAX_SEARCH_MATCHES:
+                        break
+            except SearchTimeUp:
+                stopped = True
+            if len(hits) > found_before:
                 self.redactions.note(clean)
+            if stopped:
+                hits.append(time_up)
+                break
             if len(hits) >= MAX_SEARCH_MATCHES:
                 hits.append(f"[... stopped at {MAX_SEARCH_MATCHES} matches; narrow the regex or glob]")
                 break
