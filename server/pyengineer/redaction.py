@@ -5,20 +5,31 @@ secret rule, so a secret is recognised the same way everywhere. Two families of 
 
 - token formats that are secret wherever they appear (AWS key ids, GitHub tokens, JWTs, PEM private keys...);
 - assignments of a literal to a secret-sounding name (`API_KEY = "..."`, `password: ...`, `DB_TOKEN=...` in
-  a `.env` file), where the name is the evidence and the value is checked not to be a placeholder or code.
+  a `.env` file), where the name is the evidence and the value is checked not to be a placeholder or code;
+- an entropy test for values of no known format: a random-looking value assigned to a name that only sounds
+  like a secret (`SESSION_SIGNING=9f8e...`, `HMAC_SEED = "..."`, `TOKEN_x = ...`), and string literals or
+  `NAME=value` lines whose value could only have come from a random generator (mixed case and digits, high
+  Shannon entropy, short segments: `"q7Rk2LmX9vTzB4wN8pYd"`, not `"MyClassName2Factory"` or a hex digest).
+
+`secret_file_kind` recognises files that are secret by their content wherever they are (service-account JSON,
+kubeconfig); the secret file *names* are in `pyengineer.workspace.ignore`.
 
 Matches report offsets into the text (never the secret itself, so they are safe to log).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 PLACEHOLDER_PREFIX = "[REDACTED:"
 
 ASSIGNMENT_KIND = "secret-assignment"
+# A value found by the entropy test alone, with no secret-sounding name: redacted before anything is sent, but
+# not reported as a hard-coded secret by PE802 (a random-looking test fixture is not a finding).
+HIGH_ENTROPY_KIND = "high-entropy-string"
 
 
 @dataclass(frozen=True)
@@ -149,9 +160,12 @@ _FORMATS: tuple[_Format, ...] = (
 
 # -- passwords in URLs and connection strings ------------------------------------------------------------
 
+# The password may hold `/` and `@` (generated passwords do, unencoded): it runs to the last `@` of the URL, unless
+# it reads as a port and a path (`http://host:8080/x?to=a@b` has no password).
 _URL_PASSWORD = re.compile(
-    r"(?<![\w+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{1,30}://[^\s:/?#@'\"<>]*:(?P<v>[^\s/?#@'\"<>]+)@"
+    r"(?<![\w+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{1,30}://[^\s:/?#@'\"<>]*:(?P<v>[^\s'\"<>]{1,200})@(?=[^\s@'\"<>/]*[\w\]])"
 )
+_PORT_AND_PATH = re.compile(r"\d{1,5}(?:[/?#]|$)")
 _CONNECTION_PASSWORDS = (
     re.compile(r"(?i);\s*(?:password|pwd)\s*=\s*(?P<v>[^;\"'\r\n]+)"),
     re.compile(r"(?i)(?<![\w])(?:password|pwd)\s*=\s*(?P<v>[^;\"'\s]+)\s*;"),
@@ -305,20 +319,145 @@ def _plausible_bare_value(value: str, following: str) -> bool:
     return True
 
 
+# -- the entropy test -----------------------------------------------------------------------------------
+
+# Words that make a name sound like a secret without proving it (`SESSION_SIGNING`, `HMAC_SEED`, `TOKEN_x`):
+# a value assigned to such a name is redacted when it passes the entropy test.
+_WEAK_WORDS = frozenset(
+    {
+        "key", "keys", "token", "tokens", "secret", "secrets", "signing", "signer", "signature", "sig", "sign",
+        "hmac", "seed", "salt", "pepper", "private", "priv", "credential", "credentials", "cred", "creds",
+        "auth", "cert", "cipher", "crypt", "crypto", "encryption", "encrypt", "nonce", "otp", "totp", "jwt",
+        "session", "cookie", "api", "apikey", "access", "pass", "pwd", "password", "passwd", "bearer", "dsn",
+        "license", "licence", "webhook", "master",
+    }
+)  # fmt: skip
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+# The letter "words" of a value, split at case changes and digits: `MyClassName2` -> My, Class, Name.
+_LETTER_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_DIGIT_RUNS = re.compile(r"\d+")
+# Values worth the entropy test: one token with no spaces or quotes, not a URL or a path.
+# No `.`: `module.Attribute2` is code, and dotted tokens (JWTs) have their own format.
+_TOKEN_VALUE = re.compile(r"[A-Za-z0-9+/=_\-~!@#$%^&*]{16,512}")
+# Digests with their algorithm are public identifiers (lock files, subresource integrity), not secrets.
+_TOKEN_PREFIX = re.compile(r"[A-Za-z0-9+/=_\-~!@#$%^&*]+(?![.\w])")
+_DIGEST_PREFIX = re.compile(r"(?i)^(?:sha\d{1,3}|md5|blake2[bs]?)[-:]")
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of `value`'s character distribution (0 for one repeated character)."""
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for char in value:
+        counts[char] = counts.get(char, 0) + 1
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in counts.values())
+
+
+def _sequential(value: str) -> bool:
+    """`abcdef0123456789`, `ABCDEFGHIJ...`: an alphabet written out, high entropy but no secret."""
+    steps = sum(1 for a, b in zip(value, value[1:], strict=False) if abs(ord(a) - ord(b)) == 1)
+    return steps > (len(value) - 1) * 0.4
+
+
+def looks_random(value: str, *, strict: bool = False) -> bool:
+    """The entropy test: True for a value only a random generator would write.
+
+    Thresholds are set so that nearly all random tokens pass (hex of 16+ characters, base62 and base64 of 24+,
+    lower case and digits of 32+: 94-100 of 100 at shorter lengths, see docs/security.md), while identifiers (`MyVeryLongClassName2Factory`, `user_id_2_column`), versions, words and
+    written-out alphabets do not. `strict` is for values with no secret-sounding name to back them up: mixed
+    case, a digit and shorter letter runs are required (about 95 of 100 random 20-character tokens pass), so
+    hex digests, UUIDs, lower-case ids and `CamelCase_Names2` are left alone.
+    """
+    length = len(value)
+    if not _TOKEN_VALUE.fullmatch(value) or _DIGEST_PREFIX.match(value):
+        return False
+    letters = sum(1 for c in value if c.isalpha())
+    digits = sum(1 for c in value if c.isdigit())
+    if letters < 2 or is_placeholder(value) or _sequential(value) or (strict and digits < 1):
+        return False
+    entropy = shannon_entropy(value)
+    if all(c in _HEX_CHARS or c == "-" for c in value):
+        if strict:
+            return False
+        # Random hex of 16 characters has ~3.2 bits per character, of 64 ~3.8; a repeated pattern far less.
+        return digits > 0 and entropy >= min(3.3, 2.6 + 0.02 * (length - 16))
+    if entropy < min(4.0, 3.1 + 0.03 * (length - 16)):
+        return False
+    segments = _LETTER_SEGMENTS.findall(value)
+    average = sum(map(len, segments)) / len(segments) if segments else 0.0
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    if strict:
+        # `=` inside the value is a `NAME=value` pair, not base64 (whose `=` only pads the end).
+        return mixed and length >= 20 and average <= 3.0 and "=" not in value.rstrip("=")
+    if digits == 0:
+        return mixed and average <= 2.5  # no digit: only very short letter runs say "random"
+    if not mixed and digits < 2:
+        return False  # one digit in lower-case words is a name (`users2_table`), not a token
+    # Lower case and digits alone make longer letter runs by chance: many digit runs also say "random".
+    return average <= 3.5 or len(_DIGIT_RUNS.findall(value)) >= 3
+
+
+def _weak_secret_name(name: str) -> bool:
+    words = _words(name)
+    if not words or words[-1] in _NOT_SECRET_LAST_WORDS:
+        return False
+    owner = words[-2] if len(words) > 1 else ""
+    if (words[-1] == "key" and owner in _NOT_SECRET_KEY_OWNERS) or (
+        words[-1] == "token" and owner in _NOT_SECRET_TOKEN_OWNERS
+    ):
+        return False  # a public key, a primary key, a pagination token
+    return any(word in _WEAK_WORDS for word in words)
+
+
+# A quoted literal, and a `NAME=value` line (a .env, INI or YAML line), whose value is tested for randomness.
+_STRING_LITERAL = re.compile(
+    r"(?<![\w\\])(?:\"(?P<v1>[A-Za-z0-9+/=_\-]{20,256})\"|'(?P<v2>[A-Za-z0-9+/=_\-]{20,256})')"
+)
+_CONFIG_LINE = re.compile(
+    r"(?m)^[ \t]*(?:export[ \t]+)?[A-Za-z_][\w.\-]*[ \t]*[=:][ \t]*(?P<v>[A-Za-z0-9+/=_\-]{20,256})[ \t]*\r?$"
+)
+
+
+def _random_literals(text: str) -> Iterable[SecretMatch]:
+    """String literals and config values that pass the strict entropy test, whatever their name."""
+    if '"' in text or "'" in text:
+        for m in _STRING_LITERAL.finditer(text):
+            group = "v1" if m.group("v1") is not None else "v2"
+            if looks_random(m.group(group), strict=True):
+                yield SecretMatch(HIGH_ENTROPY_KIND, m.start(group), m.end(group))
+    for m in _CONFIG_LINE.finditer(text):
+        if looks_random(m.group("v"), strict=True):
+            yield SecretMatch(HIGH_ENTROPY_KIND, m.start("v"), m.end("v"))
+
+
 # Every secret name holds one of these words: only the lines that have one can hold a secret assignment, so
-# the (slower) assignment patterns run on those lines alone.
-_SECRET_WORD = re.compile(r"(?i)key|token|pwd|pass|credential|auth|secret")
+# the (slower) assignment patterns run on those lines alone. Found with `str.find` on an ASCII-lowered copy (of
+# the same length, so offsets hold): a regex alternation of these words is twenty times slower.
+_SECRET_WORDS = (
+    "key", "token", "pwd", "pass", "cred", "auth", "secret", "sig", "hmac", "seed", "salt", "pepper", "priv",
+    "cert", "cipher", "crypt", "nonce", "otp", "jwt", "session", "cookie", "api", "access", "bearer", "dsn",
+    "licen", "webhook", "master",
+)  # fmt: skip
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _candidate_lines(text: str) -> Iterator[tuple[int, int]]:
-    line_end = -1
-    for m in _SECRET_WORD.finditer(text):
-        if m.start() < line_end:
-            continue
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        line_end = text.find("\n", m.end())
-        line_end = len(text) if line_end < 0 else line_end
-        yield line_start, line_end
+def _candidate_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line holding a secret word, in order."""
+    lowered = text.translate(_ASCII_LOWER)
+    size = len(text)
+    lines: set[tuple[int, int]] = set()
+    for word in _SECRET_WORDS:
+        pos = lowered.find(word)
+        while pos != -1:
+            start = lowered.rfind("\n", 0, pos) + 1
+            end = lowered.find("\n", pos)
+            end = size if end < 0 else end
+            lines.add((start, end))
+            # The rest of this line is already a candidate.
+            pos = lowered.find(word, end)
+    return sorted(lines)
 
 
 def _assignments(text: str) -> Iterable[SecretMatch]:
@@ -330,19 +469,25 @@ def _line_assignments(text: str, start: int, end: int) -> Iterable[SecretMatch]:
     for m in _QUOTED_ASSIGNMENT.finditer(text, start, end):
         name = m.group("name")
         name_kind = secret_name_kind(name)
-        if name_kind is None:
-            continue
         group = "v1" if m.group("v1") is not None else "v2"
         value = m.group(group)
+        if name_kind is None:
+            if _weak_secret_name(name) and looks_random(value):
+                yield SecretMatch(ASSIGNMENT_KIND, m.start(group), m.end(group), name)
+            continue
         if _plausible_value(value, name_kind, bare_name=len(_words(name)) == 1 and name_kind == "secret"):
             yield SecretMatch(ASSIGNMENT_KIND, m.start(group), m.end(group), name)
     for m in _BARE_ASSIGNMENT.finditer(text, start, end):
         name = m.group("name")
         name_kind = secret_name_kind(name)
-        if name_kind is None:
-            continue
         value = m.group("v")
         following = text[m.end("v") : m.end("v") + 1]
+        if name_kind is None:
+            # The value as far as a token goes (`TOKEN_x=v>...` ends at `>`): code never passes the test.
+            token = _TOKEN_PREFIX.match(value)
+            if token and _weak_secret_name(name) and looks_random(token.group()):
+                yield SecretMatch(ASSIGNMENT_KIND, m.start("v"), m.start("v") + token.end(), name)
+            continue
         if _plausible_bare_value(value, following) and _plausible_value(
             value, name_kind, bare_name=len(_words(name)) == 1 and name_kind == "secret"
         ):
@@ -367,7 +512,7 @@ def _formats(text: str) -> Iterable[SecretMatch]:
             if fmt.check is None or fmt.check(text[start:end]):
                 yield SecretMatch(fmt.kind, start, end)
     for m in _URL_PASSWORD.finditer(text) if "://" in text else ():
-        if not is_placeholder(m.group("v")):
+        if not is_placeholder(m.group("v")) and not _PORT_AND_PATH.match(m.group("v")):
             yield SecretMatch("url-password", *_span(m))
     for pattern in _CONNECTION_PASSWORDS if ("password" in lowered or "pwd" in lowered) else ():
         for m in pattern.finditer(text):
@@ -377,20 +522,27 @@ def _formats(text: str) -> Iterable[SecretMatch]:
                 yield SecretMatch("connection-string-password", start, start + len(m.group("v").rstrip()))
 
 
-def find_secrets(text: str) -> list[SecretMatch]:
+def _kind_rank(kind: str) -> int:
+    """Which kind a merged match keeps: a token format says most, the entropy test alone least."""
+    return {ASSIGNMENT_KIND: 1, HIGH_ENTROPY_KIND: 2}.get(kind, 0)
+
+
+def find_secrets(text: str, *, guesses: bool = True) -> list[SecretMatch]:
     """Every secret in `text`, in order, overlapping detections merged into one match.
 
     When a token format and a secret-named assignment cover the same value, the match takes the format's kind
-    (`openai-api-key`) and the assignment's name (`OPENAI_API_KEY`).
+    (`openai-api-key`) and the assignment's name (`OPENAI_API_KEY`). `guesses=False` leaves out the values
+    found by the entropy test alone (`HIGH_ENTROPY_KIND`): redaction wants them, a lint finding does not.
     """
-    found = sorted([*_formats(text), *_assignments(text)], key=lambda s: (s.start, -s.end))
+    found = [*_formats(text), *_assignments(text), *(_random_literals(text) if guesses else ())]
+    found.sort(key=lambda s: (s.start, -s.end))
     merged: list[SecretMatch] = []
     for match in found:
         if match.end <= match.start:
             continue
         if merged and match.start < merged[-1].end:
             last = merged[-1]
-            kind = last.kind if last.kind != ASSIGNMENT_KIND else match.kind
+            kind = min(last.kind, match.kind, key=_kind_rank)
             merged[-1] = SecretMatch(kind, last.start, max(last.end, match.end), last.name or match.name)
         else:
             merged.append(match)
@@ -416,3 +568,26 @@ def redact(text: str, matches: list[SecretMatch] | None = None) -> Redacted:
     parts.append(text[position:])
     kinds = tuple(sorted({m.kind for m in matches}))
     return Redacted("".join(parts), len(matches), kinds, tuple(matches))
+
+
+# -- files that are secret by their content ------------------------------------------------------------------
+
+# Optional diff markers (`+`, `-`, a space) let the same test run on a file and on a diff of it.
+_SERVICE_ACCOUNT = re.compile(r'"type"\s*:\s*"service_account"')
+_PRIVATE_KEY_FIELD = re.compile(r'"private_key(?:_id)?"\s*:')
+_KUBECONFIG_KIND = re.compile(r"(?m)^[+\- ]?kind:\s*['\"]?Config['\"]?\s*$")
+_KUBECONFIG_PARTS = re.compile(r"(?m)^[+\- ]?(?:clusters|users|contexts):\s*$")
+
+
+def secret_file_kind(text: str) -> str | None:
+    """ "service-account" or "kubeconfig" when `text` is such a file (or a diff of one), else None.
+
+    These files are credentials whatever they are called (`sa.json`, `prod.yaml`): their every field is
+    sensitive together (the key id, the client email, the cluster's address), so they are refused whole
+    rather than redacted field by field.
+    """
+    if _SERVICE_ACCOUNT.search(text) and _PRIVATE_KEY_FIELD.search(text):
+        return "service-account"
+    if _KUBECONFIG_KIND.search(text) and _KUBECONFIG_PARTS.search(text):
+        return "kubeconfig"
+    return None

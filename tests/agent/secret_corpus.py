@@ -84,6 +84,19 @@ PY_API_TOKEN = rand(ALNUM, 40)
 DJANGO_SECRET = "django-insecure-" + rand(ALNUM + "!@#%^&*(-_=+)", 50).replace('"', "x")
 CLIENT_SECRET = rand(URLSAFE, 34)
 YAML_PASSWORD = "Yp" + rand(ALNUM, 18)
+# Values of no known format, on names that only sound like secrets or on no name at all: found by the entropy
+# test. Hex, base62 and lower case with digits, as generators write them.
+HEX = "0123456789abcdef"
+LOWER_DIGITS = string.ascii_lowercase + string.digits
+SESSION_SIGNING = rand(HEX, 64)
+HMAC_SEED = rand(ALNUM, 32)
+TOKEN_X = rand(LOWER_DIGITS, 28)
+YAML_SIGNING_SALT = rand(URLSAFE, 24)
+UNNAMED_LITERAL = rand(ALNUM, 30)
+# DSNs whose passwords hold what generated passwords hold: `/`, `+`, `@`.
+DSN_SLASH_PASSWORD = "Hs8/" + rand(ALNUM, 10) + "+" + rand(ALNUM, 6)
+DSN_AT_PASSWORD = "Pk3@" + rand(ALNUM, 12)
+LIBPQ_PASSWORD = "Lq5" + rand(ALNUM, 13)
 
 CORPUS: tuple[Secret, ...] = (
     Secret("private-key", RSA_KEY, f'PRIVATE_KEY = """{RSA_KEY}"""'),
@@ -125,6 +138,22 @@ CORPUS: tuple[Secret, ...] = (
     Secret("secret-assignment", DJANGO_SECRET, f'SECRET_KEY = "{DJANGO_SECRET}"'),
     Secret("secret-assignment", CLIENT_SECRET, f"self.client_secret = '{CLIENT_SECRET}'"),
     Secret("secret-assignment", YAML_PASSWORD, f"  password: {YAML_PASSWORD}"),
+    Secret("secret-assignment", SESSION_SIGNING, f"SESSION_SIGNING={SESSION_SIGNING}"),
+    Secret("secret-assignment", HMAC_SEED, f'HMAC_SEED = "{HMAC_SEED}"'),
+    Secret("secret-assignment", TOKEN_X, f"TOKEN_x = {TOKEN_X}"),
+    Secret("secret-assignment", YAML_SIGNING_SALT, f"  signing_salt: {YAML_SIGNING_SALT}"),
+    Secret("high-entropy-string", UNNAMED_LITERAL, f'client.connect("{UNNAMED_LITERAL}", retries=3)'),
+    Secret(
+        "url-password",
+        DSN_SLASH_PASSWORD,
+        f'engine = create_engine("mysql+pymysql://svc:{DSN_SLASH_PASSWORD}@mysql.internal/shop")',
+    ),
+    Secret("url-password", DSN_AT_PASSWORD, f"REDIS = 'redis://default:{DSN_AT_PASSWORD}@cache:6379/0'"),
+    Secret(
+        "secret-assignment",
+        LIBPQ_PASSWORD,
+        f'conn = psycopg.connect("host=db port=5432 user=app password={LIBPQ_PASSWORD} dbname=shop")',
+    ),
 )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyengineer.redaction import ASSIGNMENT_KIND, find_secrets, redact, secret_name_kind
+from pyengineer.redaction import ASSIGNMENT_KIND, find_secrets, redact, secret_file_kind, secret_name_kind
 
 from tests.agent.secret_corpus import CORPUS, RSA_KEY, Secret, corpus_file
 
@@ -145,3 +148,93 @@ def test_redaction_is_idempotent(secrets: list[Secret], filler: str) -> None:
 )
 def test_generated_tokens_in_common_shapes_are_redacted(token: str, shape: str) -> None:
     assert token not in redact(shape.format(token)).text
+
+
+# -- values of no known format: the entropy test -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token = get_token()",
+        "TOKEN_x = get_token_for(user2)",
+        "session_key = build_key(request)",
+        'HMAC_SEED = "seed"',
+        'SIGNING_SALT = "short1"',
+        'SESSION_SIGNING = "django.core.signing"',
+        'api_version = "2024-06-01"',
+        'SESSION_ENGINE = "django.contrib.sessions.backends.db"',
+        "ACCESS_LOG = logs/access_2024.log",
+        'revision = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"',
+        'checksum = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
+        'id = "550e8400-e29b-41d4-a716-446655440000"',
+        'integrity = "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC"',
+        'name = "MyVeryLongClassName2Factory"',
+        'ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"',
+        'label = "user_id_2_column_name"',
+        "CC=x86_64-linux-gnu-gcc",
+        'flag = "PIP_NO_USE_PEP517=true"',
+        "url = 'http://api.internal:8080/v1/orders?notify=ops@acme.io'",
+        'token_x = "deadbeefdeadbeefdeadbeefdeadbeef"',
+        "cert = _lib.sk_X509_value(certs, i)",
+        "nid_cert = self._lib.NID_pbe_WithSHA1And3_Key_TripleDES_CBC",
+        "public_key = ed25519.Ed25519PublicKey.from_public_bytes(data)",
+    ],
+)
+def test_ordinary_code_and_ids_pass_the_entropy_test_unredacted(text: str) -> None:
+    assert find_secrets(text) == []
+
+
+def test_unknown_format_values_on_config_lines_are_redacted_whatever_the_name() -> None:
+    value = "Zr8qLw2NbX5vKt9mPc3YhD7s"
+    text = f"[service]\nendpoint = https://api.acme.io\nfrobnicator = {value}\n"
+    (match,) = find_secrets(text)
+    assert (match.kind, text[match.start : match.end]) == ("high-entropy-string", value)
+    # A guess of the entropy test is redacted but is not a hard-coded-secret finding (PE802).
+    assert find_secrets(text, guesses=False) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (
+            '{\n  "type": "service_account",\n  "project_id": "p",\n  "private_key_id": "ab12",\n}',
+            "service-account",
+        ),
+        (
+            '+  "type": "service_account",\n+  "private_key": "-----BEGIN PRIVATE KEY-----\\nMII",',
+            "service-account",
+        ),
+        ("apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://k8s:6443\n", "kubeconfig"),
+        ('{"type": "service_account_like", "private_key": "x"}', None),
+        ("apiVersion: apps/v1\nkind: Deployment\nspec: {}\n", None),
+    ],
+)
+def test_credential_files_are_recognised_by_their_content(text: str, kind: str | None) -> None:
+    assert secret_file_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("alphabet", "named", "literal"),
+    [
+        ("0123456789abcdef", 0.99, None),
+        (string.ascii_letters + string.digits, 0.95, 0.9),
+        (string.ascii_letters + string.digits + "-_", 0.95, 0.9),
+        (string.ascii_lowercase + string.digits, 0.9, None),
+    ],
+    ids=["hex", "base62", "urlsafe", "lower-digits"],
+)
+def test_the_entropy_test_catches_random_values_of_every_alphabet(
+    alphabet: str, named: float, literal: float | None
+) -> None:
+    rng = random.Random(7)
+    values = [
+        "".join(rng.choice(alphabet) for _ in range(length))
+        for length in (20, 24, 32, 40, 64)
+        for _ in range(60)
+    ]
+    on_names = sum(bool(find_secrets(f'SIGNING_SEED = "{v}"')) for v in values) / len(values)
+    assert on_names >= named
+    if literal is not None:
+        alone = sum(bool(find_secrets(f'connect("{v}")')) for v in values) / len(values)
+        assert alone >= literal

@@ -13,19 +13,22 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import pathspec
+import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pyengineer.config import Settings
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Edit, Position, Range
-from pyengineer.redaction import PLACEHOLDER_PREFIX, Redacted, find_secrets, redact
-from pyengineer.workspace.ignore import IgnoreRules, is_secret_file, is_skipped_dir_name
+from pyengineer.redaction import PLACEHOLDER_PREFIX, Redacted, find_secrets, redact, secret_file_kind
+from pyengineer.workspace.ignore import IgnoreRules, is_secret_file
+from pyengineer.workspace.scan import walk
 
 MAX_FILE_BYTES = 2_000_000
 MAX_RESULT_CHARS = 60_000
@@ -36,6 +39,7 @@ MAX_SEARCH_LINE_CHARS = 240
 MAX_SEARCH_SECONDS = 10.0
 MAX_WALK_FILES = 50_000
 MAX_PATTERN_CHARS = 500
+MAX_DIFF_PATHSPECS = 2_000
 GIT_TIMEOUT_SECONDS = 20.0
 
 # git's well-known id of the empty tree: what an unborn branch is diffed against.
@@ -239,7 +243,12 @@ def _truncate(text: str, limit: int = MAX_RESULT_CHARS) -> str:
 
 
 class Workspace:
-    """The files of one workspace root that the agent may see, and their text (editor buffers over disk)."""
+    """The files of one workspace root that the agent may see, and their text (editor buffers over disk).
+
+    Every path any tool touches goes through `confine`: one check, so that reading, listing, searching and
+    diffing cannot disagree about what is visible. The files are walked with the scan's own walker
+    (`workspace.scan.walk`) and its ignore rules, so the agent sees what the scan sees, minus secret files.
+    """
 
     def __init__(
         self,
@@ -257,6 +266,11 @@ class Workspace:
         # but never when they are secret files.
         self.allowed = allowed
         self._files: list[str] | None = None
+        self._walk_result: list[tuple[str, os.DirEntry[str]]] | None = None
+        # Paths already confined that lead to themselves (no symlink on the way).
+        self._confined: set[str] = set()
+        # (st_dev, st_ino) of every secret file the walk passed: a hard link to one is the same file.
+        self._secret_inodes: set[tuple[int, int]] = set()
 
     def relative(self, path: str) -> str:
         """`path` checked and normalised to a posix path relative to the root; ToolError if not allowed."""
@@ -273,43 +287,98 @@ class Workspace:
         if not parts:
             raise ToolError(f"{path!r} is the workspace root, not a file")
         relative = "/".join(parts)
-        self._check_visible(relative, path)
-        # A symlink (in any component) must not lead out of the root, nor to a file that is itself hidden.
-        full = self.root / relative
-        resolved = full.resolve()
-        if not resolved.is_relative_to(self.root):
-            raise ToolError(f"{path!r} is a symlink that leads outside the workspace")
-        resolved_relative = resolved.relative_to(self.root).as_posix()
-        if resolved_relative != relative:
-            self._check_visible(resolved_relative, path)
+        self.confine(relative, path)
         return relative
 
-    def _check_visible(self, relative: str, asked: str) -> None:
+    def confine(self, relative: str, asked: str | None = None) -> Path:
+        """The real path of `relative` (posix, relative to the root) if the agent may see it, else ToolError.
+
+        Checked on the path as asked and again on where it really leads (every symlink resolved): inside the
+        root, no component a secret file or folder by name (case-insensitively), no version-control
+        internals, nothing gitignored; and the file is not a hard link to a secret file. A path that does not
+        exist (a new file, a deleted one) is judged by its names alone.
+        """
+        if relative in self._confined:
+            return self.root / relative
+        asked = relative if asked is None else asked
+        self._check_names(relative, asked)
+        resolved = Path(os.path.realpath(self.root / relative))
+        if not resolved.is_relative_to(self.root):
+            raise ToolError(f"{asked!r} is a symlink that leads outside the workspace")
+        resolved_relative = resolved.relative_to(self.root).as_posix()
+        if resolved_relative != relative:
+            self._check_names(resolved_relative, asked)
+        try:
+            stat = os.stat(resolved)
+        except OSError:
+            return resolved
+        self._check_not_secret_link(stat, asked)
+        if resolved_relative == relative:
+            # Kept for the request: a file swapped for a link since is still refused where it is opened.
+            self._confined.add(relative)
+        return resolved
+
+    def _check_names(self, relative: str, asked: str) -> None:
         parts = relative.split("/")
-        if any(is_secret_file(part) for part in parts) or is_secret_file(relative):
+        if is_secret_file(relative):
             raise ToolError(
                 f"{asked!r} may hold secrets (.env, keys, credentials): it is never read for the LLM"
             )
-        if parts[0] == ".git" or any(part in (".git", ".hg", ".svn") for part in parts):
+        if any(part.casefold() in (".git", ".hg", ".svn") for part in parts):
             raise ToolError(f"{asked!r} is inside version-control internals, which are not readable")
         if relative in self.allowed:
             return
         if self.rules.is_ignored_anywhere(relative):
             raise ToolError(f"{asked!r} is gitignored or excluded: it is not readable")
 
+    def _check_not_secret_link(self, stat: os.stat_result, asked: str) -> None:
+        # Only a file with more than one name can be a hard link; only then is the walk needed to know.
+        if stat.st_nlink > 1 and (stat.st_dev, stat.st_ino) in self.secret_inodes():
+            raise ToolError(
+                f"{asked!r} is a hard link to a secret file (.env, keys, credentials): it is never read for "
+                "the LLM"
+            )
+
+    def secret_inodes(self) -> set[tuple[int, int]]:
+        """(st_dev, st_ino) of the secret files in the walked folders (gitignored ones included)."""
+        self._walked()
+        return self._secret_inodes
+
     def read_text(self, relative: str) -> str:
-        """The text of an allowed file: ToolError when missing, too large, binary or not UTF-8."""
-        if relative in self.overlays:
-            return self.overlays[relative]
-        full = self.root / relative
-        if not full.exists():
-            raise ToolError(f"{relative!r} does not exist")
-        if not full.is_file():
-            raise ToolError(f"{relative!r} is not a file")
-        size = full.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ToolError(f"{relative!r} is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
-        data = full.read_bytes()
+        """The text of an allowed file: ToolError when hidden, missing, too large, binary or not UTF-8.
+
+        Confined again here, so no caller can read past the rules, and refused when the content itself is
+        a credential file (a service-account key, a kubeconfig) whatever its name.
+        """
+        resolved = self.confine(relative)
+        text = self.overlays[relative] if relative in self.overlays else self._read_disk(relative, resolved)
+        kind = secret_file_kind(text)
+        if kind is not None:
+            raise ToolError(f"{relative!r} is a {kind} file (credentials): it is never read for the LLM")
+        return text
+
+    def _read_disk(self, relative: str, resolved: Path) -> str:
+        # The resolved path has no symlink left: O_NOFOLLOW refuses one swapped in since, O_NONBLOCK a FIFO
+        # that would block the open, and the checks run on the opened file itself.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(resolved, flags)
+        except FileNotFoundError:
+            raise ToolError(f"{relative!r} does not exist") from None
+        except IsADirectoryError:
+            raise ToolError(f"{relative!r} is not a file") from None
+        with os.fdopen(fd, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            if not S_ISREG(stat.st_mode):
+                raise ToolError(f"{relative!r} is not a file")
+            self._check_not_secret_link(stat, relative)
+            if stat.st_size > MAX_FILE_BYTES:
+                raise ToolError(
+                    f"{relative!r} is too large ({stat.st_size} bytes; the limit is {MAX_FILE_BYTES})"
+                )
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ToolError(f"{relative!r} is too large (over {MAX_FILE_BYTES} bytes)")
         if b"\0" in data[:8192]:
             raise ToolError(f"{relative!r} is a binary file")
         try:
@@ -321,57 +390,58 @@ class Workspace:
         return relative in self.overlays or (self.root / relative).is_file()
 
     def files(self) -> list[str]:
-        """Every visible file (not ignored, not secret, not in a skipped folder), sorted; walked once."""
+        """Every visible file (what the scan walks, minus secret and hidden ones), sorted; walked once."""
         if self._files is None:
-            self._files = sorted(set(self._walk()) | {p for p in self.overlays if self._visible(p)})
+            visible = {
+                relative for relative, entry in self._walked() if self._walked_visible(relative, entry)
+            }
+            self._files = sorted(visible | {p for p in self.overlays if self.is_visible(p)})
         return self._files
 
-    def _visible(self, relative: str) -> bool:
+    def is_visible(self, relative: str) -> bool:
+        """Whether `confine` lets the agent see `relative`."""
         try:
-            self._check_visible(relative, relative)
+            self.confine(relative)
         except ToolError:
             return False
         return True
 
-    def _walk(self) -> Iterator[str]:
-        stack = [""]
-        count = 0
-        while stack:
-            folder = stack.pop()
-            if folder:
-                self.rules.load_gitignore(folder)
+    def _walked_visible(self, relative: str, entry: os.DirEntry[str]) -> bool:
+        """`confine` for a file the walk found, knowing what the walk already checked.
+
+        The walk applied the ignore rules to the file and every folder above it, never followed a symlinked
+        folder and passed no secret name: a file that is not itself a symlink is where its path says, and only
+        a hard link to a secret file is left to refuse. A symlink gets the whole check, on its target.
+        """
+        if entry.is_symlink():
+            return self.is_visible(relative)
+        if self._secret_inodes:  # no secret file in the walk: no hard link to one either
             try:
-                entries = sorted(
-                    os.scandir(self.root / folder if folder else self.root), key=lambda e: e.name
-                )
-            except OSError:
-                continue
-            subdirs = []
-            for entry in entries:
-                relative = f"{folder}/{entry.name}" if folder else entry.name
+                self._check_not_secret_link(entry.stat(follow_symlinks=False), relative)
+            except (ToolError, OSError):
+                return False
+        self._confined.add(relative)
+        return True
+
+    def _walked(self) -> list[tuple[str, os.DirEntry[str]]]:
+        """The scan's walk (once): the files it does not ignore, and where the secret files are."""
+        if self._walk_result is not None:
+            return self._walk_result
+        found: list[tuple[str, os.DirEntry[str]]] = []
+
+        def on_file(relative: str, entry: os.DirEntry[str], ignored: bool) -> None:
+            if is_secret_file(relative):
                 try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not is_skipped_dir_name(entry.name) and not self.rules.is_ignored(
-                            relative, is_dir=True
-                        ):
-                            if not (Path(entry.path) / "pyvenv.cfg").exists():
-                                subdirs.append(relative)
-                        continue
-                    if entry.is_symlink():
-                        target = Path(os.path.realpath(entry.path))
-                        if not target.is_file() or not target.is_relative_to(self.root):
-                            continue
-                    elif not entry.is_file(follow_symlinks=False):
-                        continue
+                    stat = entry.stat()  # through a symlink: the file it names is the secret one
                 except OSError:
-                    continue
-                if is_secret_file(entry.name) or self.rules.is_ignored(relative):
-                    continue
-                count += 1
-                if count > MAX_WALK_FILES:
                     return
-                yield relative
-            stack.extend(reversed(subdirs))
+                self._secret_inodes.add((stat.st_dev, stat.st_ino))
+            elif not ignored and len(found) < MAX_WALK_FILES:
+                found.append((relative, entry))
+
+        walk(self.root, self.rules, on_file=on_file)
+        self._walk_result = found
+        return found
 
 
 def _glob_spec(glob: str) -> pathspec.GitIgnoreSpec:
@@ -380,11 +450,16 @@ def _glob_spec(glob: str) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([glob])
 
 
+# Pathspecs are literal (a changed file named `*` must not select every file, `.env` included); names are
+# printed as they are; the repository's own fsmonitor command never runs.
+_GIT_OPTIONS = ("--literal-pathspecs", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false")
+
+
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # External diff drivers, textconv filters and core.fsmonitor run arbitrary commands: never for a read-only
     # tool (the first two are turned off per command, the monitor here).
     return subprocess.run(
-        ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", "-C", str(root), *args],
+        ["git", *_GIT_OPTIONS, "-C", str(root), *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -392,6 +467,117 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=GIT_TIMEOUT_SECONDS,
         check=False,
     )
+
+
+# Constructs whose meaning depends on what lies past a line's ends (\A, \Z, \G, lookarounds, turning
+# multi-line mode off): patterns with them are matched line by line only.
+_SEES_PAST_LINES = re.compile(r"\\[AZzG]|\(\?<?[=!]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
+
+
+class _LineSearch:
+    """A regular expression matched line by line, the way `search` promises, and fast.
+
+    Python's `re` holds the GIL for a whole match and cannot be stopped: `(x+x+)+y` on a long line froze every
+    thread of the server. The `regex` package matches with a timeout (CPU seconds) and releases the GIL while
+    it does. A timed call costs ~20 µs, too much for every line of a large workspace, so the whole file is
+    searched once in multi-line mode to find the lines a match touches (a superset of the matching lines for
+    the patterns it is used for), and only those lines are matched on their own.
+    """
+
+    def __init__(self, expression: str) -> None:
+        self.line = regex.compile(expression)
+        self.whole = (
+            None if _SEES_PAST_LINES.search(expression) else regex.compile(expression, regex.MULTILINE)
+        )
+
+    def matching_lines(self, text: str, deadline: float, relative: str) -> Iterator[tuple[int, str]]:
+        """(1-based number, line) of each line of `text` the pattern matches.
+
+        ToolError when one match runs away (catastrophic backtracking); `SearchTimeUp` when the search's time
+        is simply used up.
+        """
+        lines = text.split("\n")
+        if self.whole is None:
+            candidates: Iterable[int] = range(len(lines))
+        else:
+            candidates = self._candidate_lines(text, deadline, relative)
+        for index in candidates:
+            if _timed(self.line, lines[index], 0, deadline, f"{relative}:{index + 1}") is not None:
+                yield index + 1, lines[index]
+
+    def _candidate_lines(self, text: str, deadline: float, relative: str) -> Iterator[int]:
+        """The 0-based lines that whole-text matches touch, in order, each once."""
+        assert self.whole is not None
+        position = counted = line = 0  # `line` is the line of offset `counted`
+        while position <= len(text):
+            found = _timed(self.whole, text, position, deadline, relative)
+            if found is None:
+                return
+            end = max(found.start(), found.end() - 1)  # the match's last character
+            line += text.count("\n", counted, found.start())
+            last = line + text.count("\n", found.start(), end)
+            yield from range(line, last + 1)
+            newline = text.find("\n", end)
+            if newline < 0:
+                return
+            position = counted = newline + 1
+            line = last + 1
+
+
+class SearchTimeUp(Exception):
+    """The search's time ran out between or within ordinary matches: the hits so far are the answer."""
+
+
+# One match that runs this long is runaway backtracking, not the end of a long search.
+RUNAWAY_MATCH_SECONDS = 1.0
+
+
+def _timed(
+    pattern: regex.Pattern[str], text: str, position: int, deadline: float, where: str
+) -> regex.Match[str] | None:
+    """`pattern.search(text, position)` within what is left of the search's time (CPU seconds, GIL released)."""
+    started = time.monotonic()
+    if started >= deadline:
+        raise SearchTimeUp
+    try:
+        return pattern.search(text, position, timeout=deadline - started, concurrent=True)
+    except TimeoutError:
+        if time.monotonic() - started < RUNAWAY_MATCH_SECONDS:
+            raise SearchTimeUp from None
+        raise ToolError(
+            f"the regex was stopped at the search's time limit of {MAX_SEARCH_SECONDS:.0f} s while matching "
+            f"{where}: it backtracks catastrophically (nested repeats such as (x+x+)+y). Use a simpler "
+            "pattern or narrow the glob"
+        ) from None
+
+
+_DIFF_HEADER = "diff --git a/"
+
+
+def _diff_sections(diff: str) -> list[tuple[str | None, str]]:
+    """A unified diff cut into per-file sections, each with its path (None when the header is quoted or odd).
+
+    Without renames both sides of a header name the same path (`diff --git a/P b/P`), which is how P is told
+    apart even when it contains " b/". git C-quotes names with control characters, quotes or backslashes;
+    those sections get None, and so are never shown.
+    """
+    sections: list[tuple[str | None, str]] = []
+    for chunk in re.split(r"(?m)^(?=diff --git )", diff):
+        if not chunk:
+            continue
+        header = chunk.split("\n", 1)[0]
+        path: str | None = None
+        if header.startswith(_DIFF_HEADER):
+            rest = header[len(_DIFF_HEADER) :]
+            half = (len(rest) - 3) // 2
+            if half > 0 and rest == rest[:half] + " b/" + rest[:half]:
+                path = rest[:half]
+        sections.append((path, chunk))
+    return sections
+
+
+def _hidden_note(count: int) -> str:
+    return f"[{count} changed file(s) not shown: gitignored or secret files]\n" if count else ""
 
 
 # -- the tools -----------------------------------------------------------------------------------------------
@@ -504,17 +690,18 @@ class AgentTools:
         if len(params.regex) > MAX_PATTERN_CHARS:
             raise ToolError(f"regex is too long (limit {MAX_PATTERN_CHARS} characters)")
         try:
-            pattern = re.compile(params.regex)
-        except re.error as exc:
+            pattern = _LineSearch(params.regex)
+        except regex.error as exc:
             raise ToolError(f"invalid regex: {exc}") from None
         spec = _glob_spec(params.glob) if params.glob else None
         deadline = time.monotonic() + MAX_SEARCH_SECONDS
+        time_up = f"[... search stopped after {MAX_SEARCH_SECONDS:.0f} s; narrow the glob]"
         hits: list[str] = []
         for relative in self.workspace.files():
             if spec is not None and not spec.match_file(relative):
                 continue
             if time.monotonic() > deadline:
-                hits.append(f"[... search stopped after {MAX_SEARCH_SECONDS:.0f} s; narrow the glob]")
+                hits.append(time_up)
                 break
             try:
                 text = self.workspace.read_text(relative)
@@ -522,18 +709,23 @@ class AgentTools:
                 continue
             # Search the redacted text, so a guessed secret cannot be confirmed by whether it matches.
             clean = redact(text)
-            file_hit = False
-            for number, line in enumerate(clean.text.split("\n"), start=1):
-                if pattern.search(line):
-                    file_hit = True
+            found_before = len(hits)
+            stopped = False
+            try:
+                for number, line in pattern.matching_lines(clean.text, deadline, relative):
                     shown = line.rstrip("\r")
                     if len(shown) > MAX_SEARCH_LINE_CHARS:
                         shown = shown[:MAX_SEARCH_LINE_CHARS] + " [...]"
                     hits.append(f"{relative}:{number}: {shown}")
                     if len(hits) >= MAX_SEARCH_MATCHES:
                         break
-            if file_hit:
+            except SearchTimeUp:
+                stopped = True
+            if len(hits) > found_before:
                 self.redactions.note(clean)
+            if stopped:
+                hits.append(time_up)
+                break
             if len(hits) >= MAX_SEARCH_MATCHES:
                 hits.append(f"[... stopped at {MAX_SEARCH_MATCHES} matches; narrow the regex or glob]")
                 break
@@ -559,26 +751,33 @@ class AgentTools:
         changed = [n for n in names.stdout.split("\0") if n]
         if limit is not None:
             changed = [n for n in changed if n == limit or n.startswith(limit + "/")]
-        visible = [n for n in changed if self._diffable(n)]
-        hidden = len(changed) - len(visible)
-        note = f"[{hidden} changed file(s) not shown: gitignored or secret files]\n" if hidden else ""
+        # A deleted file is judged by its names; an existing one also by where it leads and what it links.
+        visible = [n for n in changed if self.workspace.is_visible(n)]
         if not visible:
-            return note + "no uncommitted changes" + (f" under {limit!r}" if limit else "")
+            return (
+                _hidden_note(len(changed)) + "no uncommitted changes" + (f" under {limit!r}" if limit else "")
+            )
+        # Paths go to git literally (`--literal-pathspecs` in `_git`): a file named `*` is that file, not a
+        # glob for all of them. Past a few thousand the command line would be too long; the sections are
+        # filtered below in any case.
+        pathspecs = visible if len(visible) <= MAX_DIFF_PATHSPECS else ([limit] if limit else [])
         diff = _git(
-            root, "diff", "--relative", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", base,
-            "--", *visible,
+            root, "diff", "--relative", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+            "--src-prefix=a/", "--dst-prefix=b/", base, "--", *pathspecs,
         )  # fmt: skip
         if diff.returncode != 0:
             raise ToolError(f"git diff failed: {diff.stderr.strip()}")
-        return note + self.redactions.clean(diff.stdout)
-
-    def _diffable(self, relative: str) -> bool:
-        # A deleted file cannot be resolved on disk but its path still says whether it is hidden.
-        try:
-            self.workspace._check_visible(relative, relative)
-        except ToolError:
-            return False
-        return True
+        # Whatever git printed, only the sections of visible files that are not credentials by content go on.
+        shown = set(visible)
+        kept = [
+            section
+            for path, section in _diff_sections(diff.stdout)
+            if path in shown and secret_file_kind(section) is None
+        ]
+        note = _hidden_note(len(changed) - len(kept))
+        if not kept:
+            return note + "no uncommitted changes" + (f" under {limit!r}" if limit else "")
+        return note + self.redactions.clean("".join(kept))
 
     # -- propose_edits --------------------------------------------------------------------------------------
 

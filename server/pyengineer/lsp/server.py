@@ -246,6 +246,9 @@ class PyengineerServer(LanguageServer):
         self.session = Session()
         # Git, disk and analysis work runs here, never on the message loop.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pyengineer-work")
+        # Agent requests wait on the network for minutes and run the model's searches: their own threads, so
+        # that however many run, diagnostics always have the pool above.
+        self.agent_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pyengineer-agent")
         self.log_handler = ClientLogHandler(self.window_log_message)
         self.pending_diagnostics: dict[str, asyncio.Task[None]] = {}
         # uri -> (document version, generation, findings); the generation changes when the workspace does.

@@ -154,8 +154,18 @@ class WalkResult:
     folders: list[str] = field(default_factory=list)  # every folder walked ("" for the root)
 
 
-def walk(root: Path, rules: IgnoreRules, on_dir: Callable[[str], None] | None = None) -> WalkResult:
-    """Every non-ignored Python file and marker under root (paths relative, posix)."""
+def walk(
+    root: Path,
+    rules: IgnoreRules,
+    on_dir: Callable[[str], None] | None = None,
+    on_file: Callable[[str, os.DirEntry[str], bool], None] | None = None,
+) -> WalkResult:
+    """Every non-ignored Python file and marker under root (paths relative, posix).
+
+    `on_file(relative, entry, ignored)` sees every file of the walked folders, ignored or not (a regular file,
+    or a symlink to a file inside the root): the agent lists its visible files from it, and learns where the
+    secret files are.
+    """
     result = WalkResult()
     real_root = os.path.realpath(root)
     stack = [""]
@@ -199,7 +209,10 @@ def walk(root: Path, rules: IgnoreRules, on_dir: Callable[[str], None] | None = 
                     continue
             except OSError:
                 continue
-            if rules.is_ignored(relative):
+            ignored = rules.is_ignored(relative)
+            if on_file is not None:
+                on_file(relative, entry, ignored)
+            if ignored:
                 continue
             if entry.name.endswith((".py", ".pyi")):
                 result.python_files.append(relative)

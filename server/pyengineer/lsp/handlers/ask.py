@@ -140,12 +140,12 @@ async def resolve_agent_action(ls: PyengineerServer, action: types.CodeAction) -
 async def _run_cancellable(
     ls: PyengineerServer, work: partial[AgentResult], cancel: threading.Event
 ) -> AgentResult:
-    """Run the agent in the worker pool; return as soon as `cancel` is set.
+    """Run the agent in its own pool (never the diagnostics'); return as soon as `cancel` is set.
 
     The agent closes its HTTP stream at once on cancel and wakes from a wait between retries; the editor's
     request is answered now either way, and the thread ends on its own a moment later.
     """
-    future = asyncio.get_running_loop().run_in_executor(ls.executor, work)
+    future = asyncio.get_running_loop().run_in_executor(ls.agent_executor, work)
     # When we stop waiting, the thread's own outcome (usually AgentCancelledError) is not news: consume it.
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
     while True:
@@ -429,7 +429,8 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
     progress = WorkProgress(ls, cancel, "agent")
     await progress.begin("python-engineer: drafting the hand-off")
     try:
-        result = await ls.run_sync(
+        result = await asyncio.get_running_loop().run_in_executor(
+            ls.agent_executor,
             partial(
                 run_agent,
                 request,
@@ -437,7 +438,7 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
                 api_key=ls.session.api_key,
                 on_progress=progress.report,
                 cancel=cancel,
-            )
+            ),
         )
     except asyncio.CancelledError:
         cancel.set()

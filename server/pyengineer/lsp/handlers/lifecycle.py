@@ -107,6 +107,7 @@ def register(server: PyengineerServer) -> None:
         for task in list(ls.pending_diagnostics.values()):
             task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)
+        ls.agent_executor.shutdown(wait=False, cancel_futures=True)
 
     @server.feature(types.SET_TRACE)
     def set_trace(ls: PyengineerServer, params: types.SetTraceParams) -> None:
