@@ -229,6 +229,12 @@ def test_malformed_input_is_an_error_on_stderr_and_not_a_block(tmp_path: Path) -
         assert result.stderr.startswith("pyengineer guard: ")
 
 
+def install(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYENGINEER, "guard", "--install", "claude"], cwd=project, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_install_merges_into_existing_settings_and_is_idempotent(git_repo: RepoFactory) -> None:
     repo = git_repo(commit=True)
     settings = repo.root / ".claude" / "settings.json"

@@ -255,19 +255,21 @@ def _branch_status(path: Path, files: list[str]) -> BranchStatus:
             if pattern != git.branch
             else f"'{pattern}' is listed in protected-branches"
         )
+    carried = {
+        "branch",
+        "detached",
+        "unborn",
+        "protected",
+        "dirty",
+        "untracked",
+        "upstream",
+        "ahead",
+        "behind",
+    }
     return BranchStatus(
+        **git.model_dump(include=carried | {"operation"}),
         repository=git.toplevel,
-        branch=git.branch,
-        detached=git.detached,
-        unborn=git.unborn,
-        protected=git.protected,
         protected_reason=reason,
-        dirty=git.dirty,
-        untracked=git.untracked,
-        upstream=git.upstream,
-        ahead=git.ahead,
-        behind=git.behind,
-        operation=git.operation,
         suggested_branches=suggestions,
         advice=advice,
     )
