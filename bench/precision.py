@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule", action="append", help="only run and report these rules (repeatable)")
     parser.add_argument("--sample", type=int, default=SAMPLE, help=f"sample size per rule (default {SAMPLE})")
     parser.add_argument(
-        "--todo", action="store_true", help="write the unlabelled sample with context to bench/results/todo-*"
+        "--todo", action="store_true", help="write the unlabelled sample with context beside the corpus cache"
     )
     parser.add_argument("--show", type=int, default=5, help="unlabelled findings to print per rule")
     args = parser.parse_args(argv)
@@ -555,9 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     name = "precision-quick" if args.quick else "precision"
     if args.todo and todo:
-        todo_path = RESULTS / f"todo-{name}.txt"
+        todo_path = cache / f"todo-{name}.txt"  # beside the corpus: never committed
         todo_path.write_text("\n".join(todo) + "\n", encoding="utf-8")
-        print(f"\nunlabelled sample with context: {todo_path.relative_to(REPO)}")
+        print(f"\nunlabelled sample with context: {todo_path}")
     out = {
         "corpus_version": version,
         "commit": commit,
