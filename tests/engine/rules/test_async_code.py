@@ -256,3 +256,62 @@ def test_pe302_does_not_offer_def_when_the_endpoint_awaits(tmp_path: Path) -> No
 def test_pe302_is_only_for_fastapi_or_starlette_workspaces(tmp_path: Path) -> None:
     # A Flask workspace with no fastapi import: the rule is not relevant.
     assert check(tmp_path, "PE302", "async def f(db):\n    db.commit()\n", frameworks=("flask",)) == []
+
+
+def test_awaited_calls_are_not_blocking_whatever_the_annotation(tmp_path: Path) -> None:
+    # prefect's run_history: `session: sa.orm.Session` that is an AsyncSession at run time, and awaited.
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import sqlalchemy as sa
+
+
+        async def run_history(session: sa.orm.Session, counts):
+            result = await session.execute(counts)
+            return result.all()
+        """,
+    )
+    assert findings == []
+
+
+def test_tests_that_block_on_purpose_are_not_reported_but_polling_is(tmp_path: Path) -> None:
+    text = """
+    import sqlite3
+    import time
+
+
+    async def test_keepalive_timeout_sync_sleep(client):
+        await client.get("/")
+        time.sleep(0.5)  # a harder case than asyncio.sleep, on purpose
+        db = sqlite3.connect("fixture.db")
+
+
+    async def wait_for_state(client):
+        for _ in range(10):
+            if await client.ready():
+                return
+            time.sleep(0.1)
+    """
+    findings = check(tmp_path, "PE301", text, relative="tests/test_client.py")
+    assert [f.data["function"] for f in findings] == ["wait_for_state"]
+    # The same code outside the tests is reported everywhere.
+    assert len(check(tmp_path, "PE301", text, relative="app/client.py")) == 3
+
+
+def test_requests_session_calls_block_too(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import requests
+
+
+        async def fetch(url):
+            first = requests.Session().get(url)
+            with requests.Session() as session:
+                second = session.post(url, json={})
+            return first, second
+        """,
+    )
+    assert [f.data["call"] for f in findings] == ["requests.Session().get()", "requests.Session().post()"]

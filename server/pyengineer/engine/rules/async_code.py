@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pyengineer.engine.code_kinds import is_test_path
 from pyengineer.engine.import_edits import need_module
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, assigned_names, assignment, syntax_index
@@ -76,7 +77,43 @@ def _http_instead(context: WorkspaceContext, source_imports: frozenset[str]) -> 
     return "`httpx.AsyncClient`, or run it with `await asyncio.to_thread(...)`"
 
 
-def _blocking_library_call(index: SyntaxIndex, call: ast.Call, context: WorkspaceContext) -> Blocking | None:
+def _requests_session(index: SyntaxIndex, node: ast.expr, func: FunctionNode) -> bool:
+    """`requests.Session()`, or a name bound to one in `func` (`s = requests.Session()`, `with ... as s`)."""
+    if isinstance(node, ast.Call):
+        return index.qualified_name(node.func) in ("requests.Session", "requests.sessions.Session")
+    if not isinstance(node, ast.Name):
+        return False
+    for inner in ast.walk(func):
+        if isinstance(inner, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == node.id for t in inner.targets
+        ):
+            if _requests_session(index, inner.value, func):
+                return True
+        elif (
+            isinstance(inner, ast.withitem)
+            and isinstance(inner.optional_vars, ast.Name)
+            and inner.optional_vars.id == node.id
+            and _requests_session(index, inner.context_expr, func)
+        ):
+            return True
+    return False
+
+
+def _blocking_library_call(
+    index: SyntaxIndex, call: ast.Call, context: WorkspaceContext, func: FunctionNode
+) -> Blocking | None:
+    target = call.func
+    if (
+        isinstance(target, ast.Attribute)
+        and target.attr in _HTTP_VERBS
+        and _requests_session(index, target.value, func)
+    ):
+        return Blocking(
+            call,
+            f"requests.Session().{target.attr}()",
+            _http_instead(context, index.source.imported_top_levels),
+            "http",
+        )
     name = index.qualified_name(call.func)
     if name is None or not index.imported(call.func):
         return None
@@ -207,16 +244,34 @@ def _blocking_calls(inp: RuleInput) -> list[tuple[ast.AsyncFunctionDef, Blocking
 
     def compute() -> list[tuple[ast.AsyncFunctionDef, Blocking]]:
         found: list[tuple[ast.AsyncFunctionDef, Blocking]] = []
+        in_tests = is_test_path(inp.source.relative)
         for call in index.of_type(ast.Call):
             coroutine = index.coroutine(call)
-            if coroutine is None:
+            if coroutine is None or isinstance(index.parent(call), ast.Await):
+                continue  # an awaited call is async, whatever its receiver is annotated as
+            blocking = _blocking_library_call(index, call, inp.context, coroutine) or _orm_call(
+                index, call, coroutine
+            )
+            if blocking is None or (in_tests and _on_purpose_in_test(index, blocking, coroutine)):
                 continue
-            blocking = _blocking_library_call(index, call, inp.context) or _orm_call(index, call, coroutine)
-            if blocking is not None:
-                found.append((coroutine, blocking))
+            found.append((coroutine, blocking))
         return found
 
     return index.memo(f"pe3.blocking.{id(inp.context)}", compute)
+
+
+def _on_purpose_in_test(index: SyntaxIndex, blocking: Blocking, coroutine: ast.AsyncFunctionDef) -> bool:
+    """In a test, blocking is usually the point: a lone `time.sleep` lets wall-clock time pass (a timeout, a
+    keep-alive), a `sqlite3.connect` builds a fixture. A sleep inside a loop polls for something the event loop
+    should be doing meanwhile, and that is the bug this rule is for (measured on the corpus: bench/precision)."""
+    if blocking.kind == "sleep":
+        for ancestor in index.ancestors(blocking.call):
+            if ancestor is coroutine:
+                return True
+            if isinstance(ancestor, ast.For | ast.While | ast.AsyncFor):
+                return False
+        return True
+    return blocking.kind in ("db", "subprocess")
 
 
 # -- fixes ---------------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import ast
 import bisect
 import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 
+from pyengineer.engine.code_kinds import is_example_path, is_test_path
 from pyengineer.engine.import_edits import need_module
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.source import ParsedSource
@@ -80,26 +80,6 @@ def _where_from(inp: RuleInput) -> str:
     if inp.context.uses("pydantic") and inp.context.uses("fastapi"):
         return "load it with pydantic-settings (`BaseSettings`) from the environment or a git-ignored `.env`"
     return "read it from the environment (`os.environ[...]`) or a secret manager"
-
-
-_TEST_PARTS = frozenset({"tests", "test", "testing", "testapp"})
-_EXAMPLE_PARTS = frozenset({"examples", "example", "docs", "docs_src", "doc", "samples", "sample", "demo"})
-
-
-def _is_test_file(relative: str) -> bool:
-    """Test code: `test_*.py`, `*_test.py`, Django's `tests.py`, `conftest.py`, or under a tests folder."""
-    path = PurePosixPath(relative)
-    name = path.name
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name in ("tests.py", "conftest.py")
-        or bool(_TEST_PARTS & set(path.parts[:-1]))
-    )
-
-
-def _is_example_file(relative: str) -> bool:
-    return bool(_EXAMPLE_PARTS & set(PurePosixPath(relative).parts[:-1]))
 
 
 # Token formats that are secret by their shape alone, whoever wrote them and wherever: reported in test and
@@ -223,7 +203,7 @@ def hard_coded_secret(inp: RuleInput) -> Iterator[Finding]:
         return
     index = syntax_index(inp.source)
     offsets = _Offsets(text)
-    in_tests = _is_test_file(inp.source.relative) or _is_example_file(inp.source.relative)
+    in_tests = is_test_path(inp.source.relative) or is_example_path(inp.source.relative)
     taken: set[int] = set()
     for match in matches:
         line, col = offsets.position(match.start)
