@@ -127,6 +127,144 @@ def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built
     return (found, node) if found is not None else None
 
 
+# -- where an interpolated part goes: a value (injectable, and a placeholder can take it) or an identifier ----
+
+# The SQL before a value: a comparison, LIKE, LIMIT/OFFSET, BETWEEN, or inside `IN (...)` / `VALUES (...)`.
+_VALUE_BEFORE = re.compile(
+    r"(?:[=<>]|\b(?:i?like|limit|offset|between)|\b(?:in|values)\s*\([^()]*)\s*$", re.IGNORECASE
+)
+_BINDABLE_STATEMENT = re.compile(
+    r"\s*\(?\s*(?:select|insert|update|delete|with|replace|merge)\b", re.IGNORECASE
+)
+_PLACEHOLDERS_TEXT = re.compile(r"\?|%s|:\w+|\$\d")
+_FORMAT_FIELD = re.compile(r"\{\{|\}\}|\{([^{}!:]*)(?:![rsa])?(?::[^{}]*)?\}")
+_PERCENT_FIELD = re.compile(r"%%|%(?:\(([^)]*)\))?[-#0 +]*\d*(?:\.\d+)?([sdifr])")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One interpolated part of a SQL string and where it lands."""
+
+    node: ast.expr | None  # None when the part cannot be told (a dict of % values)
+    position: str  # value | quoted (inside a '...' literal) | whole-quoted ('{x}') | identifier
+    constant: bool  # an UPPER_CASE name, a number, int(...): not user input
+
+
+def _quoted(prefix: str) -> bool:
+    """Inside a single-quoted SQL literal after `prefix` (doubled quotes escape one)."""
+    return prefix.replace("''", "").count("'") % 2 == 1
+
+
+def _position(prefix: str, following: str) -> str:
+    if _quoted(prefix):
+        whole = prefix.endswith("'") and following.startswith("'")
+        return "whole-quoted" if whole else "quoted"
+    return "value" if _VALUE_BEFORE.search(prefix) else "identifier"
+
+
+def _constant_part(index: SyntaxIndex, node: ast.expr | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, ast.FormattedValue):
+        return _constant_part(index, node.value)
+    if isinstance(node, ast.Constant):
+        return True
+    if _is_static(index, node):
+        return True
+    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+    if name and name.lstrip("_").isupper():
+        return True  # a constant, imported or a class attribute (`DEFAULT_WORKSPACE_NAME`, `self.TABLE`)
+    if isinstance(node, ast.Call):
+        callee = node.func.id if isinstance(node.func, ast.Name) else ""
+        if callee in ("int", "float", "len", "bool"):
+            return True
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+            # `",".join("?" * len(ids))`: placeholders, the values are bound.
+            return bool(_PLACEHOLDERS_TEXT.search(_literal_text(node)))
+    return False
+
+
+def _parts(index: SyntaxIndex, node: ast.expr) -> list[_Part]:
+    """The interpolated parts of the string `node` builds, each with where it lands in the SQL."""
+    parts: list[_Part] = []
+    if isinstance(node, ast.JoinedStr):
+        prefix = ""
+        for i, value in enumerate(node.values):
+            if isinstance(value, ast.Constant):
+                prefix += str(value.value)
+                continue
+            following = node.values[i + 1] if i + 1 < len(node.values) else None
+            after = str(following.value) if isinstance(following, ast.Constant) else ""
+            parts.append(_Part(value, _position(prefix, after), _constant_part(index, value)))
+            prefix += "?"
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
+        template = str(node.left.value)
+        values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+        n = 0
+        for m in _PERCENT_FIELD.finditer(template):
+            if m.group(0) == "%%":
+                continue
+            item = values[n] if m.group(1) is None and n < len(values) else None
+            if m.group(1) is None:
+                n += 1
+            position = _position(template[: m.start()], template[m.end() :])
+            numeric = m.group(2) in "dif"
+            parts.append(_Part(item, position, numeric or _constant_part(index, item)))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        template = str(getattr(node.func.value, "value", ""))
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        n = 0
+        for m in _FORMAT_FIELD.finditer(template):
+            if m.group(1) is None:
+                continue
+            field = m.group(1).split(".", 1)[0].split("[", 1)[0]
+            argument: ast.expr | None
+            if field == "":
+                argument = node.args[n] if n < len(node.args) else None
+                n += 1
+            elif field.isdigit():
+                argument = node.args[int(field)] if int(field) < len(node.args) else None
+            else:
+                argument = keywords.get(field)
+            position = _position(template[: m.start()], template[m.end() :])
+            parts.append(_Part(argument, position, _constant_part(index, argument)))
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        operands: list[ast.expr] = []
+
+        def flatten(n: ast.expr) -> None:
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
+                flatten(n.left)
+                flatten(n.right)
+            else:
+                operands.append(n)
+
+        flatten(node)
+        prefix = ""
+        for i, operand in enumerate(operands):
+            if isinstance(operand, ast.Constant) and isinstance(operand.value, str):
+                prefix += operand.value
+                continue
+            if isinstance(operand, ast.JoinedStr):
+                inner = _parts(index, operand)
+                parts.extend(inner)
+                prefix += _literal_text(operand)
+                continue
+            following = operands[i + 1] if i + 1 < len(operands) else None
+            after = (
+                following.value
+                if isinstance(following, ast.Constant) and isinstance(following.value, str)
+                else ""
+            )
+            parts.append(_Part(operand, _position(prefix, after), _constant_part(index, operand)))
+            prefix += "?"
+    return parts
+
+
+def _injectable(parts: list[_Part]) -> bool:
+    """A non-constant part lands where SQL takes a value: that is what a quote in the data breaks."""
+    return any(p.position != "identifier" and not p.constant for p in parts)
+
+
 def _style(index: SyntaxIndex, is_text: bool, method: str) -> str:
     """The driver's placeholder style: `:name`, `?`, `%s` or `$1`."""
     if is_text:
@@ -286,6 +424,11 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
         built, shown = resolved
         if not (is_text or is_read_sql) and not _SQL_WORDS.search(built.literal):
             continue  # `executor.execute(f"...")` that is not SQL
+        parts = _parts(index, built.node)
+        if not _injectable(parts):
+            # Identifiers (table and column names), constants and placeholder lists: no placeholder can take
+            # an identifier, and a constant is no one's input (measured on the corpus: bench/precision).
+            continue
         style = _style(index, is_text, method)
         placeholder = {
             ":name": '`:name` placeholders with the values passed separately (`text("... WHERE id = :id")`, '
@@ -297,7 +440,22 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
         }[style]
         via = f" (built in `{index.snippet(shown, 30)}`)" if shown is not built.node else ""
         fixes: tuple[Fix, ...] = ()
-        if isinstance(built.node, ast.JoinedStr) and shown is argument and built.node is argument and style:
+        # The fix binds every part, so it is offered only when every part is a whole value: never for an
+        # identifier (`SET ROLE {r}`, `FROM {table}`), never inside a quoted literal (`LIKE '%{x}%'`).
+        bindable = all(
+            p.position in ("value", "whole-quoted")
+            or (isinstance(p.node, ast.FormattedValue) and _is_static(index, p.node.value))  # kept as is
+            for p in parts
+        )
+        # Utility statements (`SET ...`, `ALTER ...`, `CREATE ...`) take no bound parameters on the server.
+        bindable = bindable and bool(_BINDABLE_STATEMENT.match(built.literal))
+        if (
+            bindable
+            and isinstance(built.node, ast.JoinedStr)
+            and shown is argument
+            and built.node is argument
+            and style
+        ):
             fix = _fstring_fix(index, call, built.node, style, is_text)
             fixes = (fix,) if fix is not None else ()
         yield Finding(
