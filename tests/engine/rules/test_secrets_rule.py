@@ -10,6 +10,7 @@ from tests.engine.rules.rule_harness import check, fixed_text
 
 # Built at run time so that this test file does not itself hold a token-shaped literal.
 STRIPE_LIKE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+OPENAI_LIKE = "sk-" + "1234567890abcdefghijklmnopqrstuvwxyz"
 
 
 def test_secret_assignment_is_reported_and_moved_to_the_environment(tmp_path: Path) -> None:
@@ -151,3 +152,27 @@ def test_a_secret_phrase_and_a_real_database_password_are_found(tmp_path: Path) 
     assert (
         line[findings[0].range.start.character : findings[0].range.end.character] == "super secret jwt secret"
     )
+
+
+def test_class_paths_urls_documentation_and_prose_are_not_secrets(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE802",
+        f'''
+        from pydantic import Field
+
+        AUTH_CONFIGS = {"no_auth": "feast.permissions.auth_model.NoAuthConfig"}
+        _DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
+        password_description = "The user's password for authentication"
+        MESSAGE = "URIs of the form 'models://scope:prefix@databricks/model-name' are deprecated"
+
+
+        class Secret:
+            value: str = Field(examples=[{"username": "johndoe", "password": "s3cr3t"}])
+
+
+        def scorer():
+            """Flags outputs like: {OPENAI_LIKE}"""
+        ''',
+    )
+    assert findings == []

@@ -107,7 +107,13 @@ _VENDOR_KINDS = frozenset(
 )
 # A value shaped like a name (`add_title`, `mlflow.trace.session`, `tests/page.html`, `MASTER_ADDR`) is the
 # name of a field, a key or an environment variable, not a credential.
-_KEY_LIKE = re.compile(r"[a-z][a-z0-9]*(?:[._\-/:]+[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+")
+_KEY_LIKE = re.compile(
+    r"[a-z][a-z0-9]*(?:[._\-/:]+[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+"
+    r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"  # a dotted path: `feast.permissions.auth_model.NoAuthConfig`
+    r"|https?://[^\s:@/]+(?::\d+)?(?:/\S*)?"  # a URL with no credentials in it
+)
+# Keyword arguments whose strings document a field: `Field(examples=[{"password": "s3cr3t"}])`.
+_DOCUMENTING_KEYWORDS = frozenset({"examples", "example", "description", "help", "help_text", "doc"})
 _LOCAL_HOSTS = frozenset(
     {"localhost", "127.0.0.1", "0.0.0.0", "::1", "example.com", "example.org", "host", ""}
 )
@@ -128,6 +134,16 @@ def _is_docstring(index: SyntaxIndex, literal: ast.Constant) -> bool:
     return isinstance(parent, ast.Expr)
 
 
+def _documents(index: SyntaxIndex, literal: ast.Constant) -> bool:
+    """The literal is inside a documenting keyword argument (`examples=[...]`, `help="..."`)."""
+    for ancestor in index.ancestors(literal):
+        if isinstance(ancestor, ast.keyword):
+            return ancestor.arg in _DOCUMENTING_KEYWORDS
+        if isinstance(ancestor, ast.stmt):
+            return False
+    return False
+
+
 def _credible_assignment(match: SecretMatch, value: str) -> bool:
     """A literal assigned to a secret-sounding name that looks like a secret, not like the name of one."""
     name = match.name or ""
@@ -137,13 +153,15 @@ def _credible_assignment(match: SecretMatch, value: str) -> bool:
     if value.lower().replace("-", "_") == name.rsplit(".", 1)[-1].lower():
         return False  # `CLIENT_SECRET = "client_secret"`: the field's own name
     if kind == "password":
-        return len(value) >= 4
+        return len(value) >= 4 and " " not in value.strip()  # with spaces it is prose (`*_description`)
     return _secret_looking(value)
 
 
 def _credible_url_password(literal: ast.Constant) -> bool:
     """`postgresql://app:s3cr3t@db.internal/app`, not a demo URL on localhost with `scott:tiger`."""
     value = literal.value if isinstance(literal.value, str) else ""
+    if any(c.isspace() for c in value.strip()):
+        return False  # a sentence that mentions a URI form (`'models://scope:prefix@databricks/...'`)
     at = value.find("@")
     if at < 0:
         return True
@@ -232,14 +250,20 @@ def _credible(
     index: SyntaxIndex | None, match: SecretMatch, literal: ast.Constant | None, value: str, in_tests: bool
 ) -> bool:
     """Whether a match of the shared (deliberately broad: it redacts) detector is worth a finding here."""
+    if (
+        index is not None
+        and literal is not None
+        and (_is_docstring(index, literal) or _documents(index, literal))
+    ):
+        return False  # examples in documentation (`sk-1234567890abcdef...` in a docstring) are fakes
     if match.kind in _VENDOR_KINDS:
         return True
     if in_tests:
         return False
     if index is None:
         return True  # a file that does not parse: the text is all there is
-    # In Python, a secret is a string literal: not a comment, not `password=password2`, not a docstring.
-    if literal is None or _is_docstring(index, literal):
+    # In Python, a secret is a string literal: not a comment, not `password=password2`.
+    if literal is None:
         return False
     if match.kind == ASSIGNMENT_KIND:
         # The whole literal is the value (not `"friends?access_token=..."` inside a longer string).
