@@ -161,14 +161,14 @@ def test_class_paths_urls_documentation_and_prose_are_not_secrets(tmp_path: Path
         f'''
         from pydantic import Field
 
-        AUTH_CONFIGS = {"no_auth": "feast.permissions.auth_model.NoAuthConfig"}
+        AUTH_CONFIGS = {{"no_auth": "feast.permissions.auth_model.NoAuthConfig"}}
         _DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
         password_description = "The user's password for authentication"
         MESSAGE = "URIs of the form 'models://scope:prefix@databricks/model-name' are deprecated"
 
 
         class Secret:
-            value: str = Field(examples=[{"username": "johndoe", "password": "s3cr3t"}])
+            value: str = Field(examples=[{{"username": "johndoe", "password": "s3cr3t"}}])
 
 
         def scorer():
