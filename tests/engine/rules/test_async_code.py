@@ -315,3 +315,49 @@ def test_requests_session_calls_block_too(tmp_path: Path) -> None:
         """,
     )
     assert [f.data["call"] for f in findings] == ["requests.Session().get()", "requests.Session().post()"]
+
+
+def test_engine_and_session_factory_imported_from_another_module(tmp_path: Path) -> None:
+    # The workspace index records module-level sync engines and session factories (a cross-file fact), so a
+    # coroutine in another module that uses them is found; an async engine is not.
+    from pyengineer.checking import check_paths
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["sqlalchemy"]\n')
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "db.py").write_text(
+        dedent(
+            """
+            from sqlalchemy import create_engine
+            from sqlalchemy.ext.asyncio import create_async_engine
+            from sqlalchemy.orm import sessionmaker
+
+            engine = create_engine("sqlite:///shop.db")
+            async_engine = create_async_engine("sqlite+aiosqlite:///shop.db")
+            SessionLocal = sessionmaker(bind=engine)
+            """
+        )
+    )
+    (tmp_path / "app" / "jobs.py").write_text(
+        dedent(
+            """
+            from sqlalchemy import text
+
+            from app.db import SessionLocal, async_engine, engine
+            from .db import engine as same_engine
+
+
+            async def nightly() -> None:
+                with engine.connect() as conn:
+                    conn.execute(text("DELETE FROM carts"))
+                with SessionLocal() as session:
+                    session.commit()
+                same_engine.begin()
+                async with async_engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            """
+        )
+    )
+    (project,) = check_paths([tmp_path], {"select": ["PE301"]})
+    calls = sorted(f.data["call"] for f in project.findings)
+    assert calls == ["engine.connect()", "same_engine.begin()", "session.commit()"]
