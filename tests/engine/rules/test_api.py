@@ -524,6 +524,8 @@ def test_pe401_control_fields_hand_offs_and_raw_bytes_are_not_reported(tmp_path:
             action = request.POST.get("action")
             if action == "publish" or request.POST.get("mode") == "draft":
                 return None
+            if "order_action" in request.POST:
+                return self.handle(request, request.POST["order_action"])
             redirect_to = request.POST.get("next", None)
             return redirect_to
 

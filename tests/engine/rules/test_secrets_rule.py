@@ -176,3 +176,8 @@ def test_class_paths_urls_documentation_and_prose_are_not_secrets(tmp_path: Path
         ''',
     )
     assert findings == []
+
+
+def test_names_that_say_the_value_is_not_live(tmp_path: Path) -> None:
+    text = '_LEGACY_DEFAULT_ADMIN_PASSWORD = "password1234"\nFAKE_API_TOKEN = "a1b2c3d4e5f6g7h8i9"\n'
+    assert check(tmp_path, "PE802", text) == []

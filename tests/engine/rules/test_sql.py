@@ -159,7 +159,40 @@ def test_values_are_reported_but_fixes_never_bind_identifiers_or_quoted_fragment
             cur.execute(f"SELECT id FROM docs WHERE owner = '{user_id}'")
         """,
     )
-    assert [f.line for f in findings] == [4, 5, 6, 7]
-    # An identifier beside the value, a placeholder inside a quoted literal, a utility statement: no fix.
-    assert [bool(f.fixes) for f in findings] == [False, False, False, True]
-    assert 'cur.execute("SELECT id FROM docs WHERE owner = %s", (user_id,))' in fixed_text(findings[3])
+    # A utility statement (ALTER) takes no bound values: not reported. An identifier beside the value or a
+    # placeholder inside a quoted literal: reported, with no fix.
+    assert [f.line for f in findings] == [4, 5, 7]
+    assert [bool(f.fixes) for f in findings] == [False, False, True]
+    assert 'cur.execute("SELECT id FROM docs WHERE owner = %s", (user_id,))' in fixed_text(findings[2])
+
+
+def test_enum_values_local_constants_and_local_placeholder_lists(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import sqlalchemy as sa
+
+
+        def migrate(conn, keys, table) -> None:
+            default = sa.text(f"'{SkillStatus.ACTIVE.value}'")
+            batch_size = 500
+            offset = 0
+            while True:
+                conn.execute(sa.text(f"SELECT * FROM t ORDER BY id LIMIT {batch_size} OFFSET {offset}"))
+                offset += batch_size
+            placeholders = ",".join(["%s" for _ in keys])
+            conn.execute(sa.text(f"SELECT * FROM t WHERE k IN ({placeholders})"))
+            conn.execute(sa.text(f"NOTIFY channel, '{table}'"))
+        """,
+    )
+    assert findings == []
+    assert (
+        check(
+            tmp_path,
+            "PE801",
+            'def f(conn, name):\n    conn.execute(f"SELECT 1 FROM t WHERE a = {name}")\n',
+            relative="tests/test_db.py",
+        )
+        == []
+    )

@@ -435,13 +435,18 @@ def _data_keys(index: SyntaxIndex, func: FunctionNode, read: ast.expr) -> list[s
             continue  # `"x" in request.POST`
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)) or at is None:
             continue
-        if key.value in _CONTROL_KEYS or _only_compared(index, func, at):
+        if (
+            key.value in _CONTROL_KEYS
+            or key.value.endswith(_CONTROL_SUFFIXES)
+            or _only_compared(index, func, at)
+        ):
             continue  # a control field: which button, which action, where to go next
         keys[key.value] = None
     return list(keys)
 
 
 _CONTROL_KEYS = frozenset({"next", "action", "submit", "csrfmiddlewaretoken", "_method"})
+_CONTROL_SUFFIXES = ("_action", "_submit")  # `order_action`, `login_submit`: which handler, which button
 
 
 def _compared_to_constant(index: SyntaxIndex, node: ast.AST) -> bool:

@@ -112,6 +112,7 @@ _KEY_LIKE = re.compile(
     r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"  # a dotted path: `feast.permissions.auth_model.NoAuthConfig`
     r"|https?://[^\s:@/]+(?::\d+)?(?:/\S*)?"  # a URL with no credentials in it
 )
+_NOT_REAL_WORDS = frozenset({"legacy", "fake", "dummy", "mock", "example", "sample", "placeholder"})
 # Keyword arguments whose strings document a field: `Field(examples=[{"password": "s3cr3t"}])`.
 _DOCUMENTING_KEYWORDS = frozenset({"examples", "example", "description", "help", "help_text", "doc"})
 _LOCAL_HOSTS = frozenset(
@@ -152,6 +153,9 @@ def _credible_assignment(match: SecretMatch, value: str) -> bool:
         return False
     if value.lower().replace("-", "_") == name.rsplit(".", 1)[-1].lower():
         return False  # `CLIENT_SECRET = "client_secret"`: the field's own name
+    words = set(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_").split("_"))
+    if words & _NOT_REAL_WORDS:
+        return False  # the name says the value is not a live one (`_LEGACY_DEFAULT_ADMIN_PASSWORD`, `FAKE_TOKEN`)
     if kind == "password":
         return len(value) >= 4 and " " not in value.strip()  # with spaces it is prose (`*_description`)
     return _secret_looking(value)

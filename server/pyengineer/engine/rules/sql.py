@@ -9,6 +9,7 @@ import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from pyengineer.engine.code_kinds import is_test_path
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.engine.web_endpoints import keyword_value
@@ -133,6 +134,11 @@ def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built
 _VALUE_BEFORE = re.compile(
     r"(?:[=<>]|\b(?:i?like|limit|offset|between)|\b(?:in|values)\s*\([^()]*)\s*$", re.IGNORECASE
 )
+_UTILITY_STATEMENT = re.compile(
+    r"\s*(?:create|alter|drop|copy|grant|revoke|truncate|comment|notify|listen|set|reset|vacuum|analyze|"
+    r"pragma|attach|detach|use|show|describe|explain\s+(?!select))\b",
+    re.IGNORECASE,
+)
 _BINDABLE_STATEMENT = re.compile(
     r"\s*\(?\s*(?:select|insert|update|delete|with|replace|merge)\b", re.IGNORECASE
 )
@@ -162,18 +168,56 @@ def _position(prefix: str, following: str) -> str:
     return "value" if _VALUE_BEFORE.search(prefix) else "identifier"
 
 
-def _constant_part(index: SyntaxIndex, node: ast.expr | None) -> bool:
-    if node is None:
+def _local_constant(index: SyntaxIndex, node: ast.Name, depth: int) -> bool:
+    """A local name every assignment of which is a constant: `batch_size = 500`, `offset += batch_size`,
+    `placeholders = ", ".join(["%s"] * n)`. A parameter or a loop variable is not."""
+    scope = index.scope(node)
+    values: list[ast.expr] = []
+    for stmt in ast.walk(scope):
+        if index.scope(stmt) is not scope:
+            continue
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == node.id for t in stmt.targets
+        ):
+            values.append(stmt.value)
+        elif isinstance(stmt, ast.AugAssign | ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.target.id == node.id:
+                if stmt.value is None:
+                    return False
+                values.append(stmt.value)
+        elif isinstance(stmt, ast.For | ast.AsyncFor | ast.comprehension | ast.withitem | ast.NamedExpr):
+            target = getattr(stmt, "target", None) or getattr(stmt, "optional_vars", None)
+            if target is not None and any(
+                isinstance(n, ast.Name) and n.id == node.id for n in ast.walk(target)
+            ):
+                return False
+    return bool(values) and all(_constant_part(index, v, depth + 1) for v in values)
+
+
+def _constant_part(index: SyntaxIndex, node: ast.expr | None, depth: int = 0) -> bool:
+    if node is None or depth > 4:
         return False
     if isinstance(node, ast.FormattedValue):
-        return _constant_part(index, node.value)
+        return _constant_part(index, node.value, depth)
     if isinstance(node, ast.Constant):
         return True
     if _is_static(index, node):
         return True
-    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
-    if name and name.lstrip("_").isupper():
-        return True  # a constant, imported or a class attribute (`DEFAULT_WORKSPACE_NAME`, `self.TABLE`)
+    if isinstance(node, ast.BinOp):
+        return _constant_part(index, node.left, depth + 1) and _constant_part(index, node.right, depth + 1)
+    chain: list[str] = []
+    inner: ast.expr = node
+    while isinstance(inner, ast.Attribute):
+        chain.append(inner.attr)
+        inner = inner.value
+    if isinstance(inner, ast.Name):
+        chain.append(inner.id)
+    if any(part.lstrip("_").isupper() and any(c.isalpha() for c in part) for part in chain):
+        # A constant, imported or a class attribute or an enum member (`DEFAULT_WORKSPACE_NAME`, `self.TABLE`,
+        # `SkillStatus.ACTIVE.value`).
+        return True
+    if isinstance(node, ast.Name) and _local_constant(index, node, depth):
+        return True
     if isinstance(node, ast.Call):
         callee = node.func.id if isinstance(node.func, ast.Name) else ""
         if callee in ("int", "float", "len", "bool"):
@@ -181,6 +225,8 @@ def _constant_part(index: SyntaxIndex, node: ast.expr | None) -> bool:
         if isinstance(node.func, ast.Attribute) and node.func.attr == "join":
             # `",".join("?" * len(ids))`: placeholders, the values are bound.
             return bool(_PLACEHOLDERS_TEXT.search(_literal_text(node)))
+    if isinstance(node, ast.List | ast.ListComp) and _PLACEHOLDERS_TEXT.search(_literal_text(node)):
+        return True  # `["%s"] * n`, `["%s" for _ in keys]`
     return False
 
 
@@ -401,8 +447,8 @@ def _fstring_fix(
 )
 def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
-    if index is None:
-        return
+    if index is None or is_test_path(inp.source.relative):
+        return  # test code builds SQL from its own fixtures
     for call in index.of_type(ast.Call):
         qualified = index.qualified_name(call.func) or ""
         is_text = qualified in _TEXT_FUNCTIONS
@@ -424,6 +470,10 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
         built, shown = resolved
         if not (is_text or is_read_sql) and not _SQL_WORDS.search(built.literal):
             continue  # `executor.execute(f"...")` that is not SQL
+        if _UTILITY_STATEMENT.match(built.literal):
+            # DDL and utility statements (`CREATE TABLE {name}`, `COPY INTO`, `NOTIFY`, `SET ...`) take
+            # identifiers and options, not bound values; on the corpus they were all built from configuration.
+            continue
         parts = _parts(index, built.node)
         if not _injectable(parts):
             # Identifiers (table and column names), constants and placeholder lists: no placeholder can take
