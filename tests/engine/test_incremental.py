@@ -65,7 +65,7 @@ async def create_item(payload: dict):
     name = payload["name"]
     conn = sqlite3.connect("db.sqlite")
     conn.execute("INSERT INTO items VALUES ('" + name + "')")
-    return {"created": name}
+    return {"created": name, "price": payload.get("price")}
 
 
 class Reports:
