@@ -602,3 +602,26 @@ def test_pe401_keys_read_from_parsed_json_are_reported(tmp_path: Path) -> None:
         relative="orga/views.py",
     )
     assert [sorted(f.data["keys"]) for f in findings] == [["room", "start"]]
+
+
+def test_pe401_model_full_clean_and_authenticate_validate(tmp_path: Path) -> None:
+    # From the corpus: wagtail's editing-session ping (fields set, then `full_clean()`), dispatch's token view
+    # (credentials handed to `authenticate()`).
+    text = """
+    from django.views import View
+
+
+    class Ping(View):
+        def post(self, request, *args, **kwargs):
+            session.is_editing = request.POST.get("is_editing", False)
+            session.revision = request.POST.get("revision")
+            session.full_clean()
+
+
+    class Token(View):
+        def post(self, request):
+            email = request.POST.get("email")
+            password = request.POST.get("password")
+            return authenticate(request, username=email, password=password)
+    """
+    assert check(tmp_path, "PE401", text, frameworks=("django",), relative="admin/views.py") == []

@@ -196,3 +196,10 @@ def test_enum_values_local_constants_and_local_placeholder_lists(tmp_path: Path)
         )
         == []
     )
+
+
+def test_pe801_is_opt_in() -> None:
+    from pyengineer.engine.registry import rule_for
+
+    rule = rule_for("PE801")
+    assert rule is not None and rule.default is False

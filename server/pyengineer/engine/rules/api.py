@@ -38,6 +38,8 @@ _VALIDATORS = frozenset(
         "load",
         "get_serializer",
         "validate",
+        "full_clean",  # Django model validation of the fields just set
+        "authenticate",  # credentials checked by the auth backends
     }
 )
 _RESERVED_FIELDS = frozenset(
