@@ -28,7 +28,8 @@ CONTEXT = WorkspaceContext(
     frameworks=("fastapi", "starlette", "flask", "django", "pandas", "sqlalchemy", "httpx", "pydantic"),
     git=GitState(is_repo=True, branch="main", protected=True),
 )
-SETTINGS = Settings()
+# Every rule, the opt-in ones too (they run only when named exactly): the incremental path must match them all.
+SETTINGS = Settings(select=("PE", "PE401", "PE402", "PE801"))
 
 # Every rule family has something to say about this module, and it has functions at module level, methods,
 # nested classes, decorators, a Starlette app factory and function-level imports.
@@ -65,7 +66,7 @@ async def create_item(payload: dict):
     name = payload["name"]
     conn = sqlite3.connect("db.sqlite")
     conn.execute("INSERT INTO items VALUES ('" + name + "')")
-    return {"created": name}
+    return {"created": name, "price": payload.get("price")}
 
 
 class Reports:
