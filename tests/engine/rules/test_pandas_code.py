@@ -59,3 +59,57 @@ def test_apply_on_columns_and_non_pandas_files_are_fine(tmp_path: Path) -> None:
     )
     # In a pandas workspace, a file that does not import pandas is about something else.
     assert check(tmp_path, "PE701", "for k, v in table.iterrows():\n    pass\n", frameworks=("pandas",)) == []
+
+
+def test_black_formatted_multiline_lambda_does_not_crash_and_its_fix_parses(tmp_path: Path) -> None:
+    # Re-parsing the lambda body's text raised IndentationError on the indented continuation line.
+    findings = check(
+        tmp_path,
+        "PE701",
+        """
+        import pandas as pd
+
+
+        def enrich(df: pd.DataFrame) -> pd.DataFrame:
+            df["total"] = df.apply(
+                lambda r: r["price"]
+                * r["qty"],
+                axis=1,
+            )
+            df["label"] = df.apply(
+                lambda row: describe(
+                    row,
+                ),
+                axis=1,
+            )
+            return df
+        """,
+        frameworks=("pandas",),
+    )
+    assert len(findings) == 2
+    assert findings[0].data["vectorized"] == '(df["price"]\n        * df["qty"])'
+    assert "\n" not in findings[0].message
+    assert 'df["total"] = (df["price"]\n        * df["qty"])\n' in fixed_text(findings[0])
+    assert findings[1].fixes == ()
+
+
+def test_comprehensions_over_row_iterators_that_build_a_column(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE701",
+        """
+        import pandas as pd
+
+
+        def enrich(df: pd.DataFrame) -> pd.DataFrame:
+            df["x"] = [row["a"] * 2 for _, row in df.iterrows()]
+            df["y"] = pd.Series([r.a for r in df.itertuples()])
+            out = df.assign(z=[r.b for r in df.itertuples(index=False)])
+            names = [row["name"] for _, row in df.iterrows()]  # a plain list: not a column
+            send({r.id: r.email for r in df.itertuples()})
+            return out
+        """,
+        frameworks=("pandas",),
+    )
+    assert [f.data["column"] for f in findings] == ['df["x"]', 'df["y"]', "df['z']"]
+    assert [f.line for f in findings] == [4, 5, 6]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterator
 
 from pyengineer.actions.edits import offset_of
@@ -29,6 +30,40 @@ _VECTOR_OPS = (
     ast.GtE,
 )
 _FRAME = "__pyengineer_frame__"
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# Wrappers a per-row comprehension passes through on its way into a column: `pd.Series([...])`.
+_COLUMN_WRAPPERS = frozenset({"Series", "array", "asarray", "list", "Categorical"})
+
+
+def _row_iteration(node: ast.expr) -> ast.Call | None:
+    """`df.iterrows()` / `df.itertuples(...)`, or None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _ROW_ITERATORS:
+        return node
+    return None
+
+
+def _built_column(index: SyntaxIndex, comp: ast.expr) -> str | None:
+    """The column a comprehension becomes (`df["x"] = [...]`, `df.assign(x=[...])`), as text; None if it does not."""
+    node: ast.AST = comp
+    parent = index.parent(node)
+    if isinstance(parent, ast.Call) and node in parent.args:
+        func = parent.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in _COLUMN_WRAPPERS:
+            node, parent = parent, index.parent(parent)
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        for target in parent.targets:
+            if isinstance(target, ast.Subscript) or (
+                isinstance(target, ast.Attribute) and target.attr not in ("index", "columns")
+            ):
+                column = target.slice if isinstance(target, ast.Subscript) else None
+                if column is None or isinstance(column, ast.Constant | ast.Name | ast.Attribute):
+                    return index.snippet(target, 40)
+    if isinstance(parent, ast.keyword) and parent.arg:
+        call = index.parent(parent)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "assign":
+            return f"{index.snippet(call.func.value, 30)}[{parent.arg!r}]"
+    return None
 
 
 def _axis_is_rows(call: ast.Call) -> bool:
@@ -101,7 +136,9 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
         return None
     assert isinstance(call.func, ast.Attribute)
     transformer = _RowToFrame(params.args[0].arg)
-    body = transformer.visit(ast.parse(index.segment(func.body) or "None", mode="eval").body)
+    # A copy of the lambda's own tree: re-parsing its text fails on a black-formatted body split over lines
+    # (the continuation lines are indented, and only the call's parentheses made that legal).
+    body = transformer.visit(copy.deepcopy(func.body))
     if not transformer.ok or not any(isinstance(n, ast.Subscript) for n in ast.walk(body)):
         return None
     frame = index.segment(call.func.value)
@@ -131,7 +168,9 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
             pieces.append(f'{frame}["{ref.attr}"]')
         cursor = offset_of(text, ref_range.end)
     pieces.append(text[cursor : offset_of(text, body_range.end)])
-    return "".join(pieces)
+    joined = "".join(pieces)
+    # The body spread over lines was legal inside the call's parentheses; in the call's place it needs its own.
+    return f"({joined})" if "\n" in joined or "\r" in joined else joined
 
 
 @rule(
@@ -178,6 +217,28 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
             severity=Severity.INFO,
             data={"iterator": call.func.attr, "columns": columns},
         )
+    for kind in _COMPREHENSIONS:
+        for comp in index.of_type(kind):
+            for generator in comp.generators:
+                rows = _row_iteration(generator.iter)
+                if rows is None or (column := _built_column(index, comp)) is None:
+                    continue
+                assert isinstance(rows.func, ast.Attribute)
+                frame = index.snippet(rows.func.value, 30)
+                yield Finding(
+                    code="PE701",
+                    message=(
+                        f"`{column}` is built by a comprehension over `{frame}.{rows.func.attr}()`, which runs "
+                        "Python code once per row: typically 100x slower than a vectorized operation on large "
+                        f'frames. Instead, compute the column from whole columns (`{frame}["a"] * {frame}["b"]`, '
+                        "`np.where`, `Series.map`)."
+                    ),
+                    path=inp.source.path,
+                    range=index.range(comp),
+                    severity=Severity.INFO,
+                    data={"iterator": rows.func.attr, "column": column},
+                )
+                break
     for call in index.of_type(ast.Call):
         if not (isinstance(call.func, ast.Attribute) and call.func.attr == "apply" and _axis_is_rows(call)):
             continue
@@ -193,7 +254,7 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
                 ),
             )
         hint = (
-            f" Here that is `{vectorized}`."
+            f" Here that is `{' '.join(vectorized.split())}`."
             if vectorized
             else ' Combine the columns directly (`df["a"] + df["b"]`, `np.where`).'
         )
