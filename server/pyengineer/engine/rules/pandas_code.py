@@ -30,14 +30,23 @@ _VECTOR_OPS = (
     ast.GtE,
 )
 _FRAME = "__pyengineer_frame__"
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_COMPREHENSIONS: tuple[type[ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp], ...] = (
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 # Wrappers a per-row comprehension passes through on its way into a column: `pd.Series([...])`.
 _COLUMN_WRAPPERS = frozenset({"Series", "array", "asarray", "list", "Categorical"})
 
 
 def _row_iteration(node: ast.expr) -> ast.Call | None:
     """`df.iterrows()` / `df.itertuples(...)`, or None."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _ROW_ITERATORS:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _ROW_ITERATORS
+    ):
         return node
     return None
 
