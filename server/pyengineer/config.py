@@ -85,7 +85,8 @@ class Settings(_Section):
     exclude: tuple[str, ...] = ()
     handoff_dir: str = "docs/handoffs"
     debounce_ms: int = Field(default=150, ge=0, le=10_000)
-    type_hints: str = Field(default="public", pattern="^(public|all|off)$")
+    # auto: public functions, only in files the project's mypy/pyright settings (or py.typed) type-check
+    type_hints: str = Field(default="auto", pattern="^(auto|public|all|off)$")
     llm: LlmSettings = LlmSettings()
     tests: TestSettings = TestSettings()
 
