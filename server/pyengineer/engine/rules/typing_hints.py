@@ -102,7 +102,7 @@ def _is_generated(index: SyntaxIndex, relative: str) -> bool:
     return False
 
 
-def _is_test_case(cls: ast.AST) -> bool:
+def _is_test_case(cls: ast.AST | None) -> bool:
     if not isinstance(cls, ast.ClassDef):
         return False
     for base in cls.bases:
