@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Iterator
 
 from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.source import in_test_code
 from pyengineer.engine.syntax import SyntaxIndex, assigned_names, assignment, syntax_index
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
 
@@ -101,6 +104,29 @@ def _swallows(handler: ast.ExceptHandler) -> bool:
     return True
 
 
+def _explained(index: SyntaxIndex, handler: ast.ExceptHandler) -> bool:
+    """True if a comment on the `except` line or in its body says why the error is ignored (a best-effort
+    fallback, an optional feature): the choice was made on purpose and is documented where it is made."""
+    first = handler.lineno
+    last = handler.end_lineno or first
+    lines = index.source.lines[first - 1 : last]
+    if not any("#" in line for line in lines):
+        return False
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text.lstrip(" \t")).readline):
+            if token.type == tokenize.COMMENT and len(token.string.strip("# \t")) > 2:
+                return True
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return False
+    return False
+
+
+def _raises_on_purpose(try_node: ast.Try | ast.TryStar) -> bool:
+    """A `try` body that raises itself (`raise ValueError("boom")`): a test provoking an error on purpose."""
+    return any(isinstance(node, ast.Raise) for stmt in try_node.body for node in ast.walk(stmt))
+
+
 def _reraises(handler: ast.ExceptHandler) -> bool:
     last = handler.body[-1]
     return isinstance(last, ast.Raise) and (
@@ -173,8 +199,11 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
     if index is None:
         return
     logger = None
+    test_file = in_test_code(inp.source.relative)
     tries: list[ast.Try | ast.TryStar] = [*index.of_type(ast.Try), *index.of_type(ast.TryStar)]
     for try_node in tries:
+        if test_file and _raises_on_purpose(try_node):
+            continue  # the test raises to see what happens next; swallowing it is the point
         for handler in try_node.handlers:
             bare = handler.type is None
             if bare and _reraises(handler):
@@ -184,6 +213,8 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
             owner = index.function(handler)
             if owner is not None and owner.name == "__del__":
                 continue  # nothing useful can be done with an error during finalization
+            if _explained(index, handler):
+                continue
             likely = _likely_exceptions(index, try_node)
             names = [e for e, _ in likely]
             spelled = "`except:`" if bare else f"`except {index.segment(handler.type)}:`"  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.source import in_test_code
 from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, syntax_index
 from pyengineer.engine.web_endpoints import FLASK_DECORATORS, endpoint_for
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
@@ -71,17 +72,6 @@ def _decorator_names(func: FunctionNode) -> set[str]:
         elif isinstance(node, ast.Name):
             names.add(node.id)
     return names
-
-
-def _is_test_file(relative: str) -> bool:
-    path = PurePosixPath(relative)
-    name = path.name
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name in ("conftest.py", "tests.py")  # Django's app-level tests.py
-        or any(part in ("tests", "test", "testing") for part in path.parts[:-1])
-    )
 
 
 def _is_generated(index: SyntaxIndex, relative: str) -> bool:
@@ -245,7 +235,7 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
     if index is None or _is_generated(index, relative):
         return
-    test_file = _is_test_file(relative)
+    test_file = in_test_code(relative)
     flask = inp.context.uses("flask")
     functions: list[FunctionNode] = [*index.of_type(ast.FunctionDef), *index.of_type(ast.AsyncFunctionDef)]
     functions.sort(key=lambda f: (f.lineno, f.col_offset))
