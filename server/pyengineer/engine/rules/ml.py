@@ -5,39 +5,87 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pyengineer.engine.registry import RuleInput, rule
-from pyengineer.findings import Finding, Fix, Range, Severity
+from pyengineer.findings import Finding, Fix, Range, Related, Severity
+from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.workspace.imports import ImportRecord
 
 HANDOFF_COMMAND = "pyengineer.handoff"
+
+
+def ml_project(context: WorkspaceContext) -> bool:
+    """True when most of the project's Python files import ML libraries: its purpose is ML."""
+    return context.python_file_count > 0 and 2 * len(context.ml_files) > context.python_file_count
+
+
+def _range(record: ImportRecord) -> Range:
+    return Range.of(record.line - 1, record.col, record.line - 1, record.end_col)
+
+
+def _how(record: ImportRecord) -> str:
+    return " (type-checking only)" if record.type_only else " (dynamic import)" if record.dynamic else ""
 
 
 @rule(
     "PE201",
     "ml-boundary",
-    "An ML library is imported: model code is the ai-engineer's",
+    "A file imports an ML library: model code is the ai-engineer's",
     severity=Severity.INFO,
 )
 def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
     libraries = set(inp.settings.all_ml_libraries)
-    for record in inp.source.imports:
-        if record.top_level not in libraries:
-            continue
-        how = " (type-checking only)" if record.type_only else " (dynamic import)" if record.dynamic else ""
-        yield Finding(
-            code="PE201",
-            message=(
-                f"'{record.top_level}' is an ML library{how}: ML model code belongs to the ai-engineer role. "
-                "Keep the Python side to data preparation, validation and serving; hand the model work off."
-            ),
-            path=inp.source.path,
-            range=Range.of(record.line - 1, record.col, record.line - 1, record.end_col),
-            severity=Severity.HINT if record.type_only else Severity.INFO,
-            fixes=(
-                Fix(
-                    title="Hand off to ai-engineer",
-                    command=HANDOFF_COMMAND,
-                    arguments=({"path": inp.source.path},),
-                    preferred=True,
-                ),
-            ),
-            data={"library": record.top_level, "module": record.module},
+    records = [r for r in inp.source.imports if r.top_level in libraries]
+    if not records:
+        return
+    # One finding per file, at its first real ML import (a TYPE_CHECKING-only one says little about the
+    # file); the other ML imports are its related information, not findings of their own.
+    first = next((r for r in records if not r.type_only), records[0])
+    others = [r for r in records if r is not first]
+    names = list(dict.fromkeys(r.top_level for r in [first, *others]))
+    spelled = ", ".join(f"'{n}'" for n in names)
+    whole_project = ml_project(inp.context)
+    if whole_project:
+        # In an ML project every file is on the ai-engineer's side: the boundary is the project, and a
+        # warning on each file would only repeat it.
+        message = (
+            f"This file imports {spelled}: this project is ML code ({len(inp.context.ml_files)} of "
+            f"{inp.context.python_file_count} Python files import ML libraries), which belongs to the ai-engineer "
+            "role as a whole."
         )
+        severity = Severity.HINT
+    else:
+        message = (
+            f"This file imports {spelled}{_how(first) if len(names) == 1 else ''}, ML librar"
+            f"{'ies' if len(names) > 1 else 'y'}: ML model code belongs to the ai-engineer role. Keep the Python "
+            "side to data preparation, validation and serving; hand the model work off."
+        )
+        severity = Severity.HINT if all(r.type_only for r in records) else Severity.INFO
+    yield Finding(
+        code="PE201",
+        message=message,
+        path=inp.source.path,
+        range=_range(first),
+        severity=severity,
+        fixes=(
+            Fix(
+                title="Hand off to ai-engineer",
+                command=HANDOFF_COMMAND,
+                arguments=({"path": inp.source.path},),
+                preferred=True,
+            ),
+        ),
+        data={
+            "library": first.top_level,
+            "module": first.module,
+            "libraries": names,
+            "imports": len(records),
+            "ml_project": whole_project,
+        },
+        related=tuple(
+            Related(
+                path=inp.source.path,
+                range=_range(r),
+                message=f"also imports '{r.module}'{_how(r)}",
+            )
+            for r in others
+        ),
+    )
