@@ -127,6 +127,88 @@ def _raises_on_purpose(try_node: ast.Try | ast.TryStar) -> bool:
     return any(isinstance(node, ast.Raise) for stmt in try_node.body for node in ast.walk(stmt))
 
 
+_FAILING_CALLS = frozenset(
+    {"fail", "assertEqual", "assertTrue", "assertFalse", "assertIn", "assertIs", "assertRaises"}
+)
+
+
+def _asserts(try_node: ast.Try | ast.TryStar) -> bool:
+    """The `try` body checks something (`assert`, `self.fail(...)`, `pytest.fail(...)`): swallowing every error
+    also swallows the AssertionError, and the test can no longer fail."""
+    for stmt in try_node.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assert):
+                return True
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in _FAILING_CALLS or node.func.attr.startswith("assert"):
+                    return True
+    return False
+
+
+# Calls whose failure there is nothing to do about: releasing a resource, best-effort cleanup.
+_CLEANUP = frozenset(
+    {
+        "close",
+        "aclose",
+        "dispose",
+        "cleanup",
+        "shutdown",
+        "terminate",
+        "kill",
+        "stop",
+        "cancel",
+        "unlink",
+        "remove",
+        "rmtree",
+        "rmdir",
+        "disconnect",
+        "release",
+        "join",
+        "flush",
+        "unregister",
+        "removeHandler",
+        "__exit__",
+        "__aexit__",
+    }
+)
+
+
+def _is_cleanup(index: SyntaxIndex, try_node: ast.Try | ast.TryStar) -> bool:
+    """A `try` whose body only releases resources (`conn.close()`), or that runs while another error or a
+    `finally:` is being handled: what could the handler do with a failure there?"""
+    calls: list[ast.Call] = []
+    for stmt in try_node.body:
+        value = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(value, ast.Await):
+            value = value.value
+        if not isinstance(value, ast.Call):
+            calls = []
+            break
+        calls.append(value)
+    if calls and all(_call_name(c) in _CLEANUP for c in calls):
+        return True
+    child: ast.AST = try_node
+    for ancestor in index.ancestors(try_node):
+        if isinstance(ancestor, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            return ancestor.name in _CLEANUP if not isinstance(ancestor, ast.Lambda) else False
+        if isinstance(ancestor, ast.ExceptHandler):
+            return True  # an error while handling an error: the first one is what matters
+        if isinstance(ancestor, ast.Try | ast.TryStar) and child in ancestor.finalbody:
+            return True
+        child = ancestor
+    return False
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _optional_import(try_node: ast.Try | ast.TryStar) -> bool:
+    """`try: import x ... except Exception: pass`: an optional dependency, whatever its import raises."""
+    return any(isinstance(stmt, ast.Import | ast.ImportFrom) for stmt in try_node.body)
+
+
 def _reraises(handler: ast.ExceptHandler) -> bool:
     last = handler.body[-1]
     return isinstance(last, ast.Raise) and (
@@ -202,8 +284,12 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
     test_file = in_test_code(inp.source.relative)
     tries: list[ast.Try | ast.TryStar] = [*index.of_type(ast.Try), *index.of_type(ast.TryStar)]
     for try_node in tries:
-        if test_file and _raises_on_purpose(try_node):
-            continue  # the test raises to see what happens next; swallowing it is the point
+        # In tests a swallowed error matters when it is the test's own assertion (the test cannot fail);
+        # otherwise it is warm-up, cleanup or an error raised on purpose to see what happens next.
+        if test_file and (_raises_on_purpose(try_node) or not _asserts(try_node)):
+            continue
+        if _optional_import(try_node) or _is_cleanup(index, try_node):
+            continue
         for handler in try_node.handlers:
             bare = handler.type is None
             if bare and _reraises(handler):
@@ -223,6 +309,8 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
                 if bare
                 else " that does nothing hides every error in the `try` body, bugs included"
             )
+            if test_file:
+                problem += ": here the test's own assertion too, so the test can never fail"
             if likely:
                 suggestion = "Catch what it can actually raise: " + ", ".join(
                     f"{e} ({call})" for e, call in likely
