@@ -98,6 +98,22 @@ def test_is_selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]
     assert is_selected(code, select, ignore) is selected
 
 
+@pytest.mark.parametrize(
+    ("select", "ignore", "selected"),
+    [
+        ((), (), False),
+        (("PE",), (), False),
+        (("PE5",), (), False),
+        (("PE501",), (), True),
+        (("PE501",), ("PE5",), False),
+    ],
+)
+def test_opt_in_rule_runs_only_when_its_code_is_selected(
+    select: tuple[str, ...], ignore: tuple[str, ...], selected: bool
+) -> None:
+    assert is_selected("PE501", select, ignore, default=False) is selected
+
+
 def test_severity_overrides_longest_prefix_wins() -> None:
     overrides = {"PE": Severity.HINT, "PE2": Severity.ERROR, "PE201": Severity.WARNING}
     assert severity_for("PE201", Severity.INFO, overrides) == Severity.WARNING

@@ -46,6 +46,9 @@ class Rule:
     # keeps their other findings. A rule that reads other functions' bodies must not be local (PE402 counts
     # every endpoint) or must declare what it reads as a `body_fact` (see engine/syntax.py).
     local: bool = False
+    # Opt-in rules (False) run only when `select` names their exact code: the rules whose measured precision
+    # on the real-code corpus (bench/precision, docs/rules.md "Measured precision") is under 90%.
+    default: bool = True
 
     @property
     def url(self) -> str:
@@ -71,6 +74,7 @@ def rule(
     late: bool = False,
     ruff_equivalent: str | None = None,
     local: bool = False,
+    default: bool = True,
 ) -> Callable[[Check], Check]:
     """Register a check function under `code`."""
 
@@ -80,17 +84,23 @@ def rule(
         if local and late:
             raise ValueError(f"rule {code}: a late rule sees every finding, so it cannot be local")
         RULES[code] = Rule(
-            code, name, summary, severity, check, frozenset(frameworks), late, ruff_equivalent, local
+            code, name, summary, severity, check, frozenset(frameworks), late, ruff_equivalent, local, default
         )
         return check
 
     return register
 
 
-def is_selected(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
-    """ruff-style selection: a code runs if a select prefix matches (or none is given) and no ignore does."""
+def is_selected(code: str, select: Iterable[str], ignore: Iterable[str], default: bool = True) -> bool:
+    """ruff-style selection: a code runs if a select prefix matches (or none is given) and no ignore does.
+
+    An opt-in rule (`default=False`) runs only when `select` names its exact code: `select = ["PE"]` does not
+    turn on every rule that was left off for measured imprecision."""
     select = tuple(select)
-    if select and not any(code.startswith(prefix) for prefix in select):
+    if not default:
+        if code not in select:
+            return False
+    elif select and not any(code.startswith(prefix) for prefix in select):
         return False
     return not any(code.startswith(prefix) for prefix in ignore)
 
@@ -116,4 +126,6 @@ def rule_for(code: str) -> Rule | None:
 
 
 def selected_rules(settings: Settings) -> list[Rule]:
-    return [r for r in load_rules().values() if is_selected(r.code, settings.select, settings.ignore)]
+    return [
+        r for r in load_rules().values() if is_selected(r.code, settings.select, settings.ignore, r.default)
+    ]

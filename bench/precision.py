@@ -1,0 +1,582 @@
+"""Measured precision of every rule on real code nobody here wrote (bench/corpus/projects.toml).
+
+    bench/precision            # the whole corpus (downloads it once, ~80 MB, into the corpus cache)
+    bench/precision --quick    # the `quick = true` subset (CI, after the pytest step)
+    bench/precision --rule PE802 --todo   # also write the unlabelled sample with its context, to label it
+
+For every rule: how many findings, per 1,000 lines, the strict precision over the labelled findings it still
+reports (tp / (tp + fp + debatable)), the recall on the kept true positives, and the findings of its sample
+that have no label yet. The labels live in bench/corpus/labels/PEnnn.jsonl, one JSON object a line:
+
+    {"key": "PROJECT|PATH|RULE|SYMBOL|LINEHASH|N", "label": "tp" | "fp" | "debatable", "reason": "...",
+     "keep": true,  # a true positive that must stay found (counts for recall)
+     "line": 12, "text": "the line, stripped"}  # for the reader only: the key is what matches
+
+The key survives unrelated edits: the project name (not its version), the file's path in the project, the rule,
+the innermost enclosing `def`/`class` (dotted, or `<module>`), a hash of the finding's stripped line, and the
+occurrence of that (path, rule, symbol, hash) in the file. The sample of a rule is its findings ordered by a
+seeded hash of their keys, first N: a fixed draw that only moves by the findings that come or go.
+
+Exit status 1 when a labelled false positive is reported again, a kept true positive is lost, a rule raised,
+or (full run) a default-on rule's strict precision is under 90%. Writes bench/results/precision[-quick].json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import tomllib
+import traceback
+import zipfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PROJECTS = HERE / "corpus" / "projects.toml"
+LABELS = HERE / "corpus" / "labels"
+RESULTS = HERE / "results"
+SEED = "pyengineer-precision-1"
+SAMPLE = 30
+THRESHOLD = 0.90
+LABEL_VALUES = ("tp", "fp", "debatable")
+
+
+# -- the corpus -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    version: str
+    sdist: str
+    sha256: str
+    kind: str
+    why: str
+    quick: bool = False
+
+
+def load_corpus(path: Path = PROJECTS) -> tuple[str, list[Project]]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    projects = []
+    for i, entry in enumerate(data.get("project", [])):
+        try:
+            projects.append(Project(**entry))
+        except TypeError as exc:
+            raise SystemExit(f"{path}: project #{i + 1} ({entry.get('name', '?')}): {exc}") from None
+    return str(data.get("corpus_version", "?")), projects
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("PYENGINEER_CORPUS_CACHE")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".cache" / "pyengineer-corpus"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(project: Project, cache: Path) -> Path:
+    """The verified sdist of `project` in the cache, downloaded with pip on first use."""
+    sdists = cache / "sdists"
+    sdists.mkdir(parents=True, exist_ok=True)
+    target = sdists / project.sdist
+    if target.is_file() and _sha256(target) == project.sha256:
+        return target
+    with tempfile.TemporaryDirectory(dir=sdists) as tmp:
+        # --no-binary NAME (not :all:): the sdist of the project itself, with its build backend from wheels
+        # (pip prepares the metadata of what it downloads).
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            project.name,
+            f"{project.name}=={project.version}",
+            "-d",
+            tmp,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        got = Path(tmp) / project.sdist
+        if done.returncode != 0 or not got.is_file():
+            raise SystemExit(
+                f"could not download {project.name}=={project.version} ({project.sdist}):\n"
+                + (done.stderr.strip() or done.stdout.strip())
+            )
+        actual = _sha256(got)
+        if actual != project.sha256:
+            raise SystemExit(
+                f"{project.sdist}: sha256 {actual} does not match the pinned {project.sha256}: refusing it"
+            )
+        got.replace(target)
+    return target
+
+
+def unpack(project: Project, sdist: Path, cache: Path) -> Path:
+    """The unpacked source tree (unpacked once; a `.complete` stamp marks a finished unpack)."""
+    dest = cache / "src" / f"{project.name}-{project.version}"
+    stamp = dest / ".pyengineer-complete"
+    if stamp.is_file() and stamp.read_text() == project.sha256:
+        return _top(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if sdist.name.endswith(".zip"):
+        with zipfile.ZipFile(sdist) as archive:
+            for member in archive.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise SystemExit(f"{sdist}: unsafe member {member}")
+            archive.extractall(dest)
+    else:
+        with tarfile.open(sdist) as archive:
+            archive.extractall(dest, filter="data")  # no links out, no absolute paths, no devices
+    stamp.write_text(project.sha256)
+    return _top(dest)
+
+
+def _top(dest: Path) -> Path:
+    entries = [p for p in dest.iterdir() if p.name != ".pyengineer-complete"]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
+
+
+# -- keys -------------------------------------------------------------------------------------------------------
+
+
+def _symbols(text: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, dotted name) of every def and class, 1-based, outermost first."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                found.append((first, child.end_lineno or child.lineno, name))
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def enclosing(symbols: list[tuple[int, int, str]], line: int) -> str:
+    """The innermost def/class around 1-based `line` (the last match is the innermost: outer ones come first)."""
+    best = "<module>"
+    for first, last, name in symbols:
+        if first <= line <= last:
+            best = name
+    return best
+
+
+def line_hash(text: str) -> str:
+    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass
+class Reported:
+    """One finding as the harness sees it."""
+
+    key: str
+    project: str
+    path: str
+    rule: str
+    line: int  # 1-based
+    text: str
+    message: str
+    severity: str
+    symbol: str
+
+
+def keyed(project: str, root: Path, findings: Iterable[Any]) -> list[Reported]:
+    """Give each finding its stable key."""
+    by_file: dict[str, list[Any]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.path, []).append(finding)
+    out: list[Reported] = []
+    for path, items in sorted(by_file.items()):
+        try:
+            text = Path(path).read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            text = ""
+        lines = text.splitlines()
+        symbols = _symbols(text)
+        relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
+        seen: Counter[tuple[str, str, str]] = Counter()
+        items.sort(key=lambda f: (f.range.start.line, f.range.start.character, f.code))
+        for finding in items:
+            line = finding.range.start.line + 1
+            row = lines[line - 1] if 0 < line <= len(lines) else ""
+            symbol = enclosing(symbols, line)
+            digest = line_hash(row)
+            n = seen[(finding.code, symbol, digest)]
+            seen[(finding.code, symbol, digest)] += 1
+            key = f"{project}|{relative}|{finding.code}|{symbol}|{digest}|{n}"
+            out.append(
+                Reported(
+                    key, project, relative, finding.code, line, row.strip(), finding.message,
+                    str(finding.severity), symbol,
+                )
+            )  # fmt: skip
+    return out
+
+
+def sample_order(key: str) -> str:
+    return hashlib.sha256(f"{SEED}|{key}".encode()).hexdigest()
+
+
+# -- labels -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Label:
+    key: str
+    label: str
+    reason: str
+    keep: bool
+
+
+def load_labels(folder: Path = LABELS) -> dict[str, dict[str, Label]]:
+    """rule -> key -> label. A malformed line is an error naming the file and line."""
+    result: dict[str, dict[str, Label]] = {}
+    if not folder.is_dir():
+        return result
+    for path in sorted(folder.glob("*.jsonl")):
+        rule = path.stem
+        labels = result.setdefault(rule, {})
+        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not raw.strip():
+                continue
+            where = f"{path.relative_to(REPO)}:{n}"
+            try:
+                entry = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"{where}: not JSON: {exc}") from None
+            key, label = entry.get("key"), entry.get("label")
+            if not isinstance(key, str) or key.split("|")[2:3] != [rule]:
+                raise SystemExit(f"{where}: `key` must be a string naming rule {rule}: {key!r}")
+            if label not in LABEL_VALUES:
+                raise SystemExit(f"{where}: `label` must be one of {', '.join(LABEL_VALUES)}: {label!r}")
+            keep = bool(entry.get("keep", False))
+            if keep and label != "tp":
+                raise SystemExit(f"{where}: only a true positive can be kept (`keep`)")
+            if key in labels:
+                raise SystemExit(f"{where}: {key} is labelled twice")
+            labels[key] = Label(key, label, str(entry.get("reason", "")), keep)
+    return result
+
+
+# -- running the rules ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Raised:
+    rule: str
+    path: str
+    error: str
+
+
+def watch_rules(raised: list[Raised]) -> None:
+    """Record every exception a rule raises (and re-raise it, so the engine handles it as it always does)."""
+    from pyengineer.engine import registry
+
+    for code, rule in list(registry.load_rules().items()):
+        original = rule.check
+
+        def check(inp: Any, original: Any = original, code: str = code) -> Any:
+            try:
+                return list(original(inp))
+            except Exception as exc:
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                where = f"{Path(frame.filename).name}:{frame.lineno}"
+                raised.append(Raised(code, inp.source.relative, f"{type(exc).__name__}: {exc} ({where})"))
+                raise
+
+        registry.RULES[code] = dataclasses.replace(rule, check=check)
+
+
+def default_on(code: str) -> bool:
+    from pyengineer.engine import registry
+
+    rule = registry.load_rules()[code]
+    return rule.default
+
+
+def count_lines(root: Path) -> tuple[int, int]:
+    """(files, lines) of the Python files `pyengineer check` looks at under `root`."""
+    from pyengineer.config import load_settings
+    from pyengineer.workspace.ignore import IgnoreRules
+    from pyengineer.workspace.scan import walk
+
+    settings = load_settings(root)
+    files = walk(root, IgnoreRules.for_root(root, settings.exclude)).python_files
+    lines = 0
+    for relative in files:
+        try:
+            lines += (root / relative).read_bytes().count(b"\n")
+        except OSError:
+            pass
+    return len(files), lines
+
+
+def run_project(project: Project, root: Path) -> list[Reported]:
+    from pyengineer.checking import check_paths
+    from pyengineer.engine import registry
+
+    # Every rule, the opt-in ones too: they are measured as well (only default-on rules must pass 90%).
+    overrides: dict[str, object] = {"select": sorted(registry.load_rules())}
+    checked = check_paths([root], overrides)
+    return keyed(project.name, root, (f for p in checked for f in p.findings))
+
+
+# -- the report -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    default_on: bool
+    findings: int = 0
+    per_kloc: float = 0.0
+    tp: int = 0
+    fp: int = 0
+    debatable: int = 0
+    precision: float | None = None
+    kept: int = 0
+    kept_found: int = 0
+    recall: float | None = None
+    unlabelled_sample: list[dict[str, Any]] = field(default_factory=list)
+    returned_fps: list[str] = field(default_factory=list)
+    lost_tps: list[str] = field(default_factory=list)
+    by_project: dict[str, int] = field(default_factory=dict)
+
+
+def measure(
+    reported: list[Reported],
+    labels: dict[str, dict[str, Label]],
+    rules: Iterable[str],
+    projects: set[str],
+    lines: int,
+    sample: int,
+) -> dict[str, RuleResult]:
+    by_rule: dict[str, list[Reported]] = {}
+    for r in reported:
+        by_rule.setdefault(r.rule, []).append(r)
+    results: dict[str, RuleResult] = {}
+    for code in sorted(set(rules) | set(by_rule)):
+        found = by_rule.get(code, [])
+        known = labels.get(code, {})
+        result = RuleResult(code, default_on(code), findings=len(found))
+        result.per_kloc = round(1000 * len(found) / lines, 3) if lines else 0.0
+        result.by_project = dict(Counter(r.project for r in found))
+        keys = {r.key for r in found}
+        for r in found:
+            label = known.get(r.key)
+            if label is None:
+                continue
+            if label.label == "tp":
+                result.tp += 1
+            elif label.label == "fp":
+                result.fp += 1
+                result.returned_fps.append(f"{r.key}  ({label.reason})")
+            else:
+                result.debatable += 1
+        labelled = result.tp + result.fp + result.debatable
+        result.precision = round(result.tp / labelled, 4) if labelled else None
+        kept = [k for k in known.values() if k.keep and k.key.split("|", 1)[0] in projects]
+        result.kept = len(kept)
+        result.kept_found = sum(1 for k in kept if k.key in keys)
+        result.lost_tps = [f"{k.key}  ({k.reason})" for k in kept if k.key not in keys]
+        result.recall = round(result.kept_found / result.kept, 4) if kept else None
+        for r in sorted(found, key=lambda r: sample_order(r.key))[:sample]:
+            if r.key not in known:
+                result.unlabelled_sample.append(dataclasses.asdict(r))
+        results[code] = result
+    return results
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def render(results: dict[str, RuleResult], raised: list[Raised], strict: bool) -> tuple[str, list[str]]:
+    rows = [
+        f"{'rule':7} {'on':3} {'findings':>8} {'per 1k':>7} {'tp':>4} {'fp':>4} {'deb':>4} {'precision':>9} "
+        f"{'recall':>7} {'unlabelled':>10}"
+    ]
+    failures: list[str] = []
+    for code, r in results.items():
+        rows.append(
+            f"{code:7} {'on' if r.default_on else 'off':3} {r.findings:8} {r.per_kloc:7.2f} {r.tp:4} {r.fp:4} "
+            f"{r.debatable:4} {_pct(r.precision):>9} {_pct(r.recall):>7} {len(r.unlabelled_sample):10}"
+        )
+        failures += [f"{code}: labelled false positive reported again: {k}" for k in r.returned_fps]
+        failures += [f"{code}: kept true positive lost: {k}" for k in r.lost_tps]
+        if strict and r.default_on and r.precision is not None and r.precision < THRESHOLD:
+            failures.append(f"{code}: default-on rule at {_pct(r.precision)} strict precision (< 90%)")
+    failures += [f"{e.rule} raised on {e.path}: {e.error}" for e in raised]
+    return "\n".join(rows), failures
+
+
+def _context(root: Path, path: str, line: int, around: int = 6) -> str:
+    try:
+        lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    first = max(1, line - around)
+    return "\n".join(
+        f"{'>' if n == line else ' '}{n:5} {lines[n - 1]}"
+        for n in range(first, min(len(lines), line + around) + 1)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="only the projects marked `quick` (for CI)")
+    parser.add_argument("--project", action="append", help="only these projects (repeatable)")
+    parser.add_argument("--rule", action="append", help="only report these rules (all rules still run)")
+    parser.add_argument("--sample", type=int, default=SAMPLE, help=f"sample size per rule (default {SAMPLE})")
+    parser.add_argument(
+        "--todo", action="store_true", help="write the unlabelled sample with context to bench/results/todo-*"
+    )
+    parser.add_argument("--show", type=int, default=5, help="unlabelled findings to print per rule")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(REPO / "server"))
+    version, projects = load_corpus()
+    if args.project:
+        unknown = set(args.project) - {p.name for p in projects}
+        if unknown:
+            raise SystemExit(f"not in {PROJECTS.name}: {', '.join(sorted(unknown))}")
+        projects = [p for p in projects if p.name in args.project]
+    elif args.quick:
+        projects = [p for p in projects if p.quick]
+    labels = load_labels()
+    cache = cache_root()
+    raised: list[Raised] = []
+    watch_rules(raised)
+    from pyengineer.engine import registry
+
+    reported: list[Reported] = []
+    roots: dict[str, Path] = {}
+    total_files = total_lines = 0
+    started = time.monotonic()
+    per_project: dict[str, dict[str, Any]] = {}
+    for project in projects:
+        t0 = time.monotonic()
+        root = unpack(project, fetch(project, cache), cache)
+        roots[project.name] = root
+        files, lines = count_lines(root)
+        found = run_project(project, root)
+        total_files += files
+        total_lines += lines
+        reported.extend(found)
+        per_project[project.name] = {
+            "version": project.version,
+            "kind": project.kind,
+            "files": files,
+            "lines": lines,
+            "findings": len(found),
+            "seconds": round(time.monotonic() - t0, 2),
+        }
+        print(
+            f"  {project.name} {project.version}: {files} files, {lines} lines, {len(found)} findings "
+            f"({per_project[project.name]['seconds']} s)",
+            file=sys.stderr,
+        )
+    rules = sorted(registry.load_rules())
+    results = measure(reported, labels, rules, {p.name for p in projects}, total_lines, args.sample)
+    if args.rule:
+        wanted = {r.upper() for r in args.rule}
+        results = {k: v for k, v in results.items() if k in wanted}
+    full = not (args.quick or args.project)
+    table, failures = render(results, raised, strict=full)
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    print(
+        f"\ncorpus {version}: {len(projects)} projects, {total_files} files, {total_lines} lines; "
+        f"commit {commit or '?'}; {time.monotonic() - started:.0f} s\n"
+    )
+    print(table)
+    todo: list[str] = []
+    for code, r in results.items():
+        if not r.unlabelled_sample:
+            continue
+        print(f"\n{code}: {len(r.unlabelled_sample)} sampled findings without a label")
+        for item in r.unlabelled_sample[: args.show]:
+            print(f"  {item['key']}\n    {item['path']}:{item['line']}: {item['text'][:110]}")
+        for item in r.unlabelled_sample:
+            todo.append(
+                json.dumps(
+                    {
+                        "key": item["key"],
+                        "label": "",
+                        "reason": "",
+                        "line": item["line"],
+                        "text": item["text"],
+                    }
+                )
+            )
+            if args.todo:
+                context = _context(roots[item["project"]], item["path"], item["line"])
+                todo.append(
+                    f"# {item['project']}/{item['path']}:{item['line']}  {item['message'][:200]}\n{context}"
+                )
+    RESULTS.mkdir(exist_ok=True)
+    name = "precision-quick" if args.quick else "precision"
+    if args.todo and todo:
+        todo_path = RESULTS / f"todo-{name}.txt"
+        todo_path.write_text("\n".join(todo) + "\n", encoding="utf-8")
+        print(f"\nunlabelled sample with context: {todo_path.relative_to(REPO)}")
+    out = {
+        "corpus_version": version,
+        "commit": commit,
+        "quick": args.quick,
+        "projects": per_project,
+        "files": total_files,
+        "lines": total_lines,
+        "rules": {k: dataclasses.asdict(v) for k, v in results.items()},
+        "raised": [dataclasses.asdict(e) for e in raised],
+        "failures": failures,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    if failures:
+        print(f"\nFAILED ({len(failures)}):", file=sys.stderr)
+        for failure in failures[:60]:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    print("\nprecision: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
