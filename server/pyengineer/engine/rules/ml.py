@@ -53,10 +53,10 @@ def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
         )
         severity = Severity.HINT
     else:
+        what = f"is an ML library{_how(first)}" if len(names) == 1 else "are ML libraries"
         message = (
-            f"This file imports {spelled}{_how(first) if len(names) == 1 else ''}, ML librar"
-            f"{'ies' if len(names) > 1 else 'y'}: ML model code belongs to the ai-engineer role. Keep the Python "
-            "side to data preparation, validation and serving; hand the model work off."
+            f"{spelled} {what}: ML model code belongs to the ai-engineer role. Keep the Python side to data "
+            "preparation, validation and serving; hand the model work off."
         )
         severity = Severity.HINT if all(r.type_only for r in records) else Severity.INFO
     yield Finding(
