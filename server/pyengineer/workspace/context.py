@@ -79,8 +79,8 @@ class WorkspaceContext(BaseModel):
     def uses(self, framework: str) -> bool:
         return framework in self.frameworks
 
-    def type_checked(self, relative: str) -> bool:
-        """True if one of the project's type checkers holds `relative` to annotations."""
+    def annotations_required(self, relative: str) -> bool:
+        """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations."""
         return any(config.checks(relative) for config in self.type_checking)
 
     def ml_file(self, relative: str) -> MlFile | None:

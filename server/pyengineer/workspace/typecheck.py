@@ -1,9 +1,11 @@
 """Whether the project type-checks, and which files its mypy / pyright settings hold to annotations.
 
-PE501 (missing type hints) speaks only where the project asked for types: a mypy or pyright configuration,
-or a `py.typed` package. It follows that configuration: mypy's `files` and `exclude`, per-module overrides
-with `ignore_errors = true` or `disallow_untyped_defs = false`, pyright's `include` / `exclude` / `ignore`
-and `typeCheckingMode = "off"`.
+PE501 (missing type hints) speaks only where the project asked for annotations: mypy with `strict` or
+`disallow_untyped_defs` (globally or for the module), pyright in strict mode (or for `strict` paths), or a
+`py.typed` package, whose public functions its users' type checkers read. A mypy or pyright configuration that
+does not ask for annotations still type-checks: it allows unannotated functions (mypy's default), so PE501 does
+not ask for them either. It follows the configuration: mypy's `files`, `exclude` and per-module overrides
+(`ignore_errors = true`, `disallow_untyped_defs = false / true`), pyright's `include` / `exclude` / `ignore`.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ class TypeCheckConfig(BaseModel):
     exclude_regexes: tuple[str, ...] = ()  # mypy's `exclude`, matched against the path
     exclude_globs: tuple[str, ...] = ()  # pyright's `exclude` and `ignore`
     untyped_modules: tuple[str, ...] = ()  # mypy module patterns where unannotated functions are allowed
+    annotated_modules: tuple[str, ...] = ()  # mypy module patterns that must be annotated
+    annotated_globs: tuple[str, ...] = ()  # pyright's `strict` paths
+    requires_annotations: bool = False  # everywhere it checks (mypy strict, pyright strict, py.typed)
 
-    def checks(self, relative: str) -> bool:
-        """True if this configuration holds `relative` (posix, from the root) to type annotations."""
+    def type_checks(self, relative: str) -> bool:
+        """True if this configuration type-checks `relative` at all (posix, from the root)."""
         if self.files and not any(_under(relative, f) for f in self.files):
             return False
         for regex in self.exclude_regexes:
@@ -44,9 +49,20 @@ class TypeCheckConfig(BaseModel):
                     return False
             except re.error:
                 continue  # mypy would refuse the pattern; do not let it hide or widen anything
-        if any(_under(relative, g) for g in self.exclude_globs):
+        return not any(_under(relative, g) for g in self.exclude_globs)
+
+    def checks(self, relative: str) -> bool:
+        """True if this configuration holds `relative` to type annotations."""
+        if not self.type_checks(relative):
             return False
-        return not any(_module_matches(relative, p) for p in self.untyped_modules)
+        if any(_under(relative, g) for g in self.annotated_globs):
+            return True
+        # mypy applies the most specific matching section: the longest pattern stands in for that.
+        matched = [(len(p), False) for p in self.untyped_modules if _module_matches(relative, p)]
+        matched += [(len(p), True) for p in self.annotated_modules if _module_matches(relative, p)]
+        if matched:
+            return max(matched)[1]
+        return self.requires_annotations
 
 
 def _under(relative: str, pattern: str) -> bool:
@@ -110,16 +126,25 @@ def _untyped_allowed(options: dict[str, Any]) -> bool:
     return _true(options.get("ignore_errors")) or _false(options.get("disallow_untyped_defs"))
 
 
+def _annotations_required(options: dict[str, Any]) -> bool:
+    if _untyped_allowed(options):
+        return False
+    return _true(options.get("disallow_untyped_defs")) or _true(options.get("strict"))
+
+
 def _mypy_from_pyproject(pyproject: dict[str, Any]) -> TypeCheckConfig | None:
     tool = pyproject.get("tool")
     mypy = tool.get("mypy") if isinstance(tool, dict) else None
     if not isinstance(mypy, dict):
         return None
     untyped: list[str] = []
+    annotated: list[str] = []
     overrides = mypy.get("overrides")
     for override in overrides if isinstance(overrides, list) else []:
         if isinstance(override, dict) and _untyped_allowed(override):
             untyped.extend(_strings(override.get("module")))
+        elif isinstance(override, dict) and _true(override.get("disallow_untyped_defs")):
+            annotated.extend(_strings(override.get("module")))
     exclude = mypy.get("exclude")
     return TypeCheckConfig(
         tool="mypy",
@@ -130,7 +155,9 @@ def _mypy_from_pyproject(pyproject: dict[str, Any]) -> TypeCheckConfig | None:
         else (exclude,)
         if isinstance(exclude, str) and exclude.strip()
         else (),
-        untyped_modules=(("*",) if _untyped_allowed(mypy) else ()) + tuple(untyped),
+        untyped_modules=tuple(untyped),
+        annotated_modules=tuple(annotated),
+        requires_annotations=_annotations_required(mypy),
     )
 
 
@@ -146,10 +173,16 @@ def _mypy_from_ini(root: Path, name: str) -> TypeCheckConfig | None:
     if not parser.has_section("mypy"):
         return None
     main = dict(parser.items("mypy"))
-    untyped: list[str] = ["*"] if _untyped_allowed(main) else []
+    untyped: list[str] = []
+    annotated: list[str] = []
     for section in parser.sections():
-        if section.startswith("mypy-") and _untyped_allowed(dict(parser.items(section))):
+        if not section.startswith("mypy-"):
+            continue
+        options = dict(parser.items(section))
+        if _untyped_allowed(options):
             untyped.extend(_strings(section.removeprefix("mypy-")))
+        elif _true(options.get("disallow_untyped_defs")):
+            annotated.extend(_strings(section.removeprefix("mypy-")))
     # mypy's ini `exclude` is one regex (a multi-line value is one verbose pattern).
     exclude = main.get("exclude", "").strip()
     return TypeCheckConfig(
@@ -158,6 +191,8 @@ def _mypy_from_ini(root: Path, name: str) -> TypeCheckConfig | None:
         files=_strings(main.get("files", "")),
         exclude_regexes=(re.sub(r"\s+", "", exclude),) if exclude else (),
         untyped_modules=tuple(untyped),
+        annotated_modules=tuple(annotated),
+        requires_annotations=_annotations_required(main),
     )
 
 
@@ -176,11 +211,17 @@ def _pyright(root: Path, pyproject: dict[str, Any]) -> TypeCheckConfig | None:
         source = "pyproject.toml"
     if not isinstance(options, dict) or options.get("typeCheckingMode") == "off":
         return None
+    # Basic and standard modes infer return types and accept unannotated parameters; strict reports them.
+    missing = options.get("reportMissingParameterType")
     return TypeCheckConfig(
         tool="pyright",
         source=source,
         files=_strings(options.get("include")),
         exclude_globs=_strings(options.get("exclude")) + _strings(options.get("ignore")),
+        annotated_globs=_strings(options.get("strict")),
+        requires_annotations=options.get("typeCheckingMode") == "strict"
+        or missing is True
+        or missing in ("error", "warning"),
     )
 
 
@@ -193,7 +234,14 @@ def _py_typed(root: Path, folders: list[str]) -> list[TypeCheckConfig]:
         marker = root / folder / "py.typed"
         try:
             if marker.is_file() and (root / folder / "__init__.py").is_file():
-                found.append(TypeCheckConfig(tool="py.typed", source=f"{folder}/py.typed", files=(folder,)))
+                found.append(
+                    TypeCheckConfig(
+                        tool="py.typed",
+                        source=f"{folder}/py.typed",
+                        files=(folder,),
+                        requires_annotations=True,
+                    )
+                )
         except OSError:
             continue
     return found

@@ -206,6 +206,7 @@ def test_mypy_files_excludes_and_per_module_overrides_are_followed(tmp_path: Pat
         {
             "pyproject.toml": """
             [tool.mypy]
+            strict = true
             files = ["src"]
             exclude = ["src/app/vendored/"]
 
@@ -233,6 +234,7 @@ def test_mypy_ini_sections_and_pyright_excludes(tmp_path: Path) -> None:
         {
             "mypy.ini": """
             [mypy]
+            disallow_untyped_defs = True
             exclude = (?x)(
                 ^build/
               )
@@ -249,7 +251,7 @@ def test_mypy_ini_sections_and_pyright_excludes(tmp_path: Path) -> None:
     pyright = check_project(
         tmp_path / "pyright",
         {
-            "pyrightconfig.json": '{"include": ["app"], "exclude": ["app/generated"]}',
+            "pyrightconfig.json": '{"include": ["app"], "exclude": ["app/generated"], "typeCheckingMode": "strict"}',
             "app/core.py": UNTYPED,
             "app/generated/api.py": UNTYPED,
             "other/x.py": UNTYPED,
@@ -260,6 +262,36 @@ def test_mypy_ini_sections_and_pyright_excludes(tmp_path: Path) -> None:
         tmp_path / "off", {"pyrightconfig.json": '{"typeCheckingMode": "off"}', "app/core.py": UNTYPED}
     )
     assert off == []
+
+
+def test_type_checking_that_allows_unannotated_functions_is_followed(tmp_path: Path) -> None:
+    # mypy without strict / disallow_untyped_defs accepts unannotated functions, and so does PE501; an
+    # override that asks for them for one package is followed there.
+    findings = check_project(
+        tmp_path / "mypy",
+        {
+            "pyproject.toml": """
+            [tool.mypy]
+            ignore_missing_imports = true
+
+            [[tool.mypy.overrides]]
+            module = "app.api.*"
+            disallow_untyped_defs = true
+            """,
+            "app/core.py": UNTYPED,
+            "app/api/routes.py": UNTYPED,
+        },
+    )
+    assert where(findings) == [("routes.py", "run")]
+    basic = check_project(
+        tmp_path / "pyright",
+        {
+            "pyrightconfig.json": '{"typeCheckingMode": "basic", "strict": ["app/typed"]}',
+            "app/core.py": UNTYPED,
+            "app/typed/model.py": UNTYPED,
+        },
+    )
+    assert where(basic) == [("model.py", "run")]
 
 
 def test_migrations_unittest_methods_and_dunders_checkers_infer(tmp_path: Path) -> None:

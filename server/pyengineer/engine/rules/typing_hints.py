@@ -230,8 +230,8 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
     if mode == "off":
         return
     relative = inp.source.relative
-    if mode == "auto" and not inp.context.type_checked(relative):
-        return  # the project does not ask for types here (no mypy/pyright config or py.typed covers it)
+    if mode == "auto" and not inp.context.annotations_required(relative):
+        return  # the project's own type checking does not ask for annotations here
     index = syntax_index(inp.source)
     if index is None or _is_generated(index, relative):
         return
