@@ -187,17 +187,23 @@ def run(job):
 """
 
 
-def test_default_reports_only_where_the_project_type_checks(tmp_path: Path) -> None:
-    # No mypy / pyright configuration and no py.typed: the project did not ask for types.
-    assert (
-        check_project(tmp_path / "plain", {"pyproject.toml": "[project]\nname = 'x'\n", "app/a.py": UNTYPED})
-        == []
-    )
-    typed = check_project(
-        tmp_path / "typed",
-        {"pkg/__init__.py": "", "pkg/py.typed": "", "pkg/a.py": UNTYPED, "scripts/tool.py": UNTYPED},
-    )
-    assert where(typed) == [("a.py", "run")]  # py.typed covers its package, not the scripts
+def test_default_reports_only_where_the_project_asks_for_annotations(tmp_path: Path) -> None:
+    # No type checker: the project did not ask for types.
+    plain = {"pyproject.toml": "[project]\nname = 'x'\n", "app/a.py": UNTYPED}
+    assert check_project(tmp_path / "plain", plain) == []
+    # py.typed alone asks for nothing: measured, most py.typed packages leave public functions unannotated.
+    typed = {"pkg/__init__.py": "", "pkg/py.typed": "", "pkg/a.py": UNTYPED}
+    assert check_project(tmp_path / "typed", typed) == []
+    # strict, with the very error PE501 reports turned off (jupyter-server does this).
+    disabled = {
+        "pyproject.toml": '[tool.mypy]\nstrict = true\ndisable_error_code = ["no-untyped-def"]\n',
+        "app/a.py": UNTYPED,
+    }
+    assert check_project(tmp_path / "disabled", disabled) == []
+    strict = {"pyproject.toml": "[tool.mypy]\nstrict = true\n", "app/a.py": UNTYPED}
+    assert where(check_project(tmp_path / "strict", strict)) == [("a.py", "run")]
+    # `type-hints = "public"` asks everywhere.
+    assert where(check_project(tmp_path / "plain", plain, PUBLIC)) == [("a.py", "run")]
 
 
 def test_mypy_files_excludes_and_per_module_overrides_are_followed(tmp_path: Path) -> None:
