@@ -22,7 +22,7 @@ def test_except_exception_pass_suggests_what_the_try_body_raises(tmp_path: Path)
             try:
                 value = json.loads(raw)
                 return int(value["n"])
-            except Exception:
+            except BaseException:
                 pass
             return 0
         """,
@@ -172,16 +172,16 @@ def test_fallbacks_that_say_why_in_a_comment_are_intentional(tmp_path: Path) -> 
         def warm(path: str) -> None:
             try:
                 os.stat(path)
-            except Exception:  # best effort: the cache warms itself on first use anyway
+            except:  # best effort: the cache warms itself on first use anyway
                 pass
             try:
                 os.listdir(os.path.dirname(path))
-            except Exception:
+            except:
                 # Not empty or already gone: either way there is nothing to do.
                 pass
             try:
                 os.sync()
-            except Exception:
+            except:
                 pass  # ok
             try:
                 os.sync()
@@ -198,11 +198,11 @@ def test_tests_that_raise_on_purpose_may_swallow_it(tmp_path: Path) -> None:
     def test_handler_survives(monkeypatch) -> None:
         try:
             raise RuntimeError("boom")
-        except Exception:
+        except:
             pass
         try:
             warm_up()
-        except Exception:
+        except:
             pass
         run_handlers()
     """
@@ -271,3 +271,25 @@ def test_cleanup_optional_imports_and_errors_while_handling_errors(tmp_path: Pat
         """,
     )
     assert findings == []
+
+
+def test_except_exception_pass_is_left_alone_but_base_exception_is_not(tmp_path: Path) -> None:
+    # Measured on the corpus: a silent `except Exception:` is nearly always a deliberate fallback.
+    findings = check(
+        tmp_path,
+        "PE601",
+        """
+        def read(path: str) -> str:
+            try:
+                return load(path)
+            except Exception:
+                pass
+            try:
+                return load(path + ".bak")
+            except BaseException:
+                pass
+            return ""
+        """,
+    )
+    assert [f.line for f in findings] == [7]  # 0-based
+    assert findings[0].message.startswith("`except BaseException:`")
