@@ -293,3 +293,37 @@ def test_except_exception_pass_is_left_alone_but_base_exception_is_not(tmp_path:
     )
     assert [f.line for f in findings] == [7]  # 0-based
     assert findings[0].message.startswith("`except BaseException:`")
+
+
+def test_framework_errors_rendered_as_responses_need_no_chain(tmp_path: Path) -> None:
+    # DRF, Django forms and FastAPI turn these into 400/404 responses without a traceback: `from` shows nowhere.
+    findings = check(
+        tmp_path,
+        "PE602",
+        """
+        from django import forms
+        from fastapi import HTTPException
+        from rest_framework import exceptions
+
+
+        def remove(code: str) -> None:
+            try:
+                user = lookup(code)
+            except KeyError:
+                raise exceptions.ValidationError("User not found.")
+            try:
+                read(user)
+            except OSError:
+                raise forms.ValidationError("Could not read file.")
+            try:
+                check(user)
+            except LookupError:
+                raise HTTPException(status_code=404)
+            try:
+                save(user)
+            except OSError:
+                raise RuntimeError("could not save")
+        """,
+    )
+    assert [f.data["caught"] for f in findings] == ["OSError"]
+    assert findings[0].line == 21  # 0-based

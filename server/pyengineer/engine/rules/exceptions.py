@@ -364,6 +364,32 @@ def _handler_of(index: SyntaxIndex, node: ast.Raise) -> ast.ExceptHandler | None
     return None
 
 
+# Exceptions a web framework turns into a response (400, 403, 404) without logging a traceback: whether the
+# caught error is chained to them changes nothing anybody sees.
+_RENDERED = (
+    "rest_framework.exceptions.",
+    "rest_framework.serializers.ValidationError",
+    "django.forms.ValidationError",
+    "django.forms.forms.ValidationError",
+    "django.core.exceptions.ValidationError",
+    "django.core.exceptions.PermissionDenied",
+    "django.core.exceptions.SuspiciousOperation",
+    "django.http.Http404",
+    "fastapi.HTTPException",
+    "fastapi.exceptions.HTTPException",
+    "starlette.exceptions.HTTPException",
+    "werkzeug.exceptions.",
+)
+
+
+def _rendered_as_response(index: SyntaxIndex, exc: ast.expr) -> bool:
+    target = exc.func if isinstance(exc, ast.Call) else exc
+    name = index.qualified_name(target) if isinstance(target, ast.Name | ast.Attribute) else None
+    return name is not None and any(
+        name == prefix or (prefix.endswith(".") and name.startswith(prefix)) for prefix in _RENDERED
+    )
+
+
 def _free_name(handler: ast.ExceptHandler) -> str:
     used = {n.id for n in ast.walk(handler) if isinstance(n, ast.Name)}
     for name in ("exc", "error", "err", "original"):
@@ -392,6 +418,8 @@ def raise_without_from(inp: RuleInput) -> Iterator[Finding]:
             continue
         if isinstance(node.exc, ast.Name) and node.exc.id == handler.name:
             continue  # re-raising what was caught
+        if _rendered_as_response(index, node.exc):
+            continue
         caught = index.segment(handler.type) if handler.type is not None else "everything"
         name = handler.name or _free_name(handler)
         edits: list[Edit] = []
