@@ -399,3 +399,45 @@ def test_flask_views_are_exempt_project_wide(tmp_path: Path) -> None:
         relative="app/views.py",
     )
     assert findings == []
+
+
+def test_signatures_the_project_silenced_and_overload_implementations(tmp_path: Path) -> None:
+    # aiohttp and sqladmin (mypy strict) silence these on purpose; PE501 honours it.
+    findings = check(
+        tmp_path,
+        "PE501",
+        """
+        from typing import Any, no_type_check, overload
+
+
+        def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+            parser.addoption("--fast")
+
+
+        def pytest_generate_tests(metafunc):
+            return None
+
+
+        class Table:
+            @overload
+            def __getitem__(self, index: int) -> int: ...
+
+            @overload
+            def __getitem__(self, index: slice) -> list[int]: ...
+
+            def __getitem__(self, index):
+                return self._items[index]
+
+
+        class Meta(type):
+            @no_type_check
+            def __new__(mcs, name, bases, attrs: dict, **kwargs: Any):
+                return super().__new__(mcs, name, bases, attrs)
+
+
+        def plain(x):
+            return x
+        """,
+        relative="pkg/plugin.py",
+    )
+    assert [f.data["function"] for f in findings] == ["plain"]

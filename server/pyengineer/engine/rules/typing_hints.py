@@ -14,7 +14,9 @@ from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, syntax_index
 from pyengineer.engine.web_endpoints import FLASK_DECORATORS, endpoint_for
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
 
-_SKIPPED_DECORATORS = frozenset({"override", "overload", "fixture", "singledispatchmethod"})
+_SKIPPED_DECORATORS = frozenset({"override", "overload", "fixture", "singledispatchmethod", "no_type_check"})
+# A signature the project silenced for its checker (`def f(x):  # type: ignore[no-untyped-def]`).
+_SILENCED = ("# type: ignore", "# pyright: ignore", "#type: ignore")
 _STUB_DECORATORS = frozenset({"abstractmethod", "abstractproperty"})
 # Dunders whose return type every checker knows (mypy and pyright check them against object's): asking for
 # `-> None` on `__init__` or `-> str` on `__repr__` is noise.
@@ -100,6 +102,28 @@ def _is_test_case(cls: ast.AST | None) -> bool:
         if name.endswith(("TestCase", "Test", "Tests")):
             return True
     return cls.name.startswith("Test")
+
+
+def _silenced(index: SyntaxIndex, func: FunctionNode) -> bool:
+    """The signature carries a `# type: ignore` / `# pyright: ignore` comment: the project said so already."""
+    last = func.body[0].lineno - 1 if func.body else func.lineno
+    for line in index.source.lines[func.lineno - 1 : max(last, func.lineno)]:
+        if any(marker in line for marker in _SILENCED):
+            return True
+    return False
+
+
+def _overload_implementation(index: SyntaxIndex, func: FunctionNode) -> bool:
+    """The implementation after `@overload` variants: the overloads are its annotations."""
+    parent = index.parent(func)
+    body = getattr(parent, "body", [])
+    return any(
+        isinstance(other, ast.FunctionDef | ast.AsyncFunctionDef)
+        and other is not func
+        and other.name == func.name
+        and "overload" in _decorator_names(other)
+        for other in body
+    )
 
 
 def _flask_view(index: SyntaxIndex, func: FunctionNode) -> bool:
@@ -243,8 +267,10 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
         checked, is_method = _in_scope(index, func, mode)
         if not checked or _decorator_names(func) & _SKIPPED_DECORATORS:
             continue
-        if test_file and (func.name.startswith("test") or func.name.startswith("pytest_")):
-            continue  # pytest finds tests and hooks by name; nobody calls them with the wrong types
+        if (test_file and func.name.startswith("test")) or func.name.startswith("pytest_"):
+            continue  # pytest finds tests and hooks (plugins too) by name; nobody calls them with wrong types
+        if _silenced(index, func) or _overload_implementation(index, func):
+            continue
         if (
             is_method
             and _is_test_case(index.parent(func))
