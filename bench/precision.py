@@ -345,12 +345,11 @@ def count_lines(root: Path) -> tuple[int, int]:
     return len(files), lines
 
 
-def run_project(project: Project, root: Path) -> list[Reported]:
+def run_project(project: Project, root: Path, rules: list[str]) -> list[Reported]:
     from pyengineer.checking import check_paths
-    from pyengineer.engine import registry
 
-    # Every rule, the opt-in ones too: they are measured as well (only default-on rules must pass 90%).
-    overrides: dict[str, object] = {"select": sorted(registry.load_rules())}
+    # Named exactly, so the opt-in rules run too: they are measured as well (only default-on ones must pass).
+    overrides: dict[str, object] = {"select": rules}
     checked = check_paths([root], overrides)
     return keyed(project.name, root, (f for p in checked for f in p.findings))
 
@@ -462,10 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="only the projects marked `quick` (for CI)")
     parser.add_argument("--project", action="append", help="only these projects (repeatable)")
-    parser.add_argument("--rule", action="append", help="only report these rules (all rules still run)")
+    parser.add_argument("--rule", action="append", help="only run and report these rules (repeatable)")
     parser.add_argument("--sample", type=int, default=SAMPLE, help=f"sample size per rule (default {SAMPLE})")
     parser.add_argument(
-        "--todo", action="store_true", help="write the unlabelled sample with context to bench/results/todo-*"
+        "--todo", action="store_true", help="write the unlabelled sample with context beside the corpus cache"
     )
     parser.add_argument("--show", type=int, default=5, help="unlabelled findings to print per rule")
     args = parser.parse_args(argv)
@@ -485,6 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     watch_rules(raised)
     from pyengineer.engine import registry
 
+    rules = sorted(registry.load_rules())
+    if args.rule:
+        wanted = {r.upper() for r in args.rule}
+        if wanted - set(rules):
+            raise SystemExit(f"unknown rules: {', '.join(sorted(wanted - set(rules)))}")
+        rules = sorted(wanted)
     reported: list[Reported] = []
     roots: dict[str, Path] = {}
     total_files = total_lines = 0
@@ -495,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         root = unpack(project, fetch(project, cache), cache)
         roots[project.name] = root
         files, lines = count_lines(root)
-        found = run_project(project, root)
+        found = run_project(project, root, rules)
         total_files += files
         total_lines += lines
         reported.extend(found)
@@ -512,11 +517,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({per_project[project.name]['seconds']} s)",
             file=sys.stderr,
         )
-    rules = sorted(registry.load_rules())
     results = measure(reported, labels, rules, {p.name for p in projects}, total_lines, args.sample)
-    if args.rule:
-        wanted = {r.upper() for r in args.rule}
-        results = {k: v for k, v in results.items() if k in wanted}
     full = not (args.quick or args.project)
     table, failures = render(results, raised, strict=full)
     commit = subprocess.run(
@@ -554,9 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     name = "precision-quick" if args.quick else "precision"
     if args.todo and todo:
-        todo_path = RESULTS / f"todo-{name}.txt"
+        todo_path = cache / f"todo-{name}.txt"  # beside the corpus: never committed
         todo_path.write_text("\n".join(todo) + "\n", encoding="utf-8")
-        print(f"\nunlabelled sample with context: {todo_path.relative_to(REPO)}")
+        print(f"\nunlabelled sample with context: {todo_path}")
     out = {
         "corpus_version": version,
         "commit": commit,

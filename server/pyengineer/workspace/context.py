@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,7 +27,7 @@ from pyengineer.workspace.ignore import (
     relative_inside,
     relative_posix,
 )
-from pyengineer.workspace.imports import ImportRecord
+from pyengineer.workspace.imports import PARSE_ERRORS, ImportRecord, parse_module
 from pyengineer.workspace.markers import (
     Marker,
     detect_package_manager,
@@ -71,6 +73,11 @@ class WorkspaceContext(BaseModel):
     framework_evidence: dict[str, tuple[str, ...]] = {}
     ml_files: tuple[MlFile, ...] = ()
     python_file_count: int = 0
+    # Cross-file facts for the rules: module-level sync SQLAlchemy engines and session factories, as
+    # "path/of/module.py:name" (`engine = create_engine(...)` in app/db.py -> "app/db.py:engine"). PE301
+    # recognises them when another module imports them.
+    sync_engines: tuple[str, ...] = ()
+    sync_session_factories: tuple[str, ...] = ()
     config_file: str | None = None
     git: GitState = GitState()
     # The project's mypy / pyright configurations and py.typed packages (empty: it does not type-check).
@@ -99,6 +106,61 @@ def ml_imports(imports: Iterable[ImportRecord], ml_libraries: Iterable[str]) -> 
     )
 
 
+class _Derived(NamedTuple):
+    ml_file: MlFile | None
+    frameworks: tuple[str, ...]
+    sync_engines: tuple[str, ...]
+    sync_session_factories: tuple[str, ...]
+
+
+_SYNC_ENGINE_CALLS = frozenset({"create_engine", "engine_from_config"})
+_SESSION_FACTORY_CALLS = frozenset({"sessionmaker", "scoped_session"})
+_MAX_FACT_BYTES = 2_000_000
+
+
+def sync_database_objects(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Module-level names bound to a sync SQLAlchemy engine or session factory in the file at `path`:
+    `engine = create_engine(url)`, `SessionLocal = sessionmaker(bind=engine)` (not `create_async_engine`, not a
+    factory with `class_=AsyncSession`). Only the module's top-level statements are looked at."""
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_FACT_BYTES:
+            return (), ()
+        data = path.read_bytes()
+    except OSError:
+        return (), ()
+    if b"create_engine" not in data and b"sessionmaker" not in data and b"engine_from_config" not in data:
+        return (), ()
+    try:
+        tree = parse_module(data.decode("utf-8", errors="replace"))
+    except PARSE_ERRORS:
+        return (), ()
+    engines: list[str] = []
+    factories: list[str] = []
+    for stmt in tree.body:
+        value: ast.expr | None
+        targets: list[ast.expr]
+        if isinstance(stmt, ast.Assign):
+            value, targets = stmt.value, stmt.targets
+        elif isinstance(stmt, ast.AnnAssign):
+            value, targets = stmt.value, [stmt.target]
+        else:
+            continue
+        if not isinstance(value, ast.Call):
+            continue
+        func = value.func
+        called = (
+            func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        )
+        if any(kw.arg == "class_" and "Async" in ast.unparse(kw.value) for kw in value.keywords):
+            continue
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if called in _SYNC_ENGINE_CALLS:
+            engines.extend(names)
+        elif called in _SESSION_FACTORY_CALLS:
+            factories.extend(names)
+    return tuple(engines), tuple(factories)
+
+
 class WorkspaceIndex:
     """The per-file scan results of one workspace root, updated file by file as things change.
 
@@ -116,7 +178,7 @@ class WorkspaceIndex:
         # The files that import something of interest (a few percent of them), with what context() needs of
         # each (its MlFile, the frameworks it is evidence for), kept in step with `files` by `_put`/`_drop`: so
         # context() never walks all of a 20,000-file index, nor re-derives the unchanged files.
-        self._importing: dict[str, tuple[MlFile | None, tuple[str, ...]]] = {}
+        self._importing: dict[str, _Derived] = {}
         self._first: str | None = None  # min(files), recomputed only when a file comes or goes
         self._folder_set: frozenset[str] = frozenset()
         self.markers: list[Marker] = []
@@ -228,8 +290,9 @@ class WorkspaceIndex:
         else:
             self._importing.pop(relative, None)
 
-    def _derive(self, relative: str, scanned: FileScan) -> tuple[MlFile | None, tuple[str, ...]]:
-        """What context() needs of one file: its MlFile (None if it imports no ML library), its frameworks."""
+    def _derive(self, relative: str, scanned: FileScan) -> _Derived:
+        """What context() needs of one file: its MlFile (None if it imports no ML library), its frameworks,
+        and its sync database objects (read only for the few files that import SQLAlchemy)."""
         ml = ml_imports(scanned.imports, self._ml_libraries)
         ml_file = (
             MlFile(path=relative, libraries=tuple(dict.fromkeys(m.library for m in ml)), imports=ml)
@@ -237,7 +300,12 @@ class WorkspaceIndex:
             else None
         )
         frameworks = (BY_MODULE.get(r.top_level) for r in scanned.imports)
-        return ml_file, tuple(dict.fromkeys(f.key for f in frameworks if f is not None))
+        keys = tuple(dict.fromkeys(f.key for f in frameworks if f is not None))
+        engines: tuple[str, ...] = ()
+        factories: tuple[str, ...] = ()
+        if any(r.top_level in ("sqlalchemy", "sqlmodel") for r in scanned.imports):
+            engines, factories = sync_database_objects(self.root / relative)
+        return _Derived(ml_file, keys, engines, factories)
 
     def _drop(self, relative: str) -> bool:
         """Forget one file (call with the lock held). True if it was known."""
@@ -307,6 +375,8 @@ class WorkspaceIndex:
             pyproject = dict(self._pyproject)
             type_checking = self._type_checking
         ml_files: list[MlFile] = []
+        engines: list[str] = []
+        factories: list[str] = []
         evidence: dict[str, list[str]] = {}
         for source, names in declared.items():
             for name in names:
@@ -314,9 +384,11 @@ class WorkspaceIndex:
                 if framework is not None:
                     evidence.setdefault(framework.key, []).append(source)
         # Most files import nothing of interest: only the others can be ML files or framework evidence.
-        for relative, (ml_file, framework_keys) in importing:
+        for relative, (ml_file, framework_keys, file_engines, file_factories) in importing:
             if ml_file is not None:
                 ml_files.append(ml_file)
+            engines.extend(f"{relative}:{name}" for name in file_engines)
+            factories.extend(f"{relative}:{name}" for name in file_factories)
             for key in framework_keys:
                 sources = evidence.setdefault(key, [])
                 if len(sources) < 20 and f"import:{relative}" not in sources:
@@ -348,6 +420,8 @@ class WorkspaceIndex:
             framework_evidence={k: tuple(v) for k, v in evidence.items()},
             ml_files=tuple(ml_files),
             python_file_count=file_count,
+            sync_engines=tuple(engines),
+            sync_session_factories=tuple(factories),
             config_file=config_file,
             git=git if git is not None else GitState(),
             type_checking=type_checking,

@@ -71,15 +71,15 @@ def test_payload_used_whole_gets_an_unsafe_fix_with_model_dump(tmp_path: Path) -
 
         @app.put("/things/{thing_id}")
         def update(thing_id: int, body: dict[str, str]) -> None:
-            save(thing_id, body["title"], body)
+            save(thing_id, body["title"], body["owner"], body)
         """,
         frameworks=("fastapi",),
     )
     fix = findings[0].fixes[0]
     assert not fix.safe
     text = fixed_text(findings[0])
-    assert "class UpdateRequest(BaseModel):\n    title: Any\n" in text
-    assert "save(thing_id, body.title, body.model_dump())" in text
+    assert "class UpdateRequest(BaseModel):\n    title: Any\n    owner: Any\n" in text
+    assert "save(thing_id, body.title, body.owner, body.model_dump())" in text
     assert text.count("from pydantic import BaseModel") == 1
 
 
@@ -95,7 +95,7 @@ def test_payload_that_is_written_to_has_no_fix(tmp_path: Path) -> None:
 
         @app.post("/x")
         def x(data: dict) -> dict:
-            data["seen"] = True
+            data["seen"] = data["first"] + data["second"]
             return data
         """,
         frameworks=("fastapi",),
@@ -116,7 +116,7 @@ def test_fastapi_request_json_and_flask_and_django_raw_reads(tmp_path: Path) -> 
         @app.post("/hook")
         async def hook(request: Request) -> None:
             data = await request.json()
-            process(data)
+            save(data["name"], data["email"])
         """,
         frameworks=("fastapi",),
         relative="app/api.py",
@@ -133,7 +133,8 @@ def test_fastapi_request_json_and_flask_and_django_raw_reads(tmp_path: Path) -> 
 
         @app.post("/items")
         def create():
-            return save(request.get_json())
+            data = request.get_json()
+            return save(data["name"], data.get("email"))
         """,
         frameworks=("flask",),
         relative="app/views.py",
@@ -148,7 +149,7 @@ def test_fastapi_request_json_and_flask_and_django_raw_reads(tmp_path: Path) -> 
 
         def create(request):
             name = request.POST["name"]
-            return JsonResponse({"name": name})
+            return JsonResponse({"name": name, "email": request.POST.get("email")})
         """,
         frameworks=("django",),
         relative="shop/views.py",
@@ -401,3 +402,203 @@ def test_response_without_model(tmp_path: Path) -> None:
     assert [f.data["function"] for f in findings] == ["get_user"]
     assert findings[0].data["keys"] == ["id", "email", "password_hash"]
     assert check(tmp_path, "PE403", "def get_user():\n    return {'id': 1}\n", frameworks=("flask",)) == []
+
+
+def test_pe402_is_opt_in() -> None:
+    from pyengineer.engine.registry import rule_for
+
+    rule = rule_for("PE402")
+    assert rule is not None and rule.default is False
+
+
+def test_pe402_trial_patterns_are_not_reported(tmp_path: Path) -> None:
+    # From the corpus (bench/corpus/labels/PE402.jsonl): Django's method decorators are not auth (and the fix
+    # must never add `@require_POST` to a GET view), helpers taking `request` are not views, django-ninja's
+    # `auth=` is auth (`AllowAnonymous` is open on purpose), `get_current_active_user` is a current user.
+    django = """
+    from django.contrib.auth.decorators import login_required
+    from django.views.decorators.http import require_POST
+    from ninja import Router
+
+    router = Router()
+
+
+    @require_POST
+    def like(request):
+        return None
+
+
+    @require_POST
+    def unlike(request):
+        return None
+
+
+    @require_POST
+    def share(request):
+        return None
+
+
+    def show(request):
+        return None
+
+
+    def _check_can_view(request, page):
+        return None
+
+
+    @login_required
+    def edit(request):
+        return None
+
+
+    @router.get("/pages", auth=[BearerTokenAuth(), AllowAnonymous()])
+    def list_pages(request):
+        return None
+    """
+    assert check(tmp_path, "PE402", django, frameworks=("django",), relative="blog/views.py") == []
+    fastapi = """
+    from fastapi import APIRouter, Depends
+
+    router = APIRouter()
+
+
+    @router.get("/a")
+    def a(user=Depends(get_current_superuser)): ...
+
+
+    @router.get("/b")
+    def b(user=Depends(get_current_superuser)): ...
+
+
+    @router.get("/me")
+    def me(user=Depends(get_current_active_user)): ...
+    """
+    assert check(tmp_path, "PE402", fastapi, frameworks=("fastapi",)) == []
+    # A test app leaves routes open on purpose.
+    assert check(tmp_path, "PE402", ROUTER, frameworks=("fastapi",), relative="tests/test_app.py") == []
+
+
+def test_view_class_that_decides_permissions_in_code_is_not_reported(tmp_path: Path) -> None:
+    text = """
+    from rest_framework.permissions import IsAuthenticated
+    from rest_framework.viewsets import ModelViewSet
+
+
+    class Orders(ModelViewSet):
+        permission_classes = [IsAuthenticated]
+
+        def list(self, request):
+            return []
+
+
+    class Invoices(ModelViewSet):
+        permission_classes = [IsAuthenticated]
+
+        def list(self, request):
+            return []
+
+
+    class Users(ModelViewSet):
+        def get_permissions(self):
+            return [IsAuthenticated()]
+
+        def retrieve(self, request, pk=None):
+            return []
+    """
+    assert check(tmp_path, "PE402", text, frameworks=("djangorestframework",), relative="api/views.py") == []
+
+
+def test_pe401_control_fields_hand_offs_and_raw_bytes_are_not_reported(tmp_path: Path) -> None:
+    # From the corpus (bench/corpus/labels/PE401.jsonl): submit-button dispatch, a validated `next`, a body bound
+    # to a form or handed to a converter, raw bytes for a signature, a free-form mapping by design.
+    django = """
+    import json
+
+    from django.views import View
+
+
+    class Offer(View):
+        def post(self, request, *args, **kwargs):
+            if "suspend" in request.POST:
+                return self.suspend()
+            action = request.POST.get("action")
+            if action == "publish" or request.POST.get("mode") == "draft":
+                return None
+            if "order_action" in request.POST:
+                return self.handle(request, request.POST["order_action"])
+            redirect_to = request.POST.get("next", None)
+            return redirect_to
+
+
+    class Preview(View):
+        def post(self, request, *args, **kwargs):
+            form = self.get_form(request.POST)
+            return form.is_valid() and request.POST["a"] and request.POST["b"]
+
+
+    class Config(View):
+        def post(self, request, *args, **kwargs):
+            data = json.loads(request.body.decode())
+            flow.save_config(data)
+            return data.get("a"), data.get("b")
+    """
+    assert check(tmp_path, "PE401", django, frameworks=("django",), relative="shop/views.py") == []
+    fastapi = """
+    from typing import Any
+
+    from fastapi import Body, FastAPI, Request
+
+    app = FastAPI()
+
+
+    @app.post("/hook")
+    async def hook(request: Request) -> None:
+        signature_ok(await request.body())
+        form = await request.form()
+        entry = convert_input(form, features)
+
+
+    @app.patch("/labels")
+    async def labels(labels: dict[str, Any] = Body(...)) -> None:
+        save(labels)
+
+
+    @app.post("/serve")
+    async def serve(payload: dict = Body(...)) -> None:
+        body = payload["body"]
+    """
+    assert check(tmp_path, "PE401", fastapi, frameworks=("fastapi",)) == []
+    # Mock callbacks in tests are not views.
+    test_callback = """
+    import json
+
+
+    def request_callback(request):
+        data = json.loads(request.body.decode())
+        return data["a"], data["b"]
+    """
+    assert (
+        check(tmp_path, "PE401", test_callback, frameworks=("django",), relative="tests/test_hooks.py") == []
+    )
+
+
+def test_pe401_keys_read_from_parsed_json_are_reported(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE401",
+        """
+        import json
+
+        from django.views import View
+
+
+        class Schedule(View):
+            def patch(self, request, event, pk):
+                data = json.loads(request.body.decode())
+                talk.start = parse(data.get("start"))
+                talk.room = data["room"]
+        """,
+        frameworks=("django",),
+        relative="orga/views.py",
+    )
+    assert [sorted(f.data["keys"]) for f in findings] == [["room", "start"]]

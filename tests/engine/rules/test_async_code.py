@@ -256,3 +256,108 @@ def test_pe302_does_not_offer_def_when_the_endpoint_awaits(tmp_path: Path) -> No
 def test_pe302_is_only_for_fastapi_or_starlette_workspaces(tmp_path: Path) -> None:
     # A Flask workspace with no fastapi import: the rule is not relevant.
     assert check(tmp_path, "PE302", "async def f(db):\n    db.commit()\n", frameworks=("flask",)) == []
+
+
+def test_awaited_calls_are_not_blocking_whatever_the_annotation(tmp_path: Path) -> None:
+    # prefect's run_history: `session: sa.orm.Session` that is an AsyncSession at run time, and awaited.
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import sqlalchemy as sa
+
+
+        async def run_history(session: sa.orm.Session, counts):
+            result = await session.execute(counts)
+            return result.all()
+        """,
+    )
+    assert findings == []
+
+
+def test_tests_that_block_on_purpose_are_not_reported_but_polling_is(tmp_path: Path) -> None:
+    text = """
+    import sqlite3
+    import time
+
+
+    async def test_keepalive_timeout_sync_sleep(client):
+        await client.get("/")
+        time.sleep(0.5)  # a harder case than asyncio.sleep, on purpose
+        db = sqlite3.connect("fixture.db")
+
+
+    async def wait_for_state(client):
+        for _ in range(10):
+            if await client.ready():
+                return
+            time.sleep(0.1)
+    """
+    findings = check(tmp_path, "PE301", text, relative="tests/test_client.py")
+    assert [f.data["function"] for f in findings] == ["wait_for_state"]
+    # The same code outside the tests is reported everywhere.
+    assert len(check(tmp_path, "PE301", text, relative="app/client.py")) == 3
+
+
+def test_requests_session_calls_block_too(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE301",
+        """
+        import requests
+
+
+        async def fetch(url):
+            first = requests.Session().get(url)
+            with requests.Session() as session:
+                second = session.post(url, json={})
+            return first, second
+        """,
+    )
+    assert [f.data["call"] for f in findings] == ["requests.Session().get()", "requests.Session().post()"]
+
+
+def test_engine_and_session_factory_imported_from_another_module(tmp_path: Path) -> None:
+    # The workspace index records module-level sync engines and session factories (a cross-file fact), so a
+    # coroutine in another module that uses them is found; an async engine is not.
+    from pyengineer.checking import check_paths
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["sqlalchemy"]\n')
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "db.py").write_text(
+        dedent(
+            """
+            from sqlalchemy import create_engine
+            from sqlalchemy.ext.asyncio import create_async_engine
+            from sqlalchemy.orm import sessionmaker
+
+            engine = create_engine("sqlite:///shop.db")
+            async_engine = create_async_engine("sqlite+aiosqlite:///shop.db")
+            SessionLocal = sessionmaker(bind=engine)
+            """
+        )
+    )
+    (tmp_path / "app" / "jobs.py").write_text(
+        dedent(
+            """
+            from sqlalchemy import text
+
+            from app.db import SessionLocal, async_engine, engine
+            from .db import engine as same_engine
+
+
+            async def nightly() -> None:
+                with engine.connect() as conn:
+                    conn.execute(text("DELETE FROM carts"))
+                with SessionLocal() as session:
+                    session.commit()
+                same_engine.begin()
+                async with async_engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            """
+        )
+    )
+    (project,) = check_paths([tmp_path], {"select": ["PE301"]})
+    calls = sorted(f.data["call"] for f in project.findings)
+    assert calls == ["engine.connect()", "same_engine.begin()", "session.commit()"]

@@ -73,7 +73,9 @@ def test_check_finds_exactly_the_documented_code(rule: Rule, tmp_path: Path) -> 
     for kind, code in blocks.items():
         compile(code, f"{rule.code}-{kind}", "exec")
         project = _project(tmp_path / kind, rule, code)
-        (checked,) = check_paths([project])
+        # An opt-in rule runs when its exact code is selected; "PE" keeps every default rule on beside it.
+        overrides: dict[str, object] | None = None if rule.default else {"select": ["PE", rule.code]}
+        (checked,) = check_paths([project], overrides)
         found = sorted({f.code for f in checked.findings})
         if kind == "bad":
             assert found == [rule.code], f"{rule.code} bad example: expected only {rule.code}, got {found}"

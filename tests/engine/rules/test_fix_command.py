@@ -27,7 +27,7 @@ async def wait_and_stamp():
 
 @app.post("/items")
 async def create_item(payload: dict) -> dict[str, str]:
-    return {"name": payload["name"], "at": str(datetime.utcnow())}
+    return {"name": payload["name"], "sku": payload["sku"], "at": str(datetime.utcnow())}
 
 
 def log_line(message: str):
@@ -56,11 +56,12 @@ async def wait_and_stamp():
 
 class CreateItemRequest(BaseModel):
     name: Any
+    sku: Any
 
 
 @app.post("/items")
 async def create_item(payload: CreateItemRequest) -> dict[str, str]:
-    return {"name": payload.name, "at": str(datetime.now(timezone.utc))}
+    return {"name": payload.name, "sku": payload.sku, "at": str(datetime.now(timezone.utc))}
 
 
 def log_line(message: str) -> None:

@@ -116,3 +116,83 @@ def test_parameters_constants_and_non_sql_are_fine(tmp_path: Path) -> None:
         """,
     )
     assert findings == []
+
+
+def test_identifiers_constants_and_placeholder_lists_are_not_injection(tmp_path: Path) -> None:
+    # From the corpus (bench/corpus/labels/PE801.jsonl): DDL over table and column names, imported constants,
+    # function names from a constant tuple, and the parameterised `IN (?, ?, ...)` pattern.
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import sqlite3
+
+        import sqlalchemy as sa
+        from app.constants import DEFAULT_WORKSPACE_NAME
+
+
+        def setup(conn: sqlite3.Connection, table: str, col: str, kind: str, fn: str, keys: list[bytes]) -> None:
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_ek ON {table} (entity_key);")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
+            conn.execute("select {}()".format(fn))
+            conn.execute(f"SELECT * FROM t WHERE entity_key IN ({','.join('?' * len(keys))})", keys)
+            conn.execute("SELECT * FROM t WHERE id IN (%s)" % ",".join(["?"] * len(keys)), keys)
+            conn.execute(f"SET ROLE {col}")
+            default = sa.text(f"'{DEFAULT_WORKSPACE_NAME}'")
+        """,
+    )
+    assert findings == []
+
+
+def test_values_are_reported_but_fixes_never_bind_identifiers_or_quoted_fragments(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import psycopg2
+
+
+        def run(cur, table: str, term: str, tz: str, user_id: str) -> None:
+            cur.execute(f"SELECT id FROM {table} WHERE owner = {user_id}")
+            cur.execute(f"SELECT id FROM docs WHERE title LIKE '%{term}%'")
+            cur.execute(f"ALTER DATABASE app SET timezone TO '{tz}'")
+            cur.execute(f"SELECT id FROM docs WHERE owner = '{user_id}'")
+        """,
+    )
+    # A utility statement (ALTER) takes no bound values: not reported. An identifier beside the value or a
+    # placeholder inside a quoted literal: reported, with no fix.
+    assert [f.line for f in findings] == [4, 5, 7]
+    assert [bool(f.fixes) for f in findings] == [False, False, True]
+    assert 'cur.execute("SELECT id FROM docs WHERE owner = %s", (user_id,))' in fixed_text(findings[2])
+
+
+def test_enum_values_local_constants_and_local_placeholder_lists(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE801",
+        """
+        import sqlalchemy as sa
+
+
+        def migrate(conn, keys, table) -> None:
+            default = sa.text(f"'{SkillStatus.ACTIVE.value}'")
+            batch_size = 500
+            offset = 0
+            while True:
+                conn.execute(sa.text(f"SELECT * FROM t ORDER BY id LIMIT {batch_size} OFFSET {offset}"))
+                offset += batch_size
+            placeholders = ",".join(["%s" for _ in keys])
+            conn.execute(sa.text(f"SELECT * FROM t WHERE k IN ({placeholders})"))
+            conn.execute(sa.text(f"NOTIFY channel, '{table}'"))
+        """,
+    )
+    assert findings == []
+    assert (
+        check(
+            tmp_path,
+            "PE801",
+            'def f(conn, name):\n    conn.execute(f"SELECT 1 FROM t WHERE a = {name}")\n',
+            relative="tests/test_db.py",
+        )
+        == []
+    )

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pyengineer.engine.code_kinds import is_test_path
 from pyengineer.engine.import_edits import need_module
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.syntax import FunctionNode, SyntaxIndex, assigned_names, assignment, syntax_index
@@ -76,7 +77,43 @@ def _http_instead(context: WorkspaceContext, source_imports: frozenset[str]) -> 
     return "`httpx.AsyncClient`, or run it with `await asyncio.to_thread(...)`"
 
 
-def _blocking_library_call(index: SyntaxIndex, call: ast.Call, context: WorkspaceContext) -> Blocking | None:
+def _requests_session(index: SyntaxIndex, node: ast.expr, func: FunctionNode) -> bool:
+    """`requests.Session()`, or a name bound to one in `func` (`s = requests.Session()`, `with ... as s`)."""
+    if isinstance(node, ast.Call):
+        return index.qualified_name(node.func) in ("requests.Session", "requests.sessions.Session")
+    if not isinstance(node, ast.Name):
+        return False
+    for inner in ast.walk(func):
+        if isinstance(inner, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == node.id for t in inner.targets
+        ):
+            if _requests_session(index, inner.value, func):
+                return True
+        elif (
+            isinstance(inner, ast.withitem)
+            and isinstance(inner.optional_vars, ast.Name)
+            and inner.optional_vars.id == node.id
+            and _requests_session(index, inner.context_expr, func)
+        ):
+            return True
+    return False
+
+
+def _blocking_library_call(
+    index: SyntaxIndex, call: ast.Call, context: WorkspaceContext, func: FunctionNode
+) -> Blocking | None:
+    target = call.func
+    if (
+        isinstance(target, ast.Attribute)
+        and target.attr in _HTTP_VERBS
+        and _requests_session(index, target.value, func)
+    ):
+        return Blocking(
+            call,
+            f"requests.Session().{target.attr}()",
+            _http_instead(context, index.source.imported_top_levels),
+            "http",
+        )
     name = index.qualified_name(call.func)
     if name is None or not index.imported(call.func):
         return None
@@ -157,16 +194,42 @@ def _session_aliases(index: SyntaxIndex) -> frozenset[str]:
     return index.memo("pe3.session-aliases", compute)
 
 
-def _is_session_construction(index: SyntaxIndex, value: ast.expr | None) -> bool:
+def _imported_objects(index: SyntaxIndex, facts: tuple[str, ...], key: str) -> frozenset[str]:
+    """The dotted names another module's objects can be imported as: "app/db.py:engine" -> "app.db.engine",
+    "db.engine" (a `src/` layout, a relative import)."""
+
+    def compute() -> frozenset[str]:
+        names: set[str] = set()
+        for fact in facts:
+            path, _, name = fact.rpartition(":")
+            module = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            parts = module.split(".")
+            names.update(".".join([*parts[i:], name]) for i in range(len(parts)))
+        return frozenset(names)
+
+    return index.memo(key, compute)
+
+
+def _imported_from(index: SyntaxIndex, node: ast.expr, facts: tuple[str, ...], key: str) -> bool:
+    """`node` is a name imported from another module of the workspace where `facts` says what it is."""
+    if not facts or not isinstance(node, ast.Name) or node.id not in index.imports:
+        return False
+    qualified = (index.qualified_name(node) or "").lstrip(".")
+    return qualified in _imported_objects(index, facts, key)
+
+
+def _is_session_construction(index: SyntaxIndex, value: ast.expr | None, context: WorkspaceContext) -> bool:
     if not isinstance(value, ast.Call):
         return False
     if index.qualified_name(value.func) in _SYNC_SESSIONS:
         return True
     factories = _module_assigned(index, _SESSION_FACTORIES, "pe3.session-factories")
-    return isinstance(value.func, ast.Name) and value.func.id in factories
+    if isinstance(value.func, ast.Name) and value.func.id in factories:
+        return True
+    return _imported_from(index, value.func, context.sync_session_factories, f"pe3.factories.{id(context)}")
 
 
-def session_names(index: SyntaxIndex, func: FunctionNode) -> frozenset[str]:
+def session_names(index: SyntaxIndex, func: FunctionNode, context: WorkspaceContext) -> frozenset[str]:
     """Names that hold a sync SQLAlchemy Session inside `func`."""
 
     def compute() -> frozenset[str]:
@@ -177,25 +240,32 @@ def session_names(index: SyntaxIndex, func: FunctionNode) -> frozenset[str]:
             if _is_sync_session_type(index, arg.annotation, aliases):
                 names.add(arg.arg)
         for node in ast.walk(func):
-            if isinstance(node, ast.Assign) and _is_session_construction(index, node.value):
+            if isinstance(node, ast.Assign) and _is_session_construction(index, node.value, context):
                 names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-            elif isinstance(node, ast.withitem) and _is_session_construction(index, node.context_expr):
+            elif isinstance(node, ast.withitem) and _is_session_construction(
+                index, node.context_expr, context
+            ):
                 if isinstance(node.optional_vars, ast.Name):
                     names.add(node.optional_vars.id)
         return frozenset(names)
 
-    return index.memo(f"pe3.sessions.{id(func)}", compute)
+    return index.memo(f"pe3.sessions.{id(func)}.{id(context)}", compute)
 
 
-def _orm_call(index: SyntaxIndex, call: ast.Call, func: FunctionNode) -> Blocking | None:
+def _orm_call(
+    index: SyntaxIndex, call: ast.Call, func: FunctionNode, context: WorkspaceContext
+) -> Blocking | None:
     target = call.func
     if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
         return None
     owner, method = target.value.id, target.attr
-    if method in _SESSION_IO and owner in session_names(index, func):
+    if method in _SESSION_IO and owner in session_names(index, func, context):
         return Blocking(call, f"{owner}.{method}()", "`AsyncSession` with `await`", "orm")
     engines = _module_assigned(index, _SYNC_ENGINES, "pe3.sync-engines")
-    if method in _ENGINE_IO and owner in engines:
+    if method in _ENGINE_IO and (
+        owner in engines
+        or _imported_from(index, target.value, context.sync_engines, f"pe3.engines.{id(context)}")
+    ):
         return Blocking(call, f"{owner}.{method}()", "`create_async_engine` with `await`", "orm")
     return None
 
@@ -207,16 +277,34 @@ def _blocking_calls(inp: RuleInput) -> list[tuple[ast.AsyncFunctionDef, Blocking
 
     def compute() -> list[tuple[ast.AsyncFunctionDef, Blocking]]:
         found: list[tuple[ast.AsyncFunctionDef, Blocking]] = []
+        in_tests = is_test_path(inp.source.relative)
         for call in index.of_type(ast.Call):
             coroutine = index.coroutine(call)
-            if coroutine is None:
+            if coroutine is None or isinstance(index.parent(call), ast.Await):
+                continue  # an awaited call is async, whatever its receiver is annotated as
+            blocking = _blocking_library_call(index, call, inp.context, coroutine) or _orm_call(
+                index, call, coroutine, inp.context
+            )
+            if blocking is None or (in_tests and _on_purpose_in_test(index, blocking, coroutine)):
                 continue
-            blocking = _blocking_library_call(index, call, inp.context) or _orm_call(index, call, coroutine)
-            if blocking is not None:
-                found.append((coroutine, blocking))
+            found.append((coroutine, blocking))
         return found
 
     return index.memo(f"pe3.blocking.{id(inp.context)}", compute)
+
+
+def _on_purpose_in_test(index: SyntaxIndex, blocking: Blocking, coroutine: ast.AsyncFunctionDef) -> bool:
+    """In a test, blocking is usually the point: a lone `time.sleep` lets wall-clock time pass (a timeout, a
+    keep-alive), a `sqlite3.connect` builds a fixture. A sleep inside a loop polls for something the event loop
+    should be doing meanwhile, and that is the bug this rule is for (measured on the corpus: bench/precision)."""
+    if blocking.kind == "sleep":
+        for ancestor in index.ancestors(blocking.call):
+            if ancestor is coroutine:
+                return True
+            if isinstance(ancestor, ast.For | ast.While | ast.AsyncFor):
+                return False
+        return True
+    return blocking.kind in ("db", "subprocess")
 
 
 # -- fixes ---------------------------------------------------------------------------------------------------

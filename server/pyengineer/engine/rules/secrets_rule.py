@@ -11,14 +11,20 @@ import ast
 import bisect
 import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 
+from pyengineer.engine.code_kinds import is_example_path, is_test_path
 from pyengineer.engine.import_edits import need_module
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.source import ParsedSource
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
-from pyengineer.redaction import ASSIGNMENT_KIND, SecretMatch, find_secrets
+from pyengineer.redaction import (
+    ASSIGNMENT_KIND,
+    SecretMatch,
+    find_secrets,
+    is_placeholder,
+    secret_name_kind,
+)
 from pyengineer.workspace.imports import line_ending
 
 
@@ -76,9 +82,132 @@ def _where_from(inp: RuleInput) -> str:
     return "read it from the environment (`os.environ[...]`) or a secret manager"
 
 
-def _is_test_file(relative: str) -> bool:
-    path = PurePosixPath(relative)
-    return path.name.startswith("test_") or path.name.endswith("_test.py") or "tests" in path.parts
+# Token formats that are secret by their shape alone, whoever wrote them and wherever: reported in test and
+# example code too (a live vendor key in a fixture is still live). The others (assignments to secret-sounding
+# names, URL passwords, JWTs, Basic headers) are fixtures and demo values there, measured on the corpus
+# (bench/precision): every one of them in test code was a fake.
+_VENDOR_KINDS = frozenset(
+    {
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "gcp-api-key",
+        "gcp-oauth-client-secret",
+        "github-token",
+        "gitlab-token",
+        "anthropic-api-key",
+        "openai-api-key",
+        "slack-token",
+        "slack-webhook",
+        "stripe-key",
+        "npm-token",
+        "pypi-token",
+        "huggingface-token",
+        "sendgrid-key",
+    }
+)
+# A value shaped like a name (`add_title`, `mlflow.trace.session`, `tests/page.html`, `MASTER_ADDR`) is the
+# name of a field, a key or an environment variable, not a credential.
+_KEY_LIKE = re.compile(
+    r"[a-z][a-z0-9]*(?:[._\-/:]+[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+"
+    r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"  # a dotted path: `feast.permissions.auth_model.NoAuthConfig`
+    r"|https?://[^\s:@/]+(?::\d+)?(?:/\S*)?"  # a URL with no credentials in it
+)
+_NOT_REAL_WORDS = frozenset({"legacy", "fake", "dummy", "mock", "example", "sample", "placeholder"})
+# Keyword arguments whose strings document a field: `Field(examples=[{"password": "s3cr3t"}])`.
+_DOCUMENTING_KEYWORDS = frozenset({"examples", "example", "description", "help", "help_text", "doc"})
+_LOCAL_HOSTS = frozenset(
+    {"localhost", "127.0.0.1", "0.0.0.0", "::1", "example.com", "example.org", "host", ""}
+)
+_DEMO_PASSWORDS = frozenset({"tiger", "password", "pass", "secret", "pw", "pwd", "passwd", "test"})
+
+
+def _secret_looking(value: str) -> bool:
+    """Shaped like a generated token: no spaces, long, letters and digits (or very long)."""
+    if any(c.isspace() for c in value) or len(value) < 12:
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    return (has_digit and has_alpha) or len(value) >= 32
+
+
+def _is_docstring(index: SyntaxIndex, literal: ast.Constant) -> bool:
+    parent = index.parent(literal)
+    return isinstance(parent, ast.Expr)
+
+
+def _documents(index: SyntaxIndex, literal: ast.Constant) -> bool:
+    """The literal is inside a documenting keyword argument (`examples=[...]`, `help="..."`)."""
+    for ancestor in index.ancestors(literal):
+        if isinstance(ancestor, ast.keyword):
+            return ancestor.arg in _DOCUMENTING_KEYWORDS
+        if isinstance(ancestor, ast.stmt):
+            return False
+    return False
+
+
+def _credible_assignment(match: SecretMatch, value: str) -> bool:
+    """A literal assigned to a secret-sounding name that looks like a secret, not like the name of one."""
+    name = match.name or ""
+    kind = secret_name_kind(name)
+    if kind is None or is_placeholder(value) or _KEY_LIKE.fullmatch(value):
+        return False
+    if value.lower().replace("-", "_") == name.rsplit(".", 1)[-1].lower():
+        return False  # `CLIENT_SECRET = "client_secret"`: the field's own name
+    words = set(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_").split("_"))
+    if words & _NOT_REAL_WORDS:
+        return False  # the name says the value is not a live one (`_LEGACY_DEFAULT_ADMIN_PASSWORD`, `FAKE_TOKEN`)
+    if kind == "password":
+        return len(value) >= 4 and " " not in value.strip()  # with spaces it is prose (`*_description`)
+    return _secret_looking(value)
+
+
+def _credible_url_password(literal: ast.Constant) -> bool:
+    """`postgresql://app:s3cr3t@db.internal/app`, not a demo URL on localhost with `scott:tiger`."""
+    value = literal.value if isinstance(literal.value, str) else ""
+    if any(c.isspace() for c in value.strip()):
+        return False  # a sentence that mentions a URI form (`'models://scope:prefix@databricks/...'`)
+    at = value.find("@")
+    if at < 0:
+        return True
+    credentials = value[:at].rsplit("/", 1)[-1]
+    password = credentials.partition(":")[2]
+    host = value[at + 1 :].split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+    if not password or password.lower() in _DEMO_PASSWORDS or is_placeholder(password):
+        return False
+    return host not in _LOCAL_HOSTS and not host.endswith(
+        (".example.com", ".example.org", ".local", ".localhost")
+    )
+
+
+def _phrase_secrets(index: SyntaxIndex, taken: set[int]) -> Iterator[tuple[ast.Constant, str]]:
+    """`SECRET: str = "super secret jwt secret"`: a phrase assigned to a `*SECRET*` name. The shared detector
+    wants token-shaped values (phrases are prose too often), but a phrase is a secret when the name says so."""
+    statements: list[ast.Assign | ast.AnnAssign] = [*index.of_type(ast.Assign), *index.of_type(ast.AnnAssign)]
+    for node in statements:
+        value = node.value
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)) or id(value) in taken:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            name = (
+                target.id
+                if isinstance(target, ast.Name)
+                else target.attr
+                if isinstance(target, ast.Attribute)
+                else ""
+            )
+            words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().split("_")
+            text = value.value
+            if (
+                "secret" in words
+                and secret_name_kind(name) == "secret"
+                and len(text) >= 8
+                and not is_placeholder(text)
+                and not _KEY_LIKE.fullmatch(text)
+                and text.lower().replace(" ", "_") != name.lower()
+            ):
+                yield value, name
+                break
 
 
 @rule(
@@ -96,41 +225,93 @@ def hard_coded_secret(inp: RuleInput) -> Iterator[Finding]:
         return
     index = syntax_index(inp.source)
     offsets = _Offsets(text)
-    in_tests = _is_test_file(inp.source.relative)
+    in_tests = is_test_path(inp.source.relative) or is_example_path(inp.source.relative)
+    taken: set[int] = set()
     for match in matches:
         line, col = offsets.position(match.start)
         end_line, end_col = offsets.position(match.end)
         line += first_line
         end_line += first_line
-        what = f"assigned to `{match.name}`" if match.name else "in the code"
-        kind = "" if match.kind == ASSIGNMENT_KIND else f" (looks like a {match.kind.replace('-', ' ')})"
-        fixes: tuple[Fix, ...] = ()
         literal = _literal_at(index, (line, col), (end_line, end_col)) if index is not None else None
-        variable = _env_name(match)
-        if index is not None and literal is not None:
-            os_module = need_module(index, "os")
-            edits = [
-                Edit(
-                    path=inp.source.path,
-                    range=index.range(literal),
-                    new_text=f'{os_module.name}.environ["{variable}"]',
-                )
-            ]
-            if os_module.edit is not None:
-                edits.append(os_module.edit)
-            fixes = (
-                Fix(title=f'Read it from `os.environ["{variable}"]`', edits=tuple(edits), preferred=True),
+        if not _credible(index, match, literal, text[match.start : match.end], in_tests):
+            continue
+        if literal is not None:
+            taken.add(id(literal))
+        yield _finding(inp, index, match, literal, (line, col, end_line, end_col), in_tests)
+    if index is not None and not in_tests:
+        for literal, name in _phrase_secrets(index, taken):
+            span = index.range(literal)
+            if inp.source.focus is not None and not (
+                inp.source.focus[0] - 1 <= span.start.line <= inp.source.focus[1] - 1
+            ):
+                continue
+            match = SecretMatch(ASSIGNMENT_KIND, 0, 0, name)
+            where = (span.start.line, span.start.character + 1, span.end.line, span.end.character - 1)
+            yield _finding(inp, index, match, literal, where, in_tests)
+
+
+def _credible(
+    index: SyntaxIndex | None, match: SecretMatch, literal: ast.Constant | None, value: str, in_tests: bool
+) -> bool:
+    """Whether a match of the shared (deliberately broad: it redacts) detector is worth a finding here."""
+    if (
+        index is not None
+        and literal is not None
+        and (_is_docstring(index, literal) or _documents(index, literal))
+    ):
+        return False  # examples in documentation (`sk-1234567890abcdef...` in a docstring) are fakes
+    if match.kind in _VENDOR_KINDS:
+        return True
+    if in_tests:
+        return False
+    if index is None:
+        return True  # a file that does not parse: the text is all there is
+    # In Python, a secret is a string literal: not a comment, not `password=password2`.
+    if literal is None:
+        return False
+    if match.kind == ASSIGNMENT_KIND:
+        # The whole literal is the value (not `"friends?access_token=..."` inside a longer string).
+        return literal.value == value and _credible_assignment(match, value)
+    if match.kind == "url-password":
+        return _credible_url_password(literal)
+    return True
+
+
+def _finding(
+    inp: RuleInput,
+    index: SyntaxIndex | None,
+    match: SecretMatch,
+    literal: ast.Constant | None,
+    where: tuple[int, int, int, int],
+    in_tests: bool,
+) -> Finding:
+    line, col, end_line, end_col = where
+    what = f"assigned to `{match.name}`" if match.name else "in the code"
+    kind = "" if match.kind == ASSIGNMENT_KIND else f" (looks like a {match.kind.replace('-', ' ')})"
+    fixes: tuple[Fix, ...] = ()
+    variable = _env_name(match)
+    if index is not None and literal is not None:
+        os_module = need_module(index, "os")
+        edits = [
+            Edit(
+                path=inp.source.path,
+                range=index.range(literal),
+                new_text=f'{os_module.name}.environ["{variable}"]',
             )
-        yield Finding(
-            code="PE802",
-            message=(
-                f"A hard-coded secret {what}{kind}: anyone who can read the repository can use it, and it stays "
-                f"in git history. {_where_from(inp)[0].upper()}{_where_from(inp)[1:]}; if it was ever committed, "
-                "rotate it."
-            ),
-            path=inp.source.path,
-            range=Range.of(line, col, end_line, end_col),
-            severity=Severity.WARNING if in_tests else Severity.ERROR,
-            fixes=fixes,
-            data={"kind": match.kind, "name": match.name, "variable": variable},
-        )
+        ]
+        if os_module.edit is not None:
+            edits.append(os_module.edit)
+        fixes = (Fix(title=f'Read it from `os.environ["{variable}"]`', edits=tuple(edits), preferred=True),)
+    return Finding(
+        code="PE802",
+        message=(
+            f"A hard-coded secret {what}{kind}: anyone who can read the repository can use it, and it stays "
+            f"in git history. {_where_from(inp)[0].upper()}{_where_from(inp)[1:]}; if it was ever committed, "
+            "rotate it."
+        ),
+        path=inp.source.path,
+        range=Range.of(line, col, end_line, end_col),
+        severity=Severity.WARNING if in_tests else Severity.ERROR,
+        fixes=fixes,
+        data={"kind": match.kind, "name": match.name, "variable": variable},
+    )

@@ -9,6 +9,7 @@ import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from pyengineer.engine.code_kinds import is_test_path
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.engine.web_endpoints import keyword_value
@@ -125,6 +126,189 @@ def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built
     if found is not None:
         found = replace(found, literal=f"{found.literal} {literal}")
     return (found, node) if found is not None else None
+
+
+# -- where an interpolated part goes: a value (injectable, and a placeholder can take it) or an identifier ----
+
+# The SQL before a value: a comparison, LIKE, LIMIT/OFFSET, BETWEEN, or inside `IN (...)` / `VALUES (...)`.
+_VALUE_BEFORE = re.compile(
+    r"(?:[=<>]|\b(?:i?like|limit|offset|between)|\b(?:in|values)\s*\([^()]*)\s*$", re.IGNORECASE
+)
+_UTILITY_STATEMENT = re.compile(
+    r"\s*(?:create|alter|drop|copy|grant|revoke|truncate|comment|notify|listen|set|reset|vacuum|analyze|"
+    r"pragma|attach|detach|use|show|describe|explain\s+(?!select))\b",
+    re.IGNORECASE,
+)
+_BINDABLE_STATEMENT = re.compile(
+    r"\s*\(?\s*(?:select|insert|update|delete|with|replace|merge)\b", re.IGNORECASE
+)
+_PLACEHOLDERS_TEXT = re.compile(r"\?|%s|:\w+|\$\d")
+_FORMAT_FIELD = re.compile(r"\{\{|\}\}|\{([^{}!:]*)(?:![rsa])?(?::[^{}]*)?\}")
+_PERCENT_FIELD = re.compile(r"%%|%(?:\(([^)]*)\))?[-#0 +]*\d*(?:\.\d+)?([sdifr])")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One interpolated part of a SQL string and where it lands."""
+
+    node: ast.expr | None  # None when the part cannot be told (a dict of % values)
+    position: str  # value | quoted (inside a '...' literal) | whole-quoted ('{x}') | identifier
+    constant: bool  # an UPPER_CASE name, a number, int(...): not user input
+
+
+def _quoted(prefix: str) -> bool:
+    """Inside a single-quoted SQL literal after `prefix` (doubled quotes escape one)."""
+    return prefix.replace("''", "").count("'") % 2 == 1
+
+
+def _position(prefix: str, following: str) -> str:
+    if _quoted(prefix):
+        whole = prefix.endswith("'") and following.startswith("'")
+        return "whole-quoted" if whole else "quoted"
+    return "value" if _VALUE_BEFORE.search(prefix) else "identifier"
+
+
+def _local_constant(index: SyntaxIndex, node: ast.Name, depth: int) -> bool:
+    """A local name every assignment of which is a constant: `batch_size = 500`, `offset += batch_size`,
+    `placeholders = ", ".join(["%s"] * n)`. A parameter or a loop variable is not."""
+    scope = index.scope(node)
+    values: list[ast.expr] = []
+    for stmt in ast.walk(scope):
+        if index.scope(stmt) is not scope:
+            continue
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == node.id for t in stmt.targets
+        ):
+            values.append(stmt.value)
+        elif isinstance(stmt, ast.AugAssign | ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.target.id == node.id:
+                if stmt.value is None:
+                    return False
+                values.append(stmt.value)
+        elif isinstance(stmt, ast.For | ast.AsyncFor | ast.comprehension | ast.withitem | ast.NamedExpr):
+            target = getattr(stmt, "target", None) or getattr(stmt, "optional_vars", None)
+            if target is not None and any(
+                isinstance(n, ast.Name) and n.id == node.id for n in ast.walk(target)
+            ):
+                return False
+    return bool(values) and all(_constant_part(index, v, depth + 1) for v in values)
+
+
+def _constant_part(index: SyntaxIndex, node: ast.expr | None, depth: int = 0) -> bool:
+    if node is None or depth > 4:
+        return False
+    if isinstance(node, ast.FormattedValue):
+        return _constant_part(index, node.value, depth)
+    if isinstance(node, ast.Constant):
+        return True
+    if _is_static(index, node):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _constant_part(index, node.left, depth + 1) and _constant_part(index, node.right, depth + 1)
+    chain: list[str] = []
+    inner: ast.expr = node
+    while isinstance(inner, ast.Attribute):
+        chain.append(inner.attr)
+        inner = inner.value
+    if isinstance(inner, ast.Name):
+        chain.append(inner.id)
+    if any(part.lstrip("_").isupper() and any(c.isalpha() for c in part) for part in chain):
+        # A constant, imported or a class attribute or an enum member (`DEFAULT_WORKSPACE_NAME`, `self.TABLE`,
+        # `SkillStatus.ACTIVE.value`).
+        return True
+    if isinstance(node, ast.Name) and _local_constant(index, node, depth):
+        return True
+    if isinstance(node, ast.Call):
+        callee = node.func.id if isinstance(node.func, ast.Name) else ""
+        if callee in ("int", "float", "len", "bool"):
+            return True
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+            # `",".join("?" * len(ids))`: placeholders, the values are bound.
+            return bool(_PLACEHOLDERS_TEXT.search(_literal_text(node)))
+    if isinstance(node, ast.List | ast.ListComp) and _PLACEHOLDERS_TEXT.search(_literal_text(node)):
+        return True  # `["%s"] * n`, `["%s" for _ in keys]`
+    return False
+
+
+def _parts(index: SyntaxIndex, node: ast.expr) -> list[_Part]:
+    """The interpolated parts of the string `node` builds, each with where it lands in the SQL."""
+    parts: list[_Part] = []
+    if isinstance(node, ast.JoinedStr):
+        prefix = ""
+        for i, value in enumerate(node.values):
+            if isinstance(value, ast.Constant):
+                prefix += str(value.value)
+                continue
+            following = node.values[i + 1] if i + 1 < len(node.values) else None
+            after = str(following.value) if isinstance(following, ast.Constant) else ""
+            parts.append(_Part(value, _position(prefix, after), _constant_part(index, value)))
+            prefix += "?"
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
+        template = str(node.left.value)
+        values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+        n = 0
+        for m in _PERCENT_FIELD.finditer(template):
+            if m.group(0) == "%%":
+                continue
+            item = values[n] if m.group(1) is None and n < len(values) else None
+            if m.group(1) is None:
+                n += 1
+            position = _position(template[: m.start()], template[m.end() :])
+            numeric = m.group(2) in "dif"
+            parts.append(_Part(item, position, numeric or _constant_part(index, item)))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        template = str(getattr(node.func.value, "value", ""))
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        n = 0
+        for m in _FORMAT_FIELD.finditer(template):
+            if m.group(1) is None:
+                continue
+            field = m.group(1).split(".", 1)[0].split("[", 1)[0]
+            argument: ast.expr | None
+            if field == "":
+                argument = node.args[n] if n < len(node.args) else None
+                n += 1
+            elif field.isdigit():
+                argument = node.args[int(field)] if int(field) < len(node.args) else None
+            else:
+                argument = keywords.get(field)
+            position = _position(template[: m.start()], template[m.end() :])
+            parts.append(_Part(argument, position, _constant_part(index, argument)))
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        operands: list[ast.expr] = []
+
+        def flatten(n: ast.expr) -> None:
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
+                flatten(n.left)
+                flatten(n.right)
+            else:
+                operands.append(n)
+
+        flatten(node)
+        prefix = ""
+        for i, operand in enumerate(operands):
+            if isinstance(operand, ast.Constant) and isinstance(operand.value, str):
+                prefix += operand.value
+                continue
+            if isinstance(operand, ast.JoinedStr):
+                inner = _parts(index, operand)
+                parts.extend(inner)
+                prefix += _literal_text(operand)
+                continue
+            following = operands[i + 1] if i + 1 < len(operands) else None
+            after = (
+                following.value
+                if isinstance(following, ast.Constant) and isinstance(following.value, str)
+                else ""
+            )
+            parts.append(_Part(operand, _position(prefix, after), _constant_part(index, operand)))
+            prefix += "?"
+    return parts
+
+
+def _injectable(parts: list[_Part]) -> bool:
+    """A non-constant part lands where SQL takes a value: that is what a quote in the data breaks."""
+    return any(p.position != "identifier" and not p.constant for p in parts)
 
 
 def _style(index: SyntaxIndex, is_text: bool, method: str) -> str:
@@ -263,8 +447,8 @@ def _fstring_fix(
 )
 def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
-    if index is None:
-        return
+    if index is None or is_test_path(inp.source.relative):
+        return  # test code builds SQL from its own fixtures
     for call in index.of_type(ast.Call):
         qualified = index.qualified_name(call.func) or ""
         is_text = qualified in _TEXT_FUNCTIONS
@@ -286,6 +470,15 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
         built, shown = resolved
         if not (is_text or is_read_sql) and not _SQL_WORDS.search(built.literal):
             continue  # `executor.execute(f"...")` that is not SQL
+        if _UTILITY_STATEMENT.match(built.literal):
+            # DDL and utility statements (`CREATE TABLE {name}`, `COPY INTO`, `NOTIFY`, `SET ...`) take
+            # identifiers and options, not bound values; on the corpus they were all built from configuration.
+            continue
+        parts = _parts(index, built.node)
+        if not _injectable(parts):
+            # Identifiers (table and column names), constants and placeholder lists: no placeholder can take
+            # an identifier, and a constant is no one's input (measured on the corpus: bench/precision).
+            continue
         style = _style(index, is_text, method)
         placeholder = {
             ":name": '`:name` placeholders with the values passed separately (`text("... WHERE id = :id")`, '
@@ -297,7 +490,22 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
         }[style]
         via = f" (built in `{index.snippet(shown, 30)}`)" if shown is not built.node else ""
         fixes: tuple[Fix, ...] = ()
-        if isinstance(built.node, ast.JoinedStr) and shown is argument and built.node is argument and style:
+        # The fix binds every part, so it is offered only when every part is a whole value: never for an
+        # identifier (`SET ROLE {r}`, `FROM {table}`), never inside a quoted literal (`LIKE '%{x}%'`).
+        bindable = all(
+            p.position in ("value", "whole-quoted")
+            or (isinstance(p.node, ast.FormattedValue) and _is_static(index, p.node.value))  # kept as is
+            for p in parts
+        )
+        # Utility statements (`SET ...`, `ALTER ...`, `CREATE ...`) take no bound parameters on the server.
+        bindable = bindable and bool(_BINDABLE_STATEMENT.match(built.literal))
+        if (
+            bindable
+            and isinstance(built.node, ast.JoinedStr)
+            and shown is argument
+            and built.node is argument
+            and style
+        ):
             fix = _fstring_fix(index, call, built.node, style, is_text)
             fixes = (fix,) if fix is not None else ()
         yield Finding(
