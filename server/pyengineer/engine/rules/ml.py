@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pyengineer.engine.noqa import suppressed
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.findings import Finding, Fix, Range, Related, Severity
 from pyengineer.workspace.context import WorkspaceContext
@@ -39,7 +40,12 @@ def _how(record: ImportRecord) -> str:
 )
 def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
     libraries = set(inp.settings.all_ml_libraries)
-    records = [r for r in inp.source.imports if r.top_level in libraries]
+    # An import accepted with `# noqa: PE201` is not the file's boundary: the finding moves to the next one.
+    records = [
+        r
+        for r in inp.source.imports
+        if r.top_level in libraries and not suppressed(inp.source.line_text(r.line - 1), "PE201")
+    ]
     if not records:
         return
     # One finding per file, at its first real ML import (a TYPE_CHECKING-only one says little about the
