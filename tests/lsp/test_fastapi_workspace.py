@@ -26,7 +26,7 @@ app = FastAPI()
 @app.post("/users")
 async def create_user(payload: dict):
     time.sleep(1)
-    return {"name": payload["name"], "created": datetime.utcnow()}
+    return {"name": payload["name"], "email": payload["email"], "created": datetime.utcnow()}
 """
 
 
