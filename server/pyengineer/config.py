@@ -94,7 +94,8 @@ class Settings(_Section):
     exclude: tuple[str, ...] = ()
     handoff_dir: str = "docs/handoffs"
     debounce_ms: int = Field(default=150, ge=0, le=10_000)
-    type_hints: str = Field(default="public", pattern="^(public|all|off)$")
+    # auto: public functions, only in files the project's mypy/pyright settings (or py.typed) type-check
+    type_hints: str = Field(default="auto", pattern="^(auto|public|all|off)$")
     # `pyengineer check` exits 1 only for findings at this severity or above (see docs/cli.md).
     fail_on: Severity = Severity.WARNING
     # The baseline file (relative to the project root): findings recorded there are not reported again.

@@ -74,6 +74,16 @@ class Fix(BaseModel):
     preferred: bool = False
 
 
+class Related(BaseModel):
+    """Another place that belongs to a finding (LSP relatedInformation): the file's other ML imports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    range: Range
+    message: str
+
+
 class Finding(BaseModel):
     """One thing worth telling the user about a place in a file."""
 
@@ -86,6 +96,7 @@ class Finding(BaseModel):
     severity: Severity = Severity.WARNING
     fixes: tuple[Fix, ...] = ()
     data: dict[str, Any] = Field(default_factory=dict)
+    related: tuple[Related, ...] = ()
 
     @property
     def line(self) -> int:

@@ -108,6 +108,15 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "end": {"line": finding.range.end.line + 1, "column": finding.range.end.character + 1},
         "url": rule.url if rule else None,
         "fixes": [_fix_json(fix) for fix in finding.fixes],
+        "related": [
+            {
+                "path": r.path,
+                "start": {"line": r.range.start.line + 1, "column": r.range.start.character + 1},
+                "end": {"line": r.range.end.line + 1, "column": r.range.end.character + 1},
+                "message": r.message,
+            }
+            for r in finding.related
+        ],
     }
 
 

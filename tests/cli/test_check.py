@@ -207,7 +207,9 @@ def test_json_format_schema(
     assert report["tool"] == {"name": "pyengineer", "version": __version__}
     pe101, pe201 = report["findings"]
     for finding in (pe101, pe201):
-        assert set(finding) == {"code", "name", "message", "severity", "path", "start", "end", "url", "fixes"}
+        assert set(finding) == {
+            "code", "name", "message", "severity", "path", "start", "end", "url", "fixes", "related"
+        }  # fmt: skip
         assert finding["path"] == str(ml_on_main.root.resolve() / "model.py")
         assert set(finding["start"]) == set(finding["end"]) == {"line", "column"}
         for fix in finding["fixes"]:

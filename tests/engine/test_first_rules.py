@@ -13,7 +13,8 @@ from pyengineer.engine.rules.ml import HANDOFF_COMMAND
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding, Range, Severity
 from pyengineer.git.state import GitState
-from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.reporting import finding_json
+from pyengineer.workspace.context import MlFile, WorkspaceContext
 
 PE101_ONLY = Settings(select=("PE101",))
 PE201_ONLY = Settings(select=("PE201",))
@@ -98,7 +99,14 @@ def test_pe201_names_the_library_and_the_role() -> None:
     assert finding.range == Range.of(1, 7, 1, 15)  # the module name `torch.nn`
     assert finding.fixes[0].command == HANDOFF_COMMAND
     assert finding.fixes[0].arguments == ({"path": "/p/app/users.py"},)
-    assert finding.data == {"library": "torch", "module": "torch.nn"}
+    assert finding.data == {
+        "library": "torch",
+        "module": "torch.nn",
+        "libraries": ["torch"],
+        "imports": 1,
+        "ml_project": False,
+    }
+    assert finding.related == ()
 
 
 def test_pe201_type_checking_import_is_a_hint() -> None:
@@ -116,20 +124,53 @@ def test_pe201_dynamic_import() -> None:
     assert text.splitlines()[1][finding.range.start.character : finding.range.end.character] == '"xgboost"'
 
 
-def test_pe201_one_finding_per_import_and_none_for_other_libraries() -> None:
+def test_pe201_one_finding_per_file_the_other_imports_related() -> None:
+    # One finding per import line made 322 findings in an 83-file ML repository.
     text = "import torch\nimport numpy\nfrom torch import nn\nimport jax.numpy as jnp\n"
-    findings = analyze(doc(text), on(GitState()), PE201_ONLY)
-    assert [(f.line, f.data["library"]) for f in findings] == [(0, "torch"), (2, "torch"), (3, "jax")]
+    (finding,) = analyze(doc(text), on(GitState()), PE201_ONLY)
+    assert (finding.line, finding.data["libraries"], finding.data["imports"]) == (0, ["torch", "jax"], 3)
+    assert finding.message.startswith("'torch', 'jax' are ML libraries:")
+    assert [(r.range.start.line, r.message) for r in finding.related] == [
+        (2, "also imports 'torch'"),
+        (3, "also imports 'jax.numpy'"),
+    ]
+    assert all(r.path == "/p/app/users.py" for r in finding.related)
+
+
+def test_pe201_in_an_ml_project_is_a_hint_about_the_project() -> None:
+    # 3 of 12 files import ML libraries (ludwig has a third): the purpose is ML, the boundary is the project.
+    ml_files = tuple(MlFile(path=f"m{i}.py", libraries=("torch",), imports=()) for i in range(3))
+    context = on(GitState()).model_copy(update={"ml_files": ml_files, "python_file_count": 12})
+    (finding,) = analyze(doc("import torch\n"), context, PE201_ONLY)
+    assert finding.severity == Severity.HINT
+    assert finding.data["ml_project"] is True
+    assert "3 of 12 Python files" in finding.message
+    # 2 of 12: a web app with an ML corner (mlflow has 4%) keeps the per-file note.
+    corner = context.model_copy(update={"ml_files": ml_files[:2]})
+    (finding,) = analyze(doc("import torch\n"), corner, PE201_ONLY)
+    assert finding.severity == Severity.INFO
 
 
 def test_pe201_follows_the_configured_ml_list() -> None:
     text = "import torch\nimport mlx\n"
     extended = PE201_ONLY.model_copy(update={"extend_ml_libraries": ("mlx",)})
     replaced = PE201_ONLY.model_copy(update={"ml_libraries": ("mlx",)})
-    assert [f.data["library"] for f in analyze(doc(text), on(GitState()), extended)] == ["torch", "mlx"]
-    assert [f.data["library"] for f in analyze(doc(text), on(GitState()), replaced)] == ["mlx"]
+    assert [f.data["libraries"] for f in analyze(doc(text), on(GitState()), extended)] == [["torch", "mlx"]]
+    assert [f.data["libraries"] for f in analyze(doc(text), on(GitState()), replaced)] == [["mlx"]]
 
 
 def test_pe201_in_a_broken_file() -> None:
     (finding,) = analyze(doc("import torch\nclass Net(:\n"), on(GitState()), PE201_ONLY)
     assert finding.range == Range.of(0, 7, 0, 12)
+
+
+def test_pe201_related_imports_are_in_the_json_output() -> None:
+    (finding,) = analyze(doc("import torch\nimport jax\n"), on(GitState()), PE201_ONLY)
+    assert finding_json(finding)["related"] == [
+        {
+            "path": "/p/app/users.py",
+            "start": {"line": 2, "column": 8},
+            "end": {"line": 2, "column": 11},
+            "message": "also imports 'jax'",
+        }
+    ]

@@ -28,8 +28,7 @@ CONTEXT = WorkspaceContext(
     frameworks=("fastapi", "starlette", "flask", "django", "pandas", "sqlalchemy", "httpx", "pydantic"),
     git=GitState(is_repo=True, branch="main", protected=True),
 )
-# Every rule, the opt-in ones too (they run only when named exactly): the incremental path must match them all.
-SETTINGS = Settings(select=("PE", "PE401", "PE402", "PE801"))
+SETTINGS = Settings(select=("PE", "PE401", "PE402", "PE801"), type_hints="public")
 
 # Every rule family has something to say about this module, and it has functions at module level, methods,
 # nested classes, decorators, a Starlette app factory and function-level imports.
@@ -64,9 +63,10 @@ async def read_item(item_id, user=Depends(get_user)):
 @app.post("/items")
 async def create_item(payload: dict):
     name = payload["name"]
+    price = payload["price"]
     conn = sqlite3.connect("db.sqlite")
     conn.execute("INSERT INTO items VALUES ('" + name + "')")
-    return {"created": name, "price": payload.get("price")}
+    return {"created": name, "price": price}
 
 
 class Reports:
@@ -76,12 +76,14 @@ class Reports:
         out = []
         for _, row in frame.iterrows():
             out.append(row["total"])
+        for i, row in frame.iterrows():
+            frame.at[i, "net"] = row["total"] - row["tax"]
         return out
 
     async def refresh(self):
         try:
             await asyncio.sleep(0)
-        except Exception:
+        except:
             pass
         stamp = datetime.utcnow()
         return stamp

@@ -228,8 +228,8 @@ def test_line_breaks_count_as_lsp_counts_them(server: tuple[RawServer, Path]) ->
     raw, repo = server
     text = "# form\x0cfeed \u2028 and \x85 in a comment\rimport pandas as pd\r\nx = 1\n"
     uri = open_document(raw, repo, text)
-    # LSP line 2 is "x = 1": replace it with a loop PE701 flags.
-    loop = "for _ in pd.DataFrame().iterrows(): pass"
+    # LSP line 2 is "x = 1": replace it with a loop PE701 flags (it fills a cell with column arithmetic).
+    loop = "for i, r in pd.DataFrame().iterrows(): pd.DataFrame().at[i, 't'] = r['a'] * 2"
     raw.notify(
         "textDocument/didChange",
         {
@@ -254,7 +254,11 @@ def test_line_breaks_count_as_lsp_counts_them(server: tuple[RawServer, Path]) ->
 
 def test_a_one_megabyte_line(server: tuple[RawServer, Path]) -> None:
     raw, repo = server
-    text = "import pandas as pd\nx = '" + "é😀a" * 350_000 + "'\nfor _ in pd.DataFrame().iterrows(): pass\n"
+    text = (
+        "import pandas as pd\nx = '"
+        + "é😀a" * 350_000
+        + "'\nfor i, r in pd.DataFrame().iterrows(): pd.DataFrame().at[i, 't'] = r['a'] * 2\n"
+    )
     uri = open_document(raw, repo, text)
     assert_answers(raw, uri, text)
     diagnostics = diagnostics_for(raw, uri, 1)

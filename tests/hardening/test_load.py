@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 
 CHANGES = 2_000
 BASE = "import pandas as pd\n\n\ndef load(path):\n    # typing here: \n    return pd.read_csv(path)\n"
-LOOP = "for _ in pd.DataFrame().iterrows():\n    pass\n"
+LOOP = 'for i, row in pd.DataFrame().iterrows():\n    pd.DataFrame().at[i, "t"] = row["a"] * 2\n'
 
 
 def test_two_thousand_changes_with_code_actions(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pyengineer.findings import Finding, Position, Range, Severity
+from pyengineer.findings import Finding, Position, Range, Related, Severity
 from pyengineer.lsp import wire
 from pyengineer.lsp.convert import LineCodec, diagnostic
 from pyengineer.lsp.server import PyengineerServer
@@ -132,6 +132,12 @@ def sample_findings(text: str) -> list[Finding]:
     out.append(finding(0, 2, len(lines) - 1, 1, code="PE101", severity=Severity.INFO))
     out.append(finding(len(lines) + 3, 1, len(lines) + 9, 4, code="PE999", severity=Severity.HINT))
     out.append(finding(-2, 0, 0, 1, code="PE201", message='quotes " and \\ and \n newline'))
+    # Related information (PE201's other imports) is converted like the finding's own range.
+    related = tuple(
+        Related(path="/work/project/pkg/módulo.py", range=Range.of(n, 1, n, 40), message=f"also 🤖 {n}")
+        for n in range(len(lines) + 1)
+    )
+    out.append(finding(0, 0, 0, 1, code="PE201", related=related))
     return out
 
 
@@ -141,7 +147,7 @@ def old_json(findings: list[Finding], text: str, encoding: str, version: int | N
     converter = default_converter()
     return [
         converter.unstructure(
-            diagnostic(f, codec, {"code": f.code, "uri": URI, "version": version, "index": i}),
+            diagnostic(f, codec, {"code": f.code, "uri": URI, "version": version, "index": i}, uri=URI),
             types.Diagnostic,
         )
         for i, f in enumerate(findings)
@@ -247,7 +253,7 @@ def test_publish_writes_what_pygls_wrote_for_lsprotocol_diagnostics(encoding: st
             uri=URI,
             version=5,
             diagnostics=[
-                diagnostic(f, codec, {"code": f.code, "uri": URI, "version": 5, "index": i})
+                diagnostic(f, codec, {"code": f.code, "uri": URI, "version": 5, "index": i}, uri=URI)
                 for i, f in enumerate(found)
             ],
         )
@@ -275,7 +281,7 @@ def test_full_pull_report_is_written_as_the_lsprotocol_report(encoding: str) -> 
     codec: Any = OldCodec(text, encoding)
     report = types.RelatedFullDocumentDiagnosticReport(
         items=[
-            diagnostic(f, codec, {"code": f.code, "uri": URI, "version": 3, "index": i})
+            diagnostic(f, codec, {"code": f.code, "uri": URI, "version": 3, "index": i}, uri=URI)
             for i, f in enumerate(found)
         ]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 from functools import cached_property
+from pathlib import PurePosixPath
 
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,
@@ -86,3 +87,14 @@ class ParsedSource:
     def line_text(self, line: int) -> str:
         """The text of 0-based `line`, or '' past the end."""
         return self.lines[line] if 0 <= line < len(self.lines) else ""
+
+
+def in_test_code(relative: str) -> bool:
+    """True for a test module or anything under a tests folder (`relative`: posix, from the workspace root)."""
+    path = PurePosixPath(relative)
+    return (
+        path.name.startswith("test_")
+        or path.name.endswith("_test.py")
+        or path.name in ("conftest.py", "tests.py")  # Django's app-level tests.py
+        or any(part in ("tests", "test", "testing") for part in path.parts[:-1])
+    )

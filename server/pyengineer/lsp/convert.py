@@ -99,8 +99,17 @@ class LineCodec:
         return Range(start=self.from_client(rng.start), end=self.from_client(rng.end))
 
 
-def diagnostic(finding: Finding, codec: LineCodec, data: dict[str, Any] | None = None) -> types.Diagnostic:
+def diagnostic(
+    finding: Finding, codec: LineCodec, data: dict[str, Any] | None = None, uri: str | None = None
+) -> types.Diagnostic:
     rule = load_rules().get(finding.code)
+    related = [
+        types.DiagnosticRelatedInformation(
+            location=types.Location(uri=uri, range=codec.range_to_client(info.range)), message=info.message
+        )
+        for info in finding.related
+        if uri is not None and info.path == finding.path
+    ]
     return types.Diagnostic(
         range=codec.range_to_client(finding.range),
         message=finding.message,
@@ -109,6 +118,7 @@ def diagnostic(finding: Finding, codec: LineCodec, data: dict[str, Any] | None =
         code_description=types.CodeDescription(href=rule.url) if rule else None,
         source=SOURCE,
         data=data if data is not None else {"code": finding.code},
+        related_information=related or None,
     )
 
 

@@ -58,6 +58,7 @@ class _Entry:
         "end",
         "head",
         "base",
+        "related",
     )
 
     def __init__(
@@ -70,11 +71,14 @@ class _Entry:
         end_text: str,
         end: int,
         rest: str,
+        related: list[dict[str, Any]],
     ) -> None:
         self.finding = finding
         self.start_line, self.start_text, self.start = start_line, start_text, start
         self.end_line, self.end_text, self.end = end_line, end_text, end
-        self.head = (_RANGE % (start_line, start, end_line, end)) + rest
+        self.related = related
+        related_json = '"relatedInformation":' + json.dumps(related) + "," if related else ""
+        self.head = (_RANGE % (start_line, start, end_line, end)) + related_json + rest
         self.base: dict[str, Any] | None = None
 
     def item(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +99,8 @@ class _Entry:
             if rule is not None:
                 self.base["codeDescription"] = {"href": rule.url}
             self.base["source"] = SOURCE
+            if self.related:
+                self.base["relatedInformation"] = self.related
         return {**self.base, "data": data}
 
 
@@ -127,6 +133,32 @@ class DocumentDiagnostics:
                 self.uri_json,
             )
         return rest
+
+    def _related(self, finding: Finding, lines: list[str]) -> list[dict[str, Any]]:
+        """LSP relatedInformation of `finding`: places in this document (the only ones rules name so far)."""
+        related = []
+        for info in finding.related:
+            if info.path != finding.path:
+                continue  # positions in another file need that file's text to convert
+            points = []
+            for position in (info.range.start, info.range.end):
+                line = clamped_line(lines, position.line)
+                text = lines[line] if lines else ""
+                points.append(
+                    {
+                        "line": line,
+                        "character": _character(
+                            lines, position.line, text, position.character, self.encoding
+                        ),
+                    }
+                )
+            related.append(
+                {
+                    "location": {"uri": self.uri, "range": {"start": points[0], "end": points[1]}},
+                    "message": info.message,
+                }
+            )
+        return related
 
     def _entries(self, text: str, findings: Sequence[Finding]) -> list[_Entry]:
         lines = split_lines(text)
@@ -167,6 +199,7 @@ class DocumentDiagnostics:
                     end_text,
                     _character(lines, end.line, end_text, end.character, encoding),
                     self._rest(finding, rules),
+                    self._related(finding, lines) if finding.related else [],
                 )
             entries[id(finding)] = entry
             out.append(entry)

@@ -37,6 +37,7 @@ from pyengineer.workspace.markers import (
 )
 from pyengineer.workspace.scan import FileScan, compile_prefilter, interesting_modules, scan_file, walk
 from pyengineer.workspace.scan_cache import ScanCache, cache_dir
+from pyengineer.workspace.typecheck import TypeCheckConfig, type_check_configs
 
 
 class MlImport(BaseModel):
@@ -79,9 +80,15 @@ class WorkspaceContext(BaseModel):
     sync_session_factories: tuple[str, ...] = ()
     config_file: str | None = None
     git: GitState = GitState()
+    # The project's mypy / pyright configurations and py.typed packages (empty: it does not type-check).
+    type_checking: tuple[TypeCheckConfig, ...] = ()
 
     def uses(self, framework: str) -> bool:
         return framework in self.frameworks
+
+    def annotations_required(self, relative: str) -> bool:
+        """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations."""
+        return any(config.checks(relative) for config in self.type_checking)
 
     def ml_file(self, relative: str) -> MlFile | None:
         for ml in self.ml_files:
@@ -182,6 +189,7 @@ class WorkspaceIndex:
         self._prefilter = compile_prefilter(self._modules)
         self._declared: dict[str, list[str]] = {}
         self._pyproject: dict[str, object] = {}
+        self._type_checking: tuple[TypeCheckConfig, ...] = ()
         self._cache = ScanCache(cache_folder, root, self._modules) if cache_folder is not None else None
 
     def scan(self, progress: Callable[[int, int], None] | None = None) -> None:
@@ -353,6 +361,7 @@ class WorkspaceIndex:
                 declared[marker.path] = names
         self._declared = declared
         self._pyproject = pyproject
+        self._type_checking = type_check_configs(self.root, pyproject, self.folders)
 
     def context(self, git: GitState | None = None, config_file: str | None = None) -> WorkspaceContext:
         with self._lock:
@@ -364,6 +373,7 @@ class WorkspaceIndex:
             markers = list(self.markers)
             declared = dict(self._declared)
             pyproject = dict(self._pyproject)
+            type_checking = self._type_checking
         ml_files: list[MlFile] = []
         engines: list[str] = []
         factories: list[str] = []
@@ -414,6 +424,7 @@ class WorkspaceIndex:
             sync_session_factories=tuple(factories),
             config_file=config_file,
             git=git if git is not None else GitState(),
+            type_checking=type_checking,
         )
 
 

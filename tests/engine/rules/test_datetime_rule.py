@@ -20,7 +20,8 @@ def test_utcnow_with_from_import_extends_the_import(tmp_path: Path) -> None:
         """,
     )
     assert len(findings) == 1
-    assert findings[0].fixes[0].safe
+    # Nothing in the file works with aware datetimes: the value may meet naive ones, so the fix is not safe.
+    assert not findings[0].fixes[0].safe
     assert fixed_text(findings[0]) == dedent(
         """
         from datetime import datetime, timedelta, timezone
@@ -84,3 +85,72 @@ def test_aware_datetimes_and_other_utcnow_are_fine(tmp_path: Path) -> None:
         """,
     )
     assert findings == []
+
+
+def test_fix_is_unsafe_where_the_value_meets_naive_datetimes(tmp_path: Path) -> None:
+    # The real-service case: `created_at` comes naive from the database; an aware `now` raises TypeError.
+    findings = check(
+        tmp_path,
+        "PE803",
+        """
+        import datetime
+
+
+        def age(row) -> datetime.timedelta:
+            return datetime.datetime.utcnow() - row.created_at
+        """,
+    )
+    assert [f.fixes[0].safe for f in findings] == [False]
+    assert "naive datetimes" in findings[0].fixes[0].title
+
+
+def test_fix_is_safe_where_the_file_already_uses_aware_utc_or_makes_it_aware_at_once(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE803",
+        """
+        from datetime import datetime, timezone
+
+
+        def started() -> datetime:
+            return datetime.utcnow().replace(tzinfo=timezone.utc)
+        """,
+    )
+    assert findings[0].fixes[0].safe
+    aware = check(
+        tmp_path,
+        "PE803",
+        """
+        from datetime import UTC, datetime
+
+
+        def now() -> datetime:
+            return datetime.now(UTC)
+
+
+        def stamp(ts: float) -> datetime:
+            return datetime.utcfromtimestamp(ts)
+        """,
+        relative="app/other.py",
+    )
+    assert aware[0].fixes[0].safe
+    assert "return datetime.fromtimestamp(ts, timezone.utc)" in fixed_text(aware[0])
+
+
+def test_utcnow_passed_as_a_default_factory_is_found(tmp_path: Path) -> None:
+    findings = check(
+        tmp_path,
+        "PE803",
+        """
+        import datetime
+
+        from sqlalchemy import Column, DateTime
+
+        created = Column(DateTime, default=datetime.datetime.utcnow)
+        later = datetime.datetime.utcnow
+        """,
+    )
+    assert [(f.line, f.data["reference"]) for f in findings] == [(4, True), (5, True)]
+    fix = findings[0].fixes[0]
+    assert not fix.safe
+    assert "default=lambda: datetime.datetime.now(datetime.timezone.utc))" in fixed_text(findings[0])

@@ -54,7 +54,11 @@ def _project(root: Path, rule: Rule, code: str) -> Path:
     dependencies = ", ".join(
         f'"{BY_KEY[f].distributions[0]}"' for f in sorted(rule.frameworks) if f in BY_KEY
     )
-    (root / "pyproject.toml").write_text(f'[project]\nname = "example"\ndependencies = [{dependencies}]\n')
+    # PE501 speaks only where the project type-checks.
+    mypy = "\n[tool.mypy]\nstrict = true\n" if rule.code.startswith("PE5") else ""
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "example"\ndependencies = [{dependencies}]\n{mypy}'
+    )
     (root / "app").mkdir()
     (root / "app" / "example.py").write_text(code, encoding="utf-8")
     return root

@@ -11,11 +11,12 @@ from pyengineer.cli import main
 SERVICE = '''\
 """A small FastAPI service with fixable problems."""
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from fastapi import FastAPI
 
 app = FastAPI()
+STARTED = datetime.now(timezone.utc)
 
 
 async def wait_and_stamp():
@@ -44,6 +45,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 app = FastAPI()
+STARTED = datetime.now(timezone.utc)
 
 
 async def wait_and_stamp():
@@ -70,7 +72,11 @@ def log_line(message: str) -> None:
 def test_check_fix_applies_every_safe_fix_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = tmp_path / "service"
     project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "service"\ndependencies = ["fastapi"]\n')
+    # The project type-checks (PE501 speaks), and the file already works with aware datetimes (PE803's fix
+    # is safe).
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "service"\ndependencies = ["fastapi"]\n\n[tool.mypy]\nstrict = true\n'
+    )
     path = project / "main.py"
     path.write_text(SERVICE)
     code = main(["check", "--fix", "--select", "PE3,PE4,PE5,PE8", str(project)])

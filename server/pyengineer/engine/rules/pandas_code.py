@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterator
 
 from pyengineer.actions.edits import offset_of
@@ -29,6 +30,98 @@ _VECTOR_OPS = (
     ast.GtE,
 )
 _FRAME = "__pyengineer_frame__"
+_COMPREHENSIONS: tuple[type[ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp], ...] = (
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+# Wrappers a per-row comprehension passes through on its way into a column: `pd.Series([...])`.
+_COLUMN_WRAPPERS = frozenset({"Series", "array", "asarray", "list", "Categorical"})
+
+
+def _row_iteration(node: ast.expr) -> ast.Call | None:
+    """`df.iterrows()` / `df.itertuples(...)`, or None."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _ROW_ITERATORS
+    ):
+        return node
+    return None
+
+
+def _row_name(target: ast.expr, rows: ast.Call | None) -> str | None:
+    """The row variable of `for i, row in df.iterrows()` / `for row in df.itertuples()`."""
+    if rows is None or not isinstance(rows.func, ast.Attribute):
+        return None
+    if rows.func.attr == "iterrows":
+        if isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(target.elts[1], ast.Name):
+            return target.elts[1].id
+        return None
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _is_column_arithmetic(expr: ast.expr, row: str) -> bool:
+    """`row["a"] * row.b + 1`: arithmetic (or one comparison) on the row's columns, constants, outer names."""
+    transformer = _RowToFrame(row)
+    converted = transformer.visit(copy.deepcopy(expr))
+    return transformer.ok and any(isinstance(n, ast.Subscript) for n in ast.walk(converted))
+
+
+def _as_columns(expr: ast.expr, row: str, frame: str) -> str:
+    """`expr` with the row's columns read from the frame instead, for a message."""
+    converted = _RowToFrame(row).visit(copy.deepcopy(expr))
+    return ast.unparse(converted).replace(_FRAME, frame)
+
+
+def _cell_writes(loop: ast.For, row: str) -> list[tuple[str, ast.expr]]:
+    """(column, value) of a loop body that only writes cells: `df.at[i, "total"] = row["a"] * row["b"]`.
+    Empty unless every statement is such a write of column arithmetic."""
+    writes: list[tuple[str, ast.expr]] = []
+    for stmt in loop.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            return []
+        target = stmt.targets[0]
+        if not (
+            isinstance(target, ast.Subscript)
+            and isinstance(target.value, ast.Attribute)
+            and target.value.attr in ("at", "loc")
+            and isinstance(target.slice, ast.Tuple)
+            and len(target.slice.elts) == 2
+        ):
+            return []
+        column = target.slice.elts[1]
+        if not (isinstance(column, ast.Constant) and isinstance(column.value, str)):
+            return []
+        if not _is_column_arithmetic(stmt.value, row):
+            return []
+        writes.append((column.value, stmt.value))
+    return writes if not loop.orelse else []
+
+
+def _built_column(index: SyntaxIndex, comp: ast.expr) -> str | None:
+    """The column a comprehension becomes (`df["x"] = [...]`, `df.assign(x=[...])`), as text; None if it does not."""
+    node: ast.AST = comp
+    parent = index.parent(node)
+    if isinstance(parent, ast.Call) and node in parent.args:
+        func = parent.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in _COLUMN_WRAPPERS:
+            node, parent = parent, index.parent(parent)
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        for target in parent.targets:
+            if isinstance(target, ast.Subscript) or (
+                isinstance(target, ast.Attribute) and target.attr not in ("index", "columns")
+            ):
+                column = target.slice if isinstance(target, ast.Subscript) else None
+                if column is None or isinstance(column, ast.Constant | ast.Name | ast.Attribute):
+                    return index.snippet(target, 40)
+    if isinstance(parent, ast.keyword) and parent.arg:
+        call = index.parent(parent)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "assign":
+            return f"{index.snippet(call.func.value, 30)}[{parent.arg!r}]"
+    return None
 
 
 def _axis_is_rows(call: ast.Call) -> bool:
@@ -36,21 +129,6 @@ def _axis_is_rows(call: ast.Call) -> bool:
         if kw.arg == "axis" and isinstance(kw.value, ast.Constant):
             return kw.value.value in (1, "columns")
     return False
-
-
-def _written_columns(index: SyntaxIndex, loop: ast.For) -> list[str]:
-    """Columns a loop body fills one cell at a time: `df.at[i, "total"] = ...`, `df.loc[i, "total"] = ...`."""
-    columns: list[str] = []
-    for node in ast.walk(loop):
-        if not (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)):
-            continue
-        if isinstance(node.value, ast.Attribute) and node.value.attr in ("at", "loc", "iat", "iloc"):
-            key = node.slice
-            if isinstance(key, ast.Tuple) and len(key.elts) == 2:
-                column = key.elts[1]
-                if isinstance(column, ast.Constant) and isinstance(column.value, str):
-                    columns.append(column.value)
-    return list(dict.fromkeys(columns))
 
 
 class _RowToFrame(ast.NodeTransformer):
@@ -101,7 +179,9 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
         return None
     assert isinstance(call.func, ast.Attribute)
     transformer = _RowToFrame(params.args[0].arg)
-    body = transformer.visit(ast.parse(index.segment(func.body) or "None", mode="eval").body)
+    # A copy of the lambda's own tree: re-parsing its text fails on a black-formatted body split over lines
+    # (the continuation lines are indented, and only the call's parentheses made that legal).
+    body = transformer.visit(copy.deepcopy(func.body))
     if not transformer.ok or not any(isinstance(n, ast.Subscript) for n in ast.walk(body)):
         return None
     frame = index.segment(call.func.value)
@@ -131,7 +211,9 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
             pieces.append(f'{frame}["{ref.attr}"]')
         cursor = offset_of(text, ref_range.end)
     pieces.append(text[cursor : offset_of(text, body_range.end)])
-    return "".join(pieces)
+    joined = "".join(pieces)
+    # The body spread over lines was legal inside the call's parentheses; in the call's place it needs its own.
+    return f"({joined})" if "\n" in joined or "\r" in joined else joined
 
 
 @rule(
@@ -146,43 +228,67 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
     index = syntax_index(inp.source)
     if index is None or not index.imports_module("pandas", "modin"):
         return
-    loops: list[ast.For | ast.AsyncFor] = [*index.of_type(ast.For), *index.of_type(ast.AsyncFor)]
-    for loop in loops:
-        call = loop.iter
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+    # Narrowed by measurement: most row loops in real code do per-row work no column expression can do (an
+    # LLM or database call per row, building documents, parsing JSON), so the rule reports only loops,
+    # comprehensions and `apply(axis=1)` whose per-row value is plain arithmetic on the row's columns.
+    for loop in index.of_type(ast.For):
+        rows = _row_iteration(loop.iter)
+        row = _row_name(loop.target, rows)
+        if rows is None or row is None:
             continue
-        if call.func.attr not in _ROW_ITERATORS:
+        assert isinstance(rows.func, ast.Attribute)
+        writes = _cell_writes(loop, row)
+        if not writes:
             continue
-        frame = index.snippet(call.func.value, 30)
-        columns = _written_columns(index, loop) if isinstance(loop, ast.For) else []
-        what = (
-            f"fills {', '.join(repr(c) for c in columns)} one cell at a time"
-            if columns
-            else "runs Python code once per row"
-        )
-        suggestion = (
-            f'compute the whole column at once, e.g. `{frame}["{columns[0]}"] = {frame}["a"] * {frame}["b"]`, '
-            "or with `np.where(...)` / `Series.map(...)` for conditions and lookups"
-            if columns
-            else 'use column operations (`df["a"] * df["b"]`, `np.where`, `Series.map`, `groupby().agg`) '
-            'or, if you only need the values, `df.to_dict("records")`'
-        )
+        frame = index.snippet(rows.func.value, 30)
+        columns = list(dict.fromkeys(column for column, _ in writes))
+        column, value = writes[0]
+        example = f'{frame}["{column}"] = {_as_columns(value, row, frame)}'
         yield Finding(
             code="PE701",
             message=(
-                f"`for ... in {frame}.{call.func.attr}()` {what}: that is typically 100x slower than a "
-                f"vectorized operation on large frames. Instead, {suggestion}."
+                f"`for ... in {frame}.{rows.func.attr}()` fills {', '.join(repr(c) for c in columns)} one cell at "
+                "a time with arithmetic on the row's columns: typically 100x slower than the same arithmetic on "
+                f"whole columns. Instead: `{example}`."
             ),
             path=inp.source.path,
-            range=index.range(call),
+            range=index.range(rows),
             severity=Severity.INFO,
-            data={"iterator": call.func.attr, "columns": columns},
+            data={"iterator": rows.func.attr, "columns": columns},
         )
+    for kind in _COMPREHENSIONS:
+        for comp in index.of_type(kind):
+            if len(comp.generators) != 1 or isinstance(comp, ast.DictComp):
+                continue
+            generator = comp.generators[0]
+            rows = _row_iteration(generator.iter)
+            row = _row_name(generator.target, rows)
+            if rows is None or row is None or generator.ifs or not _is_column_arithmetic(comp.elt, row):
+                continue
+            built = _built_column(index, comp)
+            if built is None:
+                continue
+            assert isinstance(rows.func, ast.Attribute)
+            frame = index.snippet(rows.func.value, 30)
+            yield Finding(
+                code="PE701",
+                message=(
+                    f"`{built}` is built by a comprehension over `{frame}.{rows.func.attr}()` that does "
+                    "arithmetic on each row's columns: typically 100x slower than the same arithmetic on whole "
+                    f"columns. Instead: `{built} = {_as_columns(comp.elt, row, frame)}`."
+                ),
+                path=inp.source.path,
+                range=index.range(comp),
+                severity=Severity.INFO,
+                data={"iterator": rows.func.attr, "column": built},
+            )
     for call in index.of_type(ast.Call):
         if not (isinstance(call.func, ast.Attribute) and call.func.attr == "apply" and _axis_is_rows(call)):
             continue
         frame = index.snippet(call.func.value, 30)
         vectorized = _vectorized(index, call)
+        if vectorized is None:
+            continue  # a function of the whole row: nothing shows a column expression would do
         fixes: tuple[Fix, ...] = ()
         if vectorized is not None:
             fixes = (
@@ -193,7 +299,7 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
                 ),
             )
         hint = (
-            f" Here that is `{vectorized}`."
+            f" Here that is `{' '.join(vectorized.split())}`."
             if vectorized
             else ' Combine the columns directly (`df["a"] + df["b"]`, `np.where`).'
         )
