@@ -181,6 +181,7 @@ class PyengineerProtocol(LanguageServerProtocol):
             if problem.answer:
                 self.send_error(problem.reply_to, JsonRpcInvalidRequest(problem.reason))
             return
+        params = data.get("params")  # before structuring: pygls' hook replaces it in `data`
         try:
             message = self.structure_message(data)
         except JsonRpcException as exc:
@@ -193,7 +194,7 @@ class PyengineerProtocol(LanguageServerProtocol):
             # A method lsprotocol does not know (ours: pyengineer/...): pygls turns its params into
             # namedtuples, renaming keys that are not identifiers; the handler validates the JSON value with
             # its own pydantic model instead (lsp/params.py).
-            message.params = data.get("params")
+            message.params = params
         self.handle_message(message)
 
     def send_error(self, msg_id: int | str | None, error: JsonRpcException) -> None:
