@@ -156,3 +156,10 @@ def test_three_concurrent_create_branch_are_serialised_and_report_what_happened(
     assert sorted(chain[1:]) == sorted(names), answers  # main -> a -> b -> c, in the order they ran
     assert head(repo) == chain[-1]
     assert (repo / "app.py").read_text() == "import os\nprint('uncommitted')\n"
+
+
+def test_code_action_resolve_validates_the_data_it_gets_back(server: RawServer, repo: Path) -> None:
+    uri = (repo / "model.py").as_uri()
+    action = {"title": "x", "data": {"uri": uri, "code": "PE201", "index": "0", "fix": 0}}
+    answer = server.response(server.request("codeAction/resolve", action), timeout=30)
+    assert answer.get("error", {}).get("code") == INVALID_PARAMS and "index" in answer["error"]["message"], answer

@@ -79,6 +79,18 @@ class FixTestArgs(Params):
     app_line: int | None = None
 
 
+class FixActionData(Params):
+    """The `data` of a quick fix for one of our findings, back in `codeAction/resolve`."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)  # the client may add its own keys
+
+    uri: str
+    code: str
+    index: int
+    fix: int
+    version: int | None = None
+
+
 class SetApiKeyParams(Params):
     """`pyengineer/setApiKey`: null (or "") clears the key."""
 

@@ -290,8 +290,9 @@ class PyengineerServer(LanguageServer):
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pyengineer-work")
         self.log_handler = ClientLogHandler(self.window_log_message)
         self.pending_diagnostics: dict[str, asyncio.Task[None]] = {}
-        # uri -> (document version, generation, findings); the generation changes when the workspace does.
-        self.findings: dict[str, tuple[int | None, int, list[Any]]] = {}
+        # uri -> (document revision, generation, findings); the generation changes when the workspace does.
+        # Keyed by the revision (Session: one per text), not the editor's version, which may repeat.
+        self.findings: dict[str, tuple[int, int, list[Any]]] = {}
         self.generation = 0
         self.published_versions: dict[str, int | None] = {}
         self.last_status: dict[str, dict[str, Any]] = {}

@@ -202,7 +202,8 @@ def _open_documents(ls: PyengineerServer, root: Path, skip: str | None) -> dict[
 
 
 def _open_versions(ls: PyengineerServer) -> dict[str, int | None]:
-    return {uri: doc.version for uri, doc in ls.session.documents.items()}
+    # The revision, not the editor's version: a client may send the same version twice with new text.
+    return {uri: doc.revision for uri, doc in ls.session.documents.items()}
 
 
 def _stale(ls: PyengineerServer, edits: tuple[Edit, ...], before: dict[str, int | None]) -> bool:
@@ -348,7 +349,7 @@ async def run_ask(ls: PyengineerServer, arg: AskArgs, cancel: threading.Event) -
     await progress.begin("python-engineer")
     versions = _open_versions(ls)
     if snapshot is not None:
-        versions[snapshot.uri] = snapshot.version
+        versions[snapshot.uri] = snapshot.revision
     try:
         result = await _run_cancellable(
             ls,
