@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +197,48 @@ def republish(ls: PyengineerServer, root: Path | None = None) -> None:
         ls.workspace_diagnostic_refresh(None)
 
 
+# Once documents stop closing for this long, the memory they held is handed back (release_memory).
+RELEASE_DELAY = 1.0
+_release: asyncio.TimerHandle | None = None
+
+
+def _trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, musl): its allocator gives memory back by itself, or not at all
+        return None
+    trim: Callable[[int], int] = libc.malloc_trim
+    return trim
+
+
+def release_memory() -> None:
+    """Collect the closed documents' cycles and give the freed heap back to the system (a worker thread).
+
+    What a closed document held (its parse, syntax index and findings, tens of MB for a few hundred files) is
+    freed, but glibc keeps freed blocks in its per-thread arenas, so without `malloc_trim` the server's RSS
+    stayed at its high-water mark for good.
+    """
+    gc.collect()
+    trim = _trim()
+    if trim is not None:
+        trim(0)
+
+
+def _release_later(ls: PyengineerServer) -> None:
+    global _release
+    if _release is not None:
+        _release.cancel()
+    loop = asyncio.get_running_loop()
+
+    def start() -> None:
+        if not ls.shutting_down:
+            loop.run_in_executor(ls.executor, release_memory)
+
+    _release = loop.call_later(RELEASE_DELAY, start)
+
+
 def clear(ls: PyengineerServer, uri: str) -> None:
+    _release_later(ls)
     task = ls.pending_diagnostics.pop(uri, None)
     if task is not None:
         task.cancel()
