@@ -162,4 +162,6 @@ def test_code_action_resolve_validates_the_data_it_gets_back(server: RawServer, 
     uri = (repo / "model.py").as_uri()
     action = {"title": "x", "data": {"uri": uri, "code": "PE201", "index": "0", "fix": 0}}
     answer = server.response(server.request("codeAction/resolve", action), timeout=30)
-    assert answer.get("error", {}).get("code") == INVALID_PARAMS and "index" in answer["error"]["message"], answer
+    assert answer.get("error", {}).get("code") == INVALID_PARAMS and "index" in answer["error"]["message"], (
+        answer
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -95,41 +96,43 @@ SOURCE = (Path(json.__file__).parent / "decoder.py").read_text(encoding="utf-8")
 DOCUMENT = "import pandas as pd\nimport torch\n\n" + SOURCE
 
 
+def _send_all(raw: RawServer, messages: list[dict[str, Any]]) -> None:
+    """Write `messages` from a thread while this one reads: the server stops reading its stdin while its
+    own writes wait for us, so a client that only writes would deadlock with it."""
+    writer = threading.Thread(target=lambda: [raw.send(m) for m in messages])
+    writer.start()
+    while writer.is_alive():
+        raw.pump(0.05)
+    writer.join()
+
+
 def _round(raw: RawServer, repo: Path, number: int) -> int:
     """Open, edit and close every document; the server's RSS (kB) once it has handled all of it."""
     uris = [(repo / f"pkg/m{i}.py").as_uri() for i in range(DOCUMENTS)]
+    messages: list[dict[str, Any]] = []
     for uri in uris:
-        open_document(raw, uri, DOCUMENT)
-        raw.pump(0)  # read as we write: a server blocked on a full stdout stops reading its stdin
+        item = {"uri": uri, "languageId": "python", "version": 1, "text": DOCUMENT}
+        messages.append(
+            {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": item}}
+        )
         for edit in range(EDITS):
             line = 40 + edit
-            raw.notify(
-                "textDocument/didChange",
-                {
-                    "textDocument": {"uri": uri, "version": edit + 2},
-                    "contentChanges": [
-                        {
-                            "range": {
-                                "start": {"line": line, "character": 0},
-                                "end": {"line": line, "character": 0},
-                            },
-                            "text": f"x{edit} = {number}\n",
-                        }
-                    ],
-                },
-            )
-            raw.pump(0)
+            at = {"line": line, "character": 0}
+            change = {"range": {"start": at, "end": at}, "text": f"x{edit} = {number}\n"}
+            params = {"textDocument": {"uri": uri, "version": edit + 2}, "contentChanges": [change]}
+            messages.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": params})
+    _send_all(raw, messages)
     raw.pump(2.0)
-    for uri in uris:
-        raw.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-        raw.pump(0)
-    # Answered only once everything before it has been handled.
-    raw.response(
-        raw.request(
-            "textDocument/hover", {"textDocument": {"uri": uris[0]}, "position": {"line": 0, "character": 0}}
-        ),
-        timeout=240,
+    _send_all(
+        raw,
+        [
+            {"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {"textDocument": {"uri": u}}}
+            for u in uris
+        ],
     )
+    # Answered only once everything before it has been handled.
+    hover = {"textDocument": {"uri": uris[0]}, "position": {"line": 0, "character": 0}}
+    raw.response(raw.request("textDocument/hover", hover), timeout=240)
     raw.pump(3.0)  # the memory release after the last close (publishing.RELEASE_DELAY)
     raw.received.clear()
     return raw.rss_kb()
