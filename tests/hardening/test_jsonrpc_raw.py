@@ -5,11 +5,13 @@ Each test writes bytes to the real `python -m pyengineer serve` and reads its an
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyengineer.lsp.server import MAX_HEADER_BYTES
 
 from tests.hardening.rawpipe import RawServer
 from tests.lsp.conftest import make_repo
@@ -185,3 +187,96 @@ def test_shutdown_is_answered_while_a_command_waits_on_the_client(server: RawSer
     assert not any(m.get("id") == command and "result" in m and m["result"] for m in server.received)
     server.notify("exit", None)
     assert server.proc.wait(10) == 0
+
+
+def _answer_with_null_id(server: RawServer, code: int) -> dict[str, object]:
+    answer = server.response(None, timeout=10)
+    # JSON-RPC 2.0: the member is required, null when the id could not be read (pygls omitted it).
+    assert "id" in answer and answer["id"] is None, answer
+    assert answer["error"]["code"] == code, answer
+    return answer
+
+
+INVALID_REQUESTS = [
+    b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "textDocument/hover", "params": {}}',  # wedged pygls
+    b'{"jsonrpc": "2.0", "id": [1, 2], "method": "textDocument/hover", "params": {}}',
+    b'{"jsonrpc": "2.0", "id": true, "method": "textDocument/hover", "params": {}}',
+    b'[{"jsonrpc": "2.0", "id": 3, "method": "textDocument/hover", "params": {}}]',  # a batch
+    b"[]",
+    b"null",
+    b"42",
+    b"{}",
+    b'{"jsonrpc": "2.0", "method": 5}',
+    b'{"jsonrpc": "2.0", "id": 4, "method": "textDocument/hover", "params": 5}',
+]
+
+
+@pytest.mark.parametrize("body", INVALID_REQUESTS, ids=lambda b: b.decode()[:40])
+def test_invalid_requests_get_invalid_request_with_a_null_id_and_the_server_goes_on(
+    server: RawServer, repo: Path, body: bytes
+) -> None:
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    server.frame(body)
+    if b'"id": 4' in body:
+        assert server.response(4, timeout=10)["error"]["code"] == INVALID_REQUEST
+    else:
+        _answer_with_null_id(server, INVALID_REQUEST)
+    assert_serving(server, uri)
+    assert_serving(server, uri)
+
+
+@pytest.mark.parametrize("version", [None, "1.0", 2])
+def test_a_missing_or_wrong_jsonrpc_member_is_answered_with_the_request_id(
+    server: RawServer, repo: Path, version: object
+) -> None:
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    message: dict[str, object] = {"id": 77, "method": "textDocument/hover", "params": {}}
+    if version is not None:
+        message["jsonrpc"] = version
+    server.frame(json.dumps(message).encode())
+    answer = server.response(77, timeout=10)
+    assert answer["error"]["code"] == INVALID_REQUEST and "jsonrpc" in answer["error"]["message"]
+    assert_serving(server, uri)
+
+
+def test_parse_errors_are_answered_with_a_null_id_even_100000_levels_deep(
+    server: RawServer, repo: Path
+) -> None:
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    server.frame(b"{not json")
+    _answer_with_null_id(server, PARSE_ERROR)
+    server.frame(b"[" * 100_000 + b"]" * 100_000)  # RecursionError in the decoder, no answer at all
+    _answer_with_null_id(server, PARSE_ERROR)
+    server.frame(b'{"jsonrpc": "2.0", "id": 1, "method": "x", "params": ' + b"[" * 100_000)
+    _answer_with_null_id(server, PARSE_ERROR)
+    assert_serving(server, uri)
+
+
+def test_an_oversized_content_length_is_refused_and_the_stream_resynchronised(
+    server: RawServer, repo: Path
+) -> None:
+    """`Content-Length: 99999999999` made pygls read that much at once: MemoryError, the server died."""
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    server.write(b'Content-Length: 99999999999\r\n\r\n{"jsonrpc": "2.0", "method": "initialized"}')
+    answer = _answer_with_null_id(server, INVALID_REQUEST)
+    assert "99999999999" in str(answer["error"])
+    assert_serving(server, uri)
+    assert server.rss_kb() < 500_000
+
+
+def test_a_header_above_the_maximum_is_refused_and_the_stream_resynchronised(
+    server: RawServer, repo: Path
+) -> None:
+    server.initialize(repo)
+    uri = (repo / "app.py").as_uri()
+    server.write(b"X-Padding: " + b"x" * (MAX_HEADER_BYTES * 4) + b"\r\n")
+    _answer_with_null_id(server, INVALID_REQUEST)
+    assert_serving(server, uri)
+    # A header block of many short lines counts as a whole.
+    server.write(b"X-Line: 1234567890\r\n" * (MAX_HEADER_BYTES // 10))
+    _answer_with_null_id(server, INVALID_REQUEST)
+    assert_serving(server, uri)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import gc
+import inspect
+import json
 import logging
 import os
 import re
@@ -13,11 +14,13 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from functools import partial
+from typing import Any, NamedTuple, TypeVar, cast
 
 from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidRequest,
     JsonRpcParseError,
     JsonRpcServerNotInitialized,
@@ -154,15 +157,56 @@ class PyengineerProtocol(LanguageServerProtocol):
     def set_writer(self, writer: Any, *args: Any, **kwargs: Any) -> None:
         super().set_writer(_ExitWhenClientGone(writer), *args, **kwargs)
 
-    def structure_message(self, data: dict[str, Any]) -> Any:
+    def receive(self, body: bytes) -> None:
+        """Decode one message body, check it is a JSON-RPC 2.0 message, and handle it.
+
+        In place of pygls' `json.loads(body, object_hook=structure_message)` (pygls.io_.run_async), which
+        answered nothing, or wedged, for what JSON-RPC 2.0 says must be answered: a parse error gets -32700
+        and a body that is not a request, notification or response (a batch, `null`, `{}`, a missing or
+        wrong `jsonrpc`, an `id` that is an object or a list) gets -32600, each with `"id": null` unless the
+        message's own id could be read. An object id reached pygls' futures table as a dict key: TypeError
+        on every later request, a server wedged for good.
+        """
         try:
-            return super().structure_message(data)
+            data = json.loads(body)
+        except RecursionError:
+            # The C decoder recurses once per nesting level: 100,000 `[` raise here, not a JSONDecodeError.
+            self.send_error(None, JsonRpcParseError("the message nests deeper than the JSON decoder allows"))
+            return
+        except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError: the client's bug, logged
+            log.warning("answering a message that is not valid JSON with a parse error: %s", exc)
+            self.send_error(None, JsonRpcParseError(f"the message is not valid JSON: {exc}"))
+            return
+        problem = envelope_problem(data)
+        if problem is not None:
+            log.warning("invalid JSON-RPC message: %s", problem.reason)
+            if problem.answer:
+                self.send_error(problem.reply_to, JsonRpcInvalidRequest(problem.reason))
+            return
+        params = data.get("params")  # before structuring: pygls' hook replaces it in `data`
+        try:
+            message = self.structure_message(data)
         except JsonRpcException as exc:
-            # pygls raises from inside json.loads, where the request id is lost: answer the request here.
-            msg_id = data.get("id") if isinstance(data, dict) else None
-            if "method" in data and isinstance(msg_id, int | str) and not isinstance(msg_id, bool):
-                self._send_response(msg_id, None, exc.to_response_error())
-            raise
+            # The params do not fit the method's type (lsprotocol): InvalidParams for a request.
+            log.warning("cannot decode %s: %s", data.get("method"), exc)
+            if "method" in data and "id" in data:
+                self.send_error(data["id"], exc)
+            return
+        if "method" in data and self.get_message_type(data["method"]) is None:
+            # A method lsprotocol does not know (ours: pyengineer/...): pygls turns its params into
+            # namedtuples, renaming keys that are not identifiers; the handler validates the JSON value with
+            # its own pydantic model instead (lsp/params.py).
+            message.params = params
+        self.handle_message(message)
+
+    def send_error(self, msg_id: int | str | None, error: JsonRpcException) -> None:
+        """Answer with a JSON-RPC error; `msg_id` None writes `"id": null`, which pygls' own responses
+        omit (its converter drops None members), although JSON-RPC 2.0 requires the member."""
+        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.data is not None:
+            body["data"] = error.data
+        response = {"jsonrpc": "2.0", "id": msg_id, "error": body}
+        write_frame(self, json.dumps(response).encode("utf-8"))
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
@@ -195,6 +239,34 @@ class PyengineerProtocol(LanguageServerProtocol):
         if first_initialize:
             # The answer has been written: now load what the other handlers need (see handlers/__init__.py).
             cast(PyengineerServer, self._server).load_handlers()
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Callable[..., Any],
+        callback: Callable[[Any], None],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """pygls' handler runner, with the futures it files for anything but a request removed once done.
+
+        pygls files the future (or asyncio task) of every notification and of every step of its generator
+        handlers (didOpen, didChange, didClose, executeCommand...) in `_request_futures` under a fresh uuid,
+        and only a request's own entry is ever removed (when its answer is sent). So every keystroke left a
+        future behind, with its lock, condition and callbacks: 200 documents opened, edited 20 times and
+        closed grew the server by ~20 MB each round, for good. Pending entries stay until they finish, so
+        `shutdown` still cancels what is running.
+        """
+        is_request = isinstance(callback, partial) and callback.func == self._send_handler_result
+        if not is_request:
+            forward = callback
+
+            def callback(future: Any) -> None:
+                if self._request_futures.get(msg_id) is future:
+                    del self._request_futures[msg_id]
+                forward(future)
+
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
 
     def release_held(self) -> None:
         """Handle the messages held while the handlers loaded, in the order they arrived."""
@@ -251,8 +323,9 @@ class PyengineerServer(LanguageServer):
         self.agent_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pyengineer-agent")
         self.log_handler = ClientLogHandler(self.window_log_message)
         self.pending_diagnostics: dict[str, asyncio.Task[None]] = {}
-        # uri -> (document version, generation, findings); the generation changes when the workspace does.
-        self.findings: dict[str, tuple[int | None, int, list[Any]]] = {}
+        # uri -> (document revision, generation, findings); the generation changes when the workspace does.
+        # Keyed by the revision (Session: one per text), not the editor's version, which may repeat.
+        self.findings: dict[str, tuple[int, int, list[Any]]] = {}
         self.generation = 0
         self.published_versions: dict[str, int | None] = {}
         self.last_status: dict[str, dict[str, Any]] = {}
@@ -284,28 +357,35 @@ class PyengineerServer(LanguageServer):
         self.fix_attempts: dict[str, Any] = {}
 
     def _start_io_async(self, stdin: Any = None, stdout: Any = None) -> None:
-        # pygls' own stdio loop, with a reader that takes one thread hop per message (MessageReader).
-        from pygls.io_ import StdoutWriter, run_async
+        # pygls' stdio server with our reader and loop (MessageReader, run_messages): bounded frames, one
+        # thread hop per message, and every malformed message answered as JSON-RPC 2.0 says.
+        from pygls.io_ import StdoutWriter
 
         self._stop_event = threading.Event()
         reader = MessageReader(stdin or sys.stdin.buffer, self.thread_pool)
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         try:
-            asyncio.run(
-                run_async(
-                    stop_event=self._stop_event,
-                    reader=reader,
-                    protocol=self.protocol,
-                    logger=logging.getLogger("pygls.server"),
-                    error_handler=self.report_server_error,
-                )
-            )
+            asyncio.run(run_messages(self._stop_event, reader, cast(PyengineerProtocol, self.protocol)))
         except BrokenPipeError:
             log.error("the connection to the client is lost; shutting down")
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
             self.shutdown()  # type: ignore[no-untyped-call]
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client on a TCP port, through the same reader and loop as stdio.
+
+        pygls' own TCP server reads with asyncio streams and its run_async, which has none of the bounds and
+        answers of run_messages; like pygls', it serves one connection and shuts down when it closes.
+        """
+        import socket
+
+        with socket.create_server((host, port)) as listener:
+            log.info("listening on %s:%s", host, port)
+            connection, _ = listener.accept()
+        with connection, connection.makefile("rb") as stdin, connection.makefile("wb") as stdout:
+            self._start_io_async(ResyncingInput(stdin), stdout)
 
     def load_handlers(self) -> None:
         """Import the deferred handler modules in a thread and hold incoming messages until they are in.
@@ -407,15 +487,6 @@ class PyengineerServer(LanguageServer):
                 return False
         return bool(node)
 
-    def report_server_error(self, error: Exception, source: Any) -> None:
-        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
-            # A body that is not JSON (json.JSONDecodeError, UnicodeDecodeError): JSON-RPC's answer is a
-            # Parse error with a null id. It is the client's bug, so it is logged, not shown to the user.
-            log.warning("ignoring a message that is not valid JSON: %s", error)
-            self.protocol._send_response(None, None, JsonRpcParseError(str(error)).to_response_error())  # type: ignore[arg-type]
-            return
-        super().report_server_error(error, source)
-
     def notify(self, method: str, params: Any) -> None:
         self.protocol.notify(method, params)
 
@@ -423,13 +494,80 @@ class PyengineerServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
 
-class ResyncingInput:
-    """stdin for pygls' reader that finds the next message header after garbage.
+# The largest header block and body a message may have (docs/protocol.md). Headers are two short lines; a
+# body is at most a whole document (VS Code does not sync files above 50 MB to extensions).
+MAX_HEADER_BYTES = 8 * 1024
+MAX_BODY_BYTES = 64 * 1024 * 1024
+_ID_TYPES = (int, str)
 
-    pygls reads headers line by line and only accepts a line that *is* `Content-Length: N`. After a bad
-    header, or a body shorter than its Content-Length, the next header arrives glued to the end of the
-    bad bytes on one line, so pygls would never match a header again and every later message would be
-    lost. Cutting such a line at its `Content-Length:` puts the reader back in step.
+
+class EnvelopeProblem(NamedTuple):
+    reply_to: int | str | None  # the id to answer with (None: `"id": null`)
+    reason: str
+    answer: bool  # False for a malformed response: a response is never answered
+
+
+def _valid_id(value: Any) -> bool:
+    # LSP ids are integers or strings (JSON-RPC allows fractions too, and LSP does not); bool is an int in Python.
+    return isinstance(value, _ID_TYPES) and not isinstance(value, bool)
+
+
+def envelope_problem(data: Any) -> EnvelopeProblem | None:
+    """Why `data` is not a JSON-RPC 2.0 request, notification or response (None when it is one)."""
+    if isinstance(data, list):
+        return EnvelopeProblem(None, "batches are not supported: LSP sends one message per frame", True)
+    if not isinstance(data, dict):
+        return EnvelopeProblem(None, "a JSON-RPC message must be an object", True)
+    msg_id = data.get("id")
+    reply_to = msg_id if _valid_id(msg_id) else None
+    if data.get("jsonrpc") != "2.0":
+        return EnvelopeProblem(reply_to, 'a JSON-RPC 2.0 message must have "jsonrpc": "2.0"', True)
+    if "method" in data:
+        if not isinstance(data["method"], str):
+            return EnvelopeProblem(reply_to, '"method" must be a string', True)
+        if "id" in data and not _valid_id(msg_id):
+            return EnvelopeProblem(None, 'a request "id" must be an integer or a string', True)
+        # `"params": null` is not JSON-RPC either, but clients send it (for `exit`, `shutdown`): taken as absent.
+        if data.get("params") is not None and not isinstance(data["params"], dict | list):
+            return EnvelopeProblem(reply_to, '"params" must be an object or an array', True)
+        return None
+    if "id" not in data or not (_valid_id(msg_id) or (msg_id is None and "error" in data)):
+        return EnvelopeProblem(None, 'a message needs a "method" (a request) or the "id" of a response', True)
+    if ("result" in data) == ("error" in data):
+        return EnvelopeProblem(None, 'a response must have either "result" or "error"', False)
+    return None
+
+
+def write_frame(protocol: Any, body: bytes) -> None:
+    """Write one JSON body to the client, framed as pygls frames its own messages (`_send_data`)."""
+    writer = protocol.writer
+    if writer is None:
+        log.error("unable to send a message: no transport")
+        return
+    if protocol._include_headers:
+        header = (
+            f"Content-Length: {len(body)}\r\n"
+            f"Content-Type: {protocol.CONTENT_TYPE}; charset={protocol.CHARSET}\r\n\r\n"
+        )
+        body = header.encode("ascii") + body
+    try:
+        written = writer.write(body)
+        if inspect.isawaitable(written):
+            asyncio.ensure_future(written)
+    except BrokenPipeError:
+        raise
+    except Exception as error:
+        log.exception("sending a message failed")
+        protocol._server._report_server_error(error, JsonRpcInternalError)
+
+
+class ResyncingInput:
+    """stdin for the message reader that finds the next message header after garbage.
+
+    Headers are read line by line and only a line that *is* `Content-Length: N` counts. After a bad header,
+    or a body shorter than its Content-Length, the next header arrives glued to the end of the bad bytes on
+    one line, so no header would ever match again and every later message would be lost. Cutting such a
+    line at its `Content-Length:` puts the reader back in step.
     """
 
     HEADER = b"Content-Length:"
@@ -437,8 +575,8 @@ class ResyncingInput:
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
-    def readline(self) -> bytes:
-        line: bytes = self.stream.readline()
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self.stream.readline(size)
         start = line.find(self.HEADER)
         if start > 0:
             log.warning("skipped %d bytes of malformed input before a message header", start)
@@ -450,53 +588,91 @@ class ResyncingInput:
         return data
 
 
-class MessageReader:
-    """pygls' stdin reader for the message loop, at one thread hop per message instead of three.
+class Refused(NamedTuple):
+    """A message the reader would not take (too large); answered with -32600 and skipped."""
 
-    pygls asks for each header line and then the body separately, each read in its thread pool; this reader
-    reads a whole message in one go (following pygls' own header rules, so it reads exactly what pygls will
-    ask for) and answers the other calls from what it read. Each hop costs 0.1-0.3 ms of every keystroke.
+    reason: str
+
+
+class MessageReader:
+    """The stdin reader of the message loop: one whole message per thread hop, headers and bodies bounded.
+
+    It follows pygls' header rules (pygls.io_.run_async: lines before the first `Content-Length: N` line are
+    ignored, the body starts after the next empty line), but pygls reads each header line and the body in a
+    separate hop of its thread pool (0.1-0.3 ms of every keystroke each) and trusts what it reads: a header
+    line is read whatever its length, and `Content-Length: 99999999999` is read at once (MemoryError, the
+    server is gone). Here a header block above MAX_HEADER_BYTES or a body above MAX_BODY_BYTES is refused,
+    and the input is skipped, in bounded pieces, up to the next `Content-Length:` line.
     """
 
-    CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")
+    CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d{1,20})\r\n$")
 
-    def __init__(self, stream: Any, executor: Any) -> None:
+    def __init__(
+        self,
+        stream: Any,
+        executor: Any,
+        max_header: int = MAX_HEADER_BYTES,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
         self.stream = stream
         self.executor = executor
-        self._ahead: collections.deque[bytes] = collections.deque()
+        self.max_header = max_header
+        self.max_body = max_body
+        self._skipping = False  # after a refusal: skip input until the next Content-Length line
 
-    def _message(self) -> bytes:
-        lines: list[bytes] = []
+    def read_frame(self) -> bytes | Refused | None:
+        """The next message body, a refusal, or None at the end of the input (blocking)."""
         length = 0
+        size = 0
         while True:
-            line: bytes = self.stream.readline()
-            lines.append(line)
+            line: bytes = self.stream.readline(self.max_header + 1)
             if not line:
-                break  # end of input: pygls stops at this line
-            if not length:
-                match = self.CONTENT_LENGTH.fullmatch(line)
-                if match:
-                    length = int(match.group(1))
+                return None
+            match = None if length else self.CONTENT_LENGTH.fullmatch(line)
+            if self._skipping:
+                if match is None:
+                    continue
+                self._skipping = False
+            size += len(line)
+            if size > self.max_header:
+                self._skipping = True
+                return Refused(f"a message header is larger than {self.max_header} bytes; it was skipped")
+            if match is not None:
+                length = int(match.group(1))
             if length and not line.strip():
-                lines.append(self.stream.read(length))
-                break
-        self._ahead.extend(lines[1:])
-        return lines[0]
+                if length > self.max_body:
+                    self._skipping = True
+                    return Refused(
+                        f"a message of {length} bytes is larger than the {self.max_body} bytes allowed; "
+                        "it was skipped"
+                    )
+                body: bytes = self.stream.read(length)
+                return body or None
 
-    def _ready(self) -> asyncio.Future[bytes]:
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        future.set_result(self._ahead.popleft())
-        return future
+    def frame(self) -> Awaitable[bytes | Refused | None]:
+        return asyncio.get_running_loop().run_in_executor(self.executor, self.read_frame)
 
-    def readline(self) -> Awaitable[bytes]:
-        if self._ahead:
-            return self._ready()
-        return asyncio.get_running_loop().run_in_executor(self.executor, self._message)
 
-    def readexactly(self, n: int) -> Awaitable[bytes]:
-        if self._ahead:
-            return self._ready()
-        return asyncio.get_running_loop().run_in_executor(self.executor, self.stream.read, n)
+async def run_messages(
+    stop_event: threading.Event, reader: MessageReader, protocol: PyengineerProtocol
+) -> None:
+    """The message loop, in place of pygls.io_.run_async: read a frame, answer a refusal, handle a body.
+
+    A handler's SystemExit (`exit`) ends the loop, as in pygls' own, and so the process.
+    """
+    while not stop_event.is_set():
+        frame = await reader.frame()
+        if frame is None:
+            break
+        if isinstance(frame, Refused):
+            log.warning("refused a message: %s", frame.reason)
+            protocol.send_error(None, JsonRpcInvalidRequest(frame.reason))
+            continue
+        try:
+            protocol.receive(frame)
+        except Exception as exc:  # as pygls' loop does for a message it cannot handle
+            log.exception("unable to handle a message")
+            protocol._server._report_server_error(exc, JsonRpcException)
 
 
 def create_server() -> PyengineerServer:

@@ -10,19 +10,15 @@ that text. Pull reports get plain dicts, which pygls' json.dumps encodes without
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pygls.exceptions import JsonRpcInternalError
-
 from pyengineer.engine.registry import Rule, load_rules
 from pyengineer.findings import Finding, Severity
 from pyengineer.lsp.convert import _SEVERITY, SOURCE, clamped_line, client_units, split_lines
-from pyengineer.lsp.server import PyengineerServer
+from pyengineer.lsp.server import PyengineerServer, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -249,28 +245,9 @@ class FullReport:
 
 
 def send_notification(ls: PyengineerServer, method: str, params_json: str) -> None:
-    """Write a notification whose params are JSON text already, framed as pygls' `_send_data` frames it."""
-    protocol = ls.protocol
-    writer = protocol.writer
-    if writer is None:
-        log.error("unable to send %s: no transport", method)
-        return
-    body = ('{"jsonrpc":"2.0","method":' + _string(method) + ',"params":' + params_json + "}").encode("utf-8")
-    if protocol._include_headers:
-        header = (
-            f"Content-Length: {len(body)}\r\n"
-            f"Content-Type: {protocol.CONTENT_TYPE}; charset={protocol.CHARSET}\r\n\r\n"
-        )
-        body = header.encode("ascii") + body
-    try:
-        written = writer.write(body)
-        if inspect.isawaitable(written):
-            asyncio.ensure_future(written)
-    except BrokenPipeError:
-        raise
-    except Exception as error:
-        log.exception("sending %s failed", method)
-        ls._report_server_error(error, JsonRpcInternalError)
+    """Write a notification whose params are JSON text already."""
+    body = '{"jsonrpc":"2.0","method":' + _string(method) + ',"params":' + params_json + "}"
+    write_frame(ls.protocol, body.encode("utf-8"))
 
 
 def publish_diagnostics(

@@ -6,6 +6,7 @@ and returns new immutable values that the loop swaps in, so a snapshot is never 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 # Session before it answers `initialize`, and importing them costs more than the rest of that answer.
 
 log = logging.getLogger(__name__)
+
+# Every text a document takes gets the next revision. The editor's version cannot tell texts apart: a
+# client may send the same version twice with new text (or restart its count on reopen), and findings
+# cached or computed for the old text were published for the new one.
+_revisions = itertools.count(1)
 
 
 def uri_to_path(uri: str) -> Path | None:
@@ -43,6 +49,7 @@ class Document:
     text: str
     version: int | None
     edited: bool = False  # the user typed in it since it was opened
+    revision: int = field(default_factory=lambda: next(_revisions))  # this text, among all texts
 
 
 def _default_settings() -> Settings:
@@ -97,6 +104,7 @@ class DocumentSnapshot:
     settings: Settings
     context: WorkspaceContext
     root: Path
+    revision: int = 0  # Document.revision: which text this is (the version alone does not say)
 
 
 class Session:
@@ -171,6 +179,7 @@ class Session:
             return self.open_document(uri, text, version)
         doc.text = text
         doc.version = version
+        doc.revision = next(_revisions)
         doc.edited = True
         return doc
 
@@ -191,6 +200,7 @@ class Session:
             relative=relative_posix(state.root, doc.path),
             text=doc.text,
             version=doc.version,
+            revision=doc.revision,
             changed=doc.edited or self._git_changed(state.git, doc.path),
             settings=state.settings,
             context=context,

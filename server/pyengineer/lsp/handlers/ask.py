@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.convert import LineCodec, ranges_overlap
 from pyengineer.lsp.handlers.code_actions import workspace_edit
+from pyengineer.lsp.params import AskArgs, ClientRange, command_argument, parse
 from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot, WorkspaceState
@@ -66,16 +66,11 @@ def _range_json(rng: types.Range) -> dict[str, Any]:
     }
 
 
-def _range_from_json(value: Any) -> types.Range | None:
-    try:
-        return types.Range(
-            start=types.Position(
-                line=int(value["start"]["line"]), character=int(value["start"]["character"])
-            ),
-            end=types.Position(line=int(value["end"]["line"]), character=int(value["end"]["character"])),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+def _range_from_args(value: ClientRange) -> types.Range:
+    return types.Range(
+        start=types.Position(line=value.start.line, character=value.start.character),
+        end=types.Position(line=value.end.line, character=value.end.character),
+    )
 
 
 async def agent_code_actions(
@@ -207,7 +202,8 @@ def _open_documents(ls: PyengineerServer, root: Path, skip: str | None) -> dict[
 
 
 def _open_versions(ls: PyengineerServer) -> dict[str, int | None]:
-    return {uri: doc.version for uri, doc in ls.session.documents.items()}
+    # The revision, not the editor's version: a client may send the same version twice with new text.
+    return {uri: doc.revision for uri, doc in ls.session.documents.items()}
 
 
 def _stale(ls: PyengineerServer, edits: tuple[Edit, ...], before: dict[str, int | None]) -> bool:
@@ -308,9 +304,9 @@ async def _offer_edits(
     return True, ""
 
 
-async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threading.Event) -> dict[str, Any]:
+async def run_ask(ls: PyengineerServer, arg: AskArgs, cancel: threading.Event) -> dict[str, Any]:
     """Run one agent request for the editor and offer its edits; the answer as a JSON-able dict."""
-    uri = arg.get("uri") if isinstance(arg.get("uri"), str) else None
+    uri = arg.uri or None
     path = uri_to_path(uri) if uri else None
     try:
         state = await _state_for(ls, path)
@@ -328,12 +324,12 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         found = await publishing.findings_for(ls, uri)
         if found is not None:
             snapshot, all_findings = found
-            client_range = _range_from_json(arg.get("range"))
-            if client_range is not None:
+            if arg.range is not None:
+                client_range = _range_from_args(arg.range)
                 rng = LineCodec(snapshot.text, ls.position_encoding).range_from_client(client_range)
                 findings = tuple(f for f in all_findings if ranges_overlap(f.range, rng))
-    mode = arg.get("mode")
-    question = arg.get("question") if isinstance(arg.get("question"), str) else None
+    mode = arg.mode
+    question = arg.question
     if not question:
         codes = ", ".join(sorted({f.code for f in findings})) or "none found"
         question = FIX_QUESTION.format(codes=codes) if mode == "fix" else SELECTION_QUESTION
@@ -348,13 +344,13 @@ async def run_ask(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadin
         findings=findings,
         open_documents=_open_documents(ls, state.root, uri),
         context=state.current_context().model_dump(mode="json"),
-        failing_test=arg.get("failing_test") if isinstance(arg.get("failing_test"), str) else None,
+        failing_test=arg.failing_test,
     )
     progress = WorkProgress(ls, cancel, "agent")
     await progress.begin("python-engineer")
     versions = _open_versions(ls)
     if snapshot is not None:
-        versions[snapshot.uri] = snapshot.version
+        versions[snapshot.uri] = snapshot.revision
     try:
         result = await _run_cancellable(
             ls,
@@ -452,12 +448,6 @@ async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, sou
     return result.explanation.strip() or None if result.complete else None
 
 
-def _argument(args: tuple[Any, ...]) -> dict[str, Any]:
-    if args and isinstance(args[0], Mapping):
-        return dict(args[0])
-    return {}
-
-
 def register(server: PyengineerServer) -> None:
     server.extra_code_actions.append(agent_code_actions)
     server.code_action_resolvers[RESOLVER] = resolve_agent_action
@@ -465,17 +455,9 @@ def register(server: PyengineerServer) -> None:
 
     @server.command(ASK_COMMAND)
     async def ask_command(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
-        return await run_ask(ls, _argument(args), threading.Event())
+        return await run_ask(ls, command_argument(AskArgs, ASK_COMMAND, args), threading.Event())
 
     @server.feature(ASK_REQUEST)
     async def ask_request(ls: PyengineerServer, params: Any) -> dict[str, Any]:
         # Run as an asyncio task by pygls, so $/cancelRequest cancels it: run_ask turns that into `cancel`.
-        arg = params if isinstance(params, Mapping) else _namedtuple_dict(params)
-        return await run_ask(ls, arg, threading.Event())
-
-
-def _namedtuple_dict(value: Any) -> dict[str, Any]:
-    """pygls hands untyped params over as namedtuples."""
-    if hasattr(value, "_asdict"):
-        return {k: _namedtuple_dict(v) for k, v in value._asdict().items()}
-    return value if isinstance(value, dict) else {}
+        return await run_ask(ls, parse(AskArgs, params, ASK_REQUEST), threading.Event())

@@ -17,6 +17,7 @@ from pyengineer.engine.noqa import lines_inside_strings, with_noqa
 from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing
 from pyengineer.lsp.convert import LineCodec, ranges_overlap, split_lines
+from pyengineer.lsp.params import FixActionData, parse
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot
 from pyengineer.session.session import path_to_uri
@@ -221,17 +222,18 @@ def register(server: PyengineerServer) -> None:
         if "resolver" in data:
             resolver = ls.code_action_resolvers.get(str(data["resolver"]))
             return await resolver(ls, action) if resolver is not None else action
-        result = await publishing.findings_for(ls, data["uri"])
+        fix_data = parse(FixActionData, data, f"{types.CODE_ACTION_RESOLVE} data")
+        result = await publishing.findings_for(ls, fix_data.uri)
         if result is None:
             return action
         snapshot, findings = result
-        index, fix_index = int(data.get("index", -1)), int(data.get("fix", -1))
-        if not (0 <= index < len(findings)) or findings[index].code != data.get("code"):
+        index, fix_index = fix_data.index, fix_data.fix
+        if not (0 <= index < len(findings)) or findings[index].code != fix_data.code:
             # The document changed since the list was made: find the same finding by code and title.
             candidates = [
                 f
                 for f in findings
-                if f.code == data.get("code") and any(x.title == action.title for x in f.fixes)
+                if f.code == fix_data.code and any(x.title == action.title for x in f.fixes)
             ]
             if not candidates:
                 return action

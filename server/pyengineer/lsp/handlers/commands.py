@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from pyengineer.errors import GitSafetyError
 from pyengineer.lsp import workspaces
+from pyengineer.lsp.params import CreateBranchArgs, Target, command_argument
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
@@ -26,20 +26,15 @@ SHOW_CONTEXT = "pyengineer.showContext"
 RESCAN = "pyengineer.rescan"
 
 
-def first_argument(args: tuple[Any, ...]) -> dict[str, Any]:
-    if args and isinstance(args[0], Mapping):
-        return dict(args[0])
-    if args and isinstance(args[0], str):
-        return {"uri": args[0]} if "://" in args[0] else {"name": args[0]}
-    return {}
-
-
-def target_path(ls: PyengineerServer, arg: Mapping[str, Any]) -> Path | None:
+def target_path(ls: PyengineerServer, arg: Target) -> Path | None:
     """The file (or folder) a command is about: `path`, or `uri`, or the only open document."""
-    if isinstance(arg.get("path"), str):
-        return Path(arg["path"])
-    if isinstance(arg.get("uri"), str):
-        return uri_to_path(arg["uri"])
+    if arg.path is not None:
+        return Path(arg.path)
+    if arg.uri is not None:
+        path = uri_to_path(arg.uri)
+        if path is None:
+            raise JsonRpcInvalidParams(f"uri: not a file URI: {arg.uri!r}")
+        return path
     if len(ls.session.documents) == 1:
         return next(iter(ls.session.documents.values())).path
     return None
@@ -78,8 +73,7 @@ def suggestions(ls: PyengineerServer, state: WorkspaceState, path: Path | None) 
 def register(server: PyengineerServer) -> None:
     @server.command(SUGGEST_BRANCH_NAMES)
     async def suggest_branch_names(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
-        arg = first_argument(args)
-        path = target_path(ls, arg)
+        path = target_path(ls, command_argument(Target, SUGGEST_BRANCH_NAMES, args))
         state = workspace_of(ls, path)
         await _ready(ls, state)
         names = await ls.run_sync(suggestions, ls, state, path)
@@ -89,17 +83,16 @@ def register(server: PyengineerServer) -> None:
     async def create_branch(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
         from pyengineer.git.branching import create_branch as do_create
 
-        arg = first_argument(args)
+        arg = command_argument(CreateBranchArgs, CREATE_BRANCH, args)
         path = target_path(ls, arg)
         state = workspace_of(ls, path)
         await _ready(ls, state)
-        name = arg.get("name")
-        if not isinstance(name, str) or not name.strip():
+        name = arg.name
+        if name is None:
             names = await ls.run_sync(suggestions, ls, state, path)
             if not names:
-                raise JsonRpcInvalidParams("no branch name given and none could be suggested")
+                raise JsonRpcInvalidParams("name: none given and none could be suggested")
             name = names[0]
-        name = name.strip()
         try:
             previous = await ls.run_sync(do_create, state.root, name)
         except GitSafetyError as exc:
@@ -116,8 +109,7 @@ def register(server: PyengineerServer) -> None:
         from pyengineer.actions.handoff import write_handoff
         from pyengineer.engine.source import ParsedSource
 
-        arg = first_argument(args)
-        path = target_path(ls, arg)
+        path = target_path(ls, command_argument(Target, HANDOFF, args))
         if path is None or not (path.is_file() or path_to_uri(path) in ls.session.documents):
             raise JsonRpcInvalidParams("pass the 'uri' of the Python file to hand off")
         state = workspace_of(ls, path)
@@ -156,15 +148,15 @@ def register(server: PyengineerServer) -> None:
 
     @server.command(SHOW_CONTEXT)
     async def show_context(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
-        state = workspace_of(ls, target_path(ls, first_argument(args)))
+        state = workspace_of(ls, target_path(ls, command_argument(Target, SHOW_CONTEXT, args)))
         await _ready(ls, state)
         context: dict[str, Any] = state.current_context().model_dump(mode="json")
         return context
 
     @server.command(RESCAN)
     async def rescan(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
-        arg = first_argument(args)
-        path = target_path(ls, arg) if arg else None
+        arg = command_argument(Target, RESCAN, args)
+        path = target_path(ls, arg) if arg.uri is not None or arg.path is not None else None
         states = [workspace_of(ls, path)] if path is not None else list(ls.session.workspaces.values())
         for state in states:
             await _ready(ls, state)

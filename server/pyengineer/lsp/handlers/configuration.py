@@ -13,6 +13,7 @@ from pyengineer.lsp.server import PyengineerServer
 log = logging.getLogger(__name__)
 
 SECTION = "pyengineer"
+SET_API_KEY = "pyengineer/setApiKey"
 # Settings only the editor extension uses (how to start us); the server ignores them.
 CLIENT_ONLY = {"serverPath", "interpreter", "trace", "server_path", "server-path"}
 
@@ -68,12 +69,21 @@ def register(server: PyengineerServer) -> None:
         for state in list(ls.session.workspaces.values()):
             ls.spawn(workspaces.reload(ls, state))
 
-    @server.feature("pyengineer/setApiKey")
+    @server.feature(SET_API_KEY)
     def set_api_key(ls: PyengineerServer, params: Any) -> None:
-        from pyengineer.lsp import workspaces
+        from pygls.exceptions import JsonRpcInvalidParams
 
-        key = params.get("apiKey") if isinstance(params, Mapping) else getattr(params, "apiKey", None)
-        ls.session.api_key = key if isinstance(key, str) and key else None
+        from pyengineer.lsp import workspaces
+        from pyengineer.lsp.params import SetApiKeyParams, parse
+
+        try:
+            key = parse(SetApiKeyParams, params, SET_API_KEY).apiKey
+        except JsonRpcInvalidParams as exc:
+            # A notification has no answer: say it where the user looks, and keep the key there was.
+            log.warning("%s", exc)
+            ls.show_message(f"pyengineer: {exc}", types.MessageType.Error)
+            return
+        ls.session.api_key = key or None
         log.info("Anthropic API key %s", "set" if ls.session.api_key else "cleared")
         for state in list(ls.session.workspaces.values()):
             workspaces.send_status(ls, state)

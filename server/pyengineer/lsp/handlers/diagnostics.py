@@ -15,5 +15,5 @@ async def pull_diagnostics(ls: PyengineerServer, params: types.DocumentDiagnosti
     if result is None:
         return FullReport([])
     snapshot, findings = result
-    ls.findings[snapshot.uri] = (snapshot.version, ls.generation, findings)
+    ls.findings[snapshot.uri] = (snapshot.revision, ls.generation, findings)
     return FullReport(publishing.to_diagnostics(ls, snapshot, findings))

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError, JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
 from pyengineer.actions.testing import (
     ASK_FIX_COMMAND,
@@ -35,7 +34,8 @@ from pyengineer.findings import Finding
 from pyengineer.lsp import publishing
 from pyengineer.lsp.convert import LineCodec, diagnostic
 from pyengineer.lsp.handlers.code_actions import disk_text
-from pyengineer.lsp.handlers.commands import first_argument, target_path, workspace_of
+from pyengineer.lsp.handlers.commands import target_path, workspace_of
+from pyengineer.lsp.params import AskArgs, ClientRange, FixTestArgs, Position, RunTestsArgs, command_argument
 from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
@@ -82,15 +82,11 @@ def publish_test_findings(
     publishing.republish(ls, state.root)
 
 
-async def run_and_publish(
-    ls: PyengineerServer, arg: Mapping[str, Any], cancel: threading.Event
-) -> dict[str, Any]:
+async def run_and_publish(ls: PyengineerServer, arg: RunTestsArgs, cancel: threading.Event) -> dict[str, Any]:
     path = target_path(ls, arg)
     state = workspace_of(ls, path)
-    scope = str(arg.get("scope") or (Scope.FILE.value if path is not None else Scope.PROJECT.value))
-    target = (
-        arg.get("target") if isinstance(arg.get("target"), str) else (str(path) if path is not None else None)
-    )
+    scope = arg.scope or (Scope.FILE.value if path is not None else Scope.PROJECT.value)
+    target = arg.target if arg.target is not None else (str(path) if path is not None else None)
     progress = WorkProgress(ls, cancel, "tests")
     await progress.begin("pyengineer: running tests")
     loop = asyncio.get_running_loop()
@@ -144,35 +140,36 @@ async def run_and_publish(
     }
 
 
-async def fix_test(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threading.Event) -> dict[str, Any]:
+async def fix_test(ls: PyengineerServer, arg: FixTestArgs, cancel: threading.Event) -> dict[str, Any]:
     """Ask the agent to fix one failing test, with the failure output in the request."""
     from pyengineer.lsp.handlers.ask import run_ask
 
-    test_id = str(arg.get("test_id") or "")
-    place = arg.get("app_file") or arg.get("test_file")
-    if not test_id or not isinstance(place, str):
-        raise JsonRpcInternalError("pyengineer.fixTest needs the failure from a PE901 diagnostic")
+    test_id = arg.test_id
+    place = arg.app_file or arg.test_file
+    if place is None:
+        raise JsonRpcInvalidParams("test_file: the failure names no file (pass the PE901 action's argument)")
     state = workspace_of(ls, Path(place))
     attempts = attempts_for(ls, state)
     if not attempts.can_offer_fix(test_id):
         message = f"{test_id} needs senior review: {attempts.summary(test_id)}"
         ls.show_message(f"pyengineer: {message}", types.MessageType.Warning)
         return {"status": "needs-review", "message": message}
-    line = int(arg.get("app_line") or arg.get("test_line") or 1) - 1
+    line = max((arg.app_line if arg.app_file else arg.test_line) or 1, 1) - 1
     question = (
         f"The test {test_id} fails (its output is below). Find the cause and propose the smallest correct fix. "
         "Fix the application code, not the test, unless the test itself is wrong (then say why)."
     )
-    failing_test = f"{test_id}: {arg.get('message', '')}\n\nOutput:\n{str(arg.get('output', ''))[:6000]}"
+    failing_test = f"{test_id}: {arg.message}\n\nOutput:\n{arg.output[:6000]}"
+    here = Position(line=line, character=0)
     answer = await run_ask(
         ls,
-        {
-            "uri": path_to_uri(place),
-            "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
-            "question": question,
-            "failing_test": failing_test,
-            "mode": "fix",
-        },
+        AskArgs(
+            uri=path_to_uri(place),
+            range=ClientRange(start=here, end=here),
+            question=question,
+            failing_test=failing_test,
+            mode="fix",
+        ),
         cancel,
     )
     if answer.get("applied"):
@@ -184,8 +181,10 @@ async def fix_test(ls: PyengineerServer, arg: Mapping[str, Any], cancel: threadi
 def register(server: PyengineerServer) -> None:
     @server.command(RUN_TESTS_COMMAND)
     async def run_tests_command(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
-        return await run_and_publish(ls, first_argument(args), threading.Event())
+        return await run_and_publish(
+            ls, command_argument(RunTestsArgs, RUN_TESTS_COMMAND, args), threading.Event()
+        )
 
     @server.command(ASK_FIX_COMMAND)
     async def fix_test_command(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
-        return await fix_test(ls, first_argument(args), threading.Event())
+        return await fix_test(ls, command_argument(FixTestArgs, ASK_FIX_COMMAND, args), threading.Event())
