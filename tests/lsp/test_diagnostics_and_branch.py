@@ -110,3 +110,49 @@ async def test_refused_branch_leaves_repo_untouched(ml_repo: tuple[Path, Path]) 
         assert any(m.type == types.MessageType.Error and "already exists" in m.message for m in lsp.messages)
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == before_head
     assert model.read_bytes() == before
+
+
+async def test_pe101_offers_moving_unpushed_commits_and_the_command_moves_them(tmp_path: Path) -> None:
+    """A protected branch ahead of its upstream: PE101's second fix moves the commits to a feature branch,
+    keeping the uncommitted edit, and PE101 goes away."""
+    from tests.lsp.conftest import make_repo
+
+    remote = make_repo(tmp_path / "remote", {"app.py": "x = 1\n"})
+    repo = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(remote), str(repo))
+    (repo / "app.py").write_text("x = 2\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "work on main")
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "app.py").write_text("x = 3\n", encoding="utf-8")  # and an uncommitted edit on top
+    before = (repo / "app.py").read_bytes()
+    async with lsp_session([repo], client="neovim@v0.11.0") as lsp:
+        uri = open_doc(lsp, repo / "app.py")
+        await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
+        pe101 = next(d for d in lsp.diagnostics[uri] if d.code == "PE101")
+        actions = await lsp.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=pe101.range,
+                context=types.CodeActionContext(diagnostics=[pe101]),
+            )
+        )
+        move = next(
+            a for a in actions or [] if isinstance(a, types.CodeAction) and a.title.startswith("Move")
+        )
+        assert move.title == "Move 1 commit off 'main' to 'feature/app' (keeps your changes)"
+        if move.command is None:
+            move = await lsp.code_action_resolve_async(move)
+        assert move.command is not None and move.command.command == "pyengineer.moveCommits"
+        result = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=move.command.command, arguments=move.command.arguments)
+        )
+        assert result["branch"] == "feature/app" and result["old_tip"] == tip
+        assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "feature/app"
+        assert git(repo, "rev-parse", "main").strip() == git(repo, "rev-parse", "origin/main").strip()
+        assert (repo / "app.py").read_bytes() == before
+        await wait_for_codes(lsp, uri, lambda c: "PE101" not in c)
+        assert any("moved 1 commit off 'main'" in m.message for m in lsp.messages)
+        with pytest.raises(Exception, match="not a protected branch"):
+            await lsp.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="pyengineer.moveCommits", arguments=[{"uri": uri}])
+            )

@@ -56,6 +56,7 @@ DEFERRED_FEATURES: dict[str, Any] = {
 DEFERRED_COMMANDS = (
     "pyengineer.suggestBranchNames",
     "pyengineer.createBranch",
+    "pyengineer.moveCommits",
     "pyengineer.handoff",
     "pyengineer.showContext",
     "pyengineer.rescan",

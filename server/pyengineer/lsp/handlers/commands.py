@@ -24,6 +24,7 @@ SUGGEST_BRANCH_NAMES = "pyengineer.suggestBranchNames"
 HANDOFF = "pyengineer.handoff"
 SHOW_CONTEXT = "pyengineer.showContext"
 RESCAN = "pyengineer.rescan"
+MOVE_COMMITS = "pyengineer.moveCommits"
 
 
 def target_path(ls: PyengineerServer, arg: Target) -> Path | None:
@@ -103,6 +104,32 @@ def register(server: PyengineerServer) -> None:
         )
         await workspaces.refresh_git(ls, state)
         return {"branch": name, "previous": previous}
+
+    @server.command(MOVE_COMMITS)
+    async def move_commits(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
+        """The protected branch's unpushed commits onto a new feature branch (git/rescue.py): PE101's second
+        fix when the branch is ahead of its upstream, and the VS Code command."""
+        from pyengineer.git.rescue import move_commits_off_protected_branch
+
+        arg = command_argument(CreateBranchArgs, MOVE_COMMITS, args)
+        path = target_path(ls, arg)
+        state = workspace_of(ls, path)
+        await _ready(ls, state)
+        try:
+            moved = await ls.run_sync(
+                move_commits_off_protected_branch, state.root, arg.name, state.settings.protected_branches
+            )
+        except GitSafetyError as exc:
+            ls.show_message(f"pyengineer: could not move the commits: {exc}", types.MessageType.Error)
+            raise JsonRpcInternalError(str(exc)) from None
+        count = len(moved.commits)
+        ls.show_message(
+            f"pyengineer: moved {count} commit{'s' if count != 1 else ''} off '{moved.protected_branch}' to the "
+            f"new branch '{moved.branch}'; '{moved.protected_branch}' is back at {moved.upstream}, and your "
+            "uncommitted changes are as they were."
+        )
+        await workspaces.refresh_git(ls, state)
+        return moved.model_dump()
 
     @server.command(HANDOFF)
     async def handoff(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
