@@ -9,6 +9,7 @@ import pytest
 from pyengineer.actions.edits import apply_edits_to_files, apply_text_edits
 from pyengineer.agent.tools import AgentTools, ToolOutcome, Workspace
 from pyengineer.agent.verify import line_ending
+from pyengineer.config import Settings
 from pyengineer.findings import Position
 
 from tests.agent.conftest import APP_PY
@@ -20,8 +21,8 @@ GET_ORDER = "def get_order(order_id):\n"
 RETYPED = "def get_order(order_id: int) -> dict[str, int]:\n"
 
 
-def tools_for(root: Path) -> AgentTools:
-    return AgentTools(Workspace(root), lambda: {"project_folder": root.name})
+def tools_for(root: Path, settings: Settings | None = None) -> AgentTools:
+    return AgentTools(Workspace(root), lambda: {"project_folder": root.name}, settings=settings)
 
 
 def replace(path: str, old_text: str, new_text: str, **hints: int) -> dict[str, Any]:
@@ -127,16 +128,19 @@ def test_an_edit_adding_a_pyengineer_error_is_refused(project: GitRepo) -> None:
     project.write(
         "app/db.py", "def find(conn, name: str) -> list[str]:\n    return conn.execute('SELECT 1')\n"
     )
+    # PE801 is opt-in (docs/rules.md, measured precision): the project here selects it, as the agent's
+    # verification uses the workspace's own settings.
+    settings = Settings(select=("PE", "PE801"))
     message = refused(
         propose(
-            tools_for(project.root),
+            tools_for(project.root, settings),
             replace("app/db.py", "'SELECT 1'", "f\"SELECT * FROM users WHERE name = '{name}'\""),
         )
     )
     assert "new pyengineer errors: PE801" in message
     # The same change with a bound parameter is accepted.
     fine = propose(
-        tools_for(project.root),
+        tools_for(project.root, settings),
         replace("app/db.py", "'SELECT 1'", '"SELECT * FROM users WHERE name = ?", (name,)'),
     )
     assert fine.edits is not None, fine.content
