@@ -28,7 +28,11 @@ CLIENT = "neovim@v0.11.0"
 # Generous: the worker pool, pygls, the parent watch, the watcher's two. The old watcher needed one per folder.
 MAX_THREADS = 40
 ML = "import torch\n\n\ndef predict(x):\n    return torch.tensor(x)\n"
-PANDAS_LOOP = "import pandas as pd\n\nfor _ in pd.DataFrame().iterrows():\n    pass\n"
+# A row loop PE701 reports (it fills a column with arithmetic on the row's columns).
+PANDAS_LOOP = (
+    "import pandas as pd\n\ndf = pd.DataFrame()\nfor i, row in df.iterrows():\n"
+    '    df.loc[i, "total"] = row["a"] * row["b"]\n'
+)
 
 
 def server_pid(lsp: LanguageClient) -> int:
