@@ -118,6 +118,9 @@ class Analysis:
     local: list[Finding]
     # The rules that raised on this run (their findings are missing from `findings`).
     failures: tuple[RuleFailure, ...] = ()
+    # The raw findings of every rule that is not `late`, before noqa and severity settings: what the results
+    # cache keeps (late rules read facts that change often, so they run again on every check).
+    early: tuple[Finding, ...] = ()
 
 
 def analyze(
@@ -137,14 +140,30 @@ def analyze_parts(
     changed: bool = False,
     focus: tuple[int, int] | None = None,
     kept: Iterable[Finding] | None = None,
+    early: Iterable[Finding] | None = None,
 ) -> Analysis:
     """analyze(), keeping the local rules' findings apart.
 
     With `focus` (1-based first and last line of one module- or class-level function), the local rules run
     on that function alone and `kept` holds their findings everywhere else, taken from the previous version.
     With `kept` alone, the local rules do not run: `kept` is what they found.
+    With `early` (an earlier Analysis.early of the same text, settings and facts: the results cache), no rule
+    but the late ones runs.
     """
     rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
+    if early is not None:
+        failures: list[RuleFailure] = []
+        found = list(early)
+        late_input = RuleInput(
+            source=source, context=context, settings=settings, changed=changed, prior=tuple(found)
+        )
+        late = [f for rule in rules if rule.late for f in _run(rule, late_input, failures)]
+        return Analysis(
+            findings=_finish(source, settings, found + late),
+            local=[],
+            failures=tuple(failures),
+            early=tuple(found),
+        )
     inp = RuleInput(source=source, context=context, settings=settings, changed=changed)
     focused: RuleInput | None = None
     first = last = 0
@@ -155,7 +174,7 @@ def analyze_parts(
         )
     local: list[Finding] = list(kept or ())
     others: list[Finding] = []
-    failures: list[RuleFailure] = []
+    failures = []
     for rule in rules:
         if rule.late:
             continue
@@ -169,13 +188,14 @@ def analyze_parts(
             local.extend(_run(rule, inp, failures))
         # else: `kept` is what the local rules found (the text and what they read are unchanged)
     findings = local + others
-    late_input = RuleInput(
-        source=source, context=context, settings=settings, changed=changed, prior=tuple(findings)
-    )
+    prior = tuple(findings)
+    late_input = RuleInput(source=source, context=context, settings=settings, changed=changed, prior=prior)
     for rule in rules:
         if rule.late:
             findings.extend(_run(rule, late_input, failures))
-    return Analysis(findings=_finish(source, settings, findings), local=local, failures=tuple(failures))
+    return Analysis(
+        findings=_finish(source, settings, findings), local=local, failures=tuple(failures), early=prior
+    )
 
 
 def _finish(source: ParsedSource, settings: Settings, findings: list[Finding]) -> list[Finding]:
