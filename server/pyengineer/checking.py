@@ -200,6 +200,7 @@ def check_paths(
     keep_files: bool = False,
     jobs: int | None = None,
     use_cache: bool = True,
+    only: frozenset[str] | None = None,
 ) -> list[ProjectCheck]:
     """Analyze every Python file under `paths`, grouped by project root.
 
@@ -209,7 +210,8 @@ def check_paths(
     keeps each file's lines and findings in `files` (for writing a baseline). `jobs`: processes to use
     (default: one per core; runs of a few files stay in-process). `use_cache`: reuse and update the results
     cache (see results_cache.py) unless caching is turned off. The output is the same either way: findings in
-    the order of a serial, uncached run.
+    the order of a serial, uncached run. `only`: absolute, normalised paths: the files under `paths` not
+    among them are skipped (`--changed`), after the same ignore rules as always.
     """
     projects: dict[Path, ProjectCheck] = {}
     caches: list[ResultsCache | None] = []
@@ -235,7 +237,7 @@ def check_paths(
         cache = caches[number]
         changed = changed_paths(project.context) - unchanged
         for path in _python_files(root, target, project.settings):
-            if path in seen:
+            if path in seen or (only is not None and os.path.normpath(path) not in only):
                 continue
             seen.add(path)
             try:

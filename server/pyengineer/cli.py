@@ -52,6 +52,15 @@ def _check(args: argparse.Namespace) -> int:
     # With --add-baseline every finding is wanted (the baseline is rewritten from them), not only new ones.
     use_baseline = not args.add_baseline
     speed: dict[str, Any] = {"jobs": args.jobs, "use_cache": not args.no_cache}
+    if args.changed is not None:
+        from pyengineer.git.changes import changed_files, is_commit
+
+        ref = args.changed or None
+        if ref is not None and Path(ref).exists() and not is_commit(Path.cwd(), ref):
+            # `check --changed src/`: argparse took the folder for REF.
+            paths = [Path(ref), *(paths if args.paths else [])]
+            ref = None
+        speed["only"] = frozenset().union(*(changed_files(p, ref)[1] for p in paths))
     projects = check_paths(
         paths, overrides or None, use_baseline=use_baseline, keep_files=args.add_baseline, **speed
     )
@@ -262,6 +271,14 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
         "--no-cache",
         action="store_true",
         help="analyse every file again, without reading or writing the results cache",
+    )
+    check.add_argument(
+        "--changed",
+        nargs="?",
+        const="",
+        metavar="REF",
+        help="only the Python files changed since REF (default: the merge base with the default branch), "
+        "staged, unstaged and untracked ones included",
     )
     check.add_argument(
         "--jobs",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,3 +219,90 @@ def test_the_baseline_still_filters_in_parallel(
     after = _check(root, jobs=2)
     assert after.findings == [] and after.baselined > 0
     assert _check(root, jobs=2).baselined == after.baselined
+
+
+# --- --changed ---------------------------------------------------------------------------------------
+
+BAD = "import os\n\n\ndef f(x):\n    return eval(x)\n"  # PE-something in every file: a file checked shows
+
+
+def _checked_files(out: str) -> set[str]:
+    return {f["path"].rsplit("/", 1)[-1] for f in json.loads(out)["findings"]}
+
+
+@pytest.fixture
+def changed_repo(git_repo: RepoFactory) -> GitRepo:
+    files = {name: BAD for name in ("same.py", "committed.py", "staged.py", "unstaged.py", "gone.py")}
+    repo = git_repo(files={**files, ".gitignore": "ignored.py\n"}, commit=True)
+    repo.git("switch", "-q", "-c", "feature")
+    repo.write("committed.py", BAD + "\n\ndef g(y):\n    return eval(y)\n")
+    repo.write("new_committed.py", BAD)
+    repo.commit("feature work")
+    repo.write("staged.py", BAD + "# staged\n")
+    repo.write("new_staged.py", BAD)
+    repo.git("add", "staged.py", "new_staged.py")
+    repo.write("unstaged.py", BAD + "# unstaged\n")
+    repo.write("untracked.py", BAD)
+    repo.write("ignored.py", BAD)
+    repo.write("notes.txt", "not python\n")
+    (repo.root / "gone.py").unlink()
+    return repo
+
+
+CHANGED = {"committed.py", "new_committed.py", "staged.py", "new_staged.py", "unstaged.py", "untracked.py"}
+
+
+def test_changed_checks_committed_staged_unstaged_and_untracked_files(
+    changed_repo: GitRepo, cache_folder: Path
+) -> None:
+    everything = run_cli("check", "--format", "json", cwd=changed_repo.root)
+    assert _checked_files(everything.stdout) == CHANGED | {"same.py"}  # each file has findings
+    result = run_cli("check", "--changed", "--format", "json", cwd=changed_repo.root)
+    assert result.returncode == everything.returncode, result.stderr
+    assert _checked_files(result.stdout) == CHANGED
+    # The same findings as a full check has for those files, in the same order.
+    full = [f for f in json.loads(everything.stdout)["findings"] if not f["path"].endswith("same.py")]
+    assert json.loads(result.stdout)["findings"] == full
+
+
+def test_changed_against_a_ref_and_under_a_path(changed_repo: GitRepo, cache_folder: Path) -> None:
+    # Against HEAD (the feature commit): what was committed on the branch no longer counts.
+    result = run_cli("check", "--changed", "HEAD", "--format", "json", cwd=changed_repo.root)
+    assert _checked_files(result.stdout) == {"staged.py", "new_staged.py", "unstaged.py", "untracked.py"}
+    # `--changed PATH`: a folder, not a ref: the changed files under it (committed on the branch or not).
+    changed_repo.write("pkg/inner.py", BAD)
+    changed_repo.write("pkg/settled.py", BAD)
+    changed_repo.commit("pkg", "pkg/settled.py")
+    result = run_cli("check", "--changed", "pkg", "--format", "json", cwd=changed_repo.root)
+    assert _checked_files(result.stdout) == {"inner.py", "settled.py"}
+    result = run_cli("check", "--changed", "HEAD", "pkg", "--format", "json", cwd=changed_repo.root)
+    assert _checked_files(result.stdout) == {"inner.py"}
+
+
+def test_changed_with_a_default_branch_on_the_remote(git_repo: RepoFactory, cache_folder: Path) -> None:
+    upstream = git_repo(name="upstream", files={"base.py": BAD}, commit=True, branch="trunk")
+    clone = upstream.root.parent / "clone"
+    subprocess.run(["git", "clone", "-q", str(upstream.root), str(clone)], check=True)
+    repo = GitRepo(clone)
+    repo.git("switch", "-q", "-c", "topic")
+    repo.write("topic.py", BAD)
+    repo.commit("topic")
+    result = run_cli("check", "--changed", "--format", "json", cwd=clone)
+    assert _checked_files(result.stdout) == {"topic.py"}  # the merge base with origin/HEAD (trunk)
+
+
+def test_changed_in_a_repo_without_commits_and_outside_one(
+    git_repo: RepoFactory, tmp_path: Path, cache_folder: Path
+) -> None:
+    repo = git_repo(files={"a.py": BAD})
+    result = run_cli("check", "--changed", "--format", "json", cwd=repo.root)
+    assert _checked_files(result.stdout) == {"a.py"}
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.py").write_text(BAD)
+    result = run_cli("check", "--changed", cwd=plain)
+    assert result.returncode == 2
+    assert "is not inside a git repository" in result.stderr
+    result = run_cli("check", "--changed", "no-such-ref", cwd=repo.root)
+    assert result.returncode == 2
+    assert "'no-such-ref' is not a commit" in result.stderr
