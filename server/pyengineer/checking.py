@@ -98,6 +98,7 @@ class _Job:
 @dataclass(frozen=True)
 class _FileResult:
     index: int
+    project: int
     relative: str
     findings: list[Finding]
     baselined: int
@@ -108,12 +109,20 @@ class _FileResult:
     hit: bool  # the findings came from the cache
 
 
-def _check_file(job: _Job, project: _Project, keep_lines: bool, caching: bool) -> _FileResult | None:
-    path = Path(job.path)
+def _read(path: Path) -> str | None:
     try:
         # Bounded: a file above the limit is skipped, and the warning names it (on stderr).
-        text = safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES, keep_newlines=True)
+        return safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES, keep_newlines=True)
     except OSError:
+        return None
+
+
+def _check_file(
+    job: _Job, project: _Project, keep_lines: bool, caching: bool, text: str | None = None
+) -> _FileResult | None:
+    path = Path(job.path)
+    text = _read(path) if text is None else text
+    if text is None:
         return None
     source = ParsedSource(job.path, text, relative_posix(project.root, path))
     digest = text_digest(text) if caching else ""
@@ -127,6 +136,7 @@ def _check_file(job: _Job, project: _Project, keep_lines: bool, caching: bool) -
         findings = project.baseline.filter(source.relative, source.lines, findings)
     return _FileResult(
         index=job.index,
+        project=job.project,
         relative=source.relative,
         findings=findings,
         baselined=len(analysis.findings) - len(findings),
@@ -216,7 +226,10 @@ def check_paths(
     projects: dict[Path, ProjectCheck] = {}
     caches: list[ResultsCache | None] = []
     folder = cache_dir() if use_cache else None
-    work: list[_Job] = []
+    states: list[_Project] = []
+    work: list[_Job] = []  # the files to analyse, in processes when there are enough of them
+    done: list[_FileResult] = []  # the files whose findings the cache holds, finished here
+    index = 0
     seen: set[Path] = set()
     for target in paths:
         # A file named through a link stays under its link name, in the link's project: resolving it would
@@ -233,6 +246,7 @@ def check_paths(
             if cache is not None:
                 cache.load()
             caches.append(cache)
+            states.append(_Project(root, settings, context, project.baseline))
         number = list(projects).index(root)
         cache = caches[number]
         changed = changed_paths(project.context) - unchanged
@@ -244,23 +258,27 @@ def check_paths(
                 size = path.stat().st_size
             except OSError:
                 continue
-            work.append(
-                _Job(
-                    index=len(work),
-                    project=number,
-                    path=str(path),
-                    size=size,
-                    changed=os.path.normpath(path) in changed,
-                    cached=cache.lookup(relative_posix(root, path)) if cache is not None else None,
-                )
-            )
+            entry = cache.lookup(relative_posix(root, path)) if cache is not None else None
+            job = _Job(index, number, str(path), size, os.path.normpath(path) in changed, entry)
+            index += 1
+            if entry is not None:
+                # A hit costs less than sending it to a worker: finish it here, from the text read once.
+                text = _read(path)
+                if text is None:
+                    continue
+                if text_digest(text) == entry[0]:
+                    result = _check_file(job, states[number], keep_files, True, text)
+                    if result is not None:
+                        done.append(result)
+                    continue
+            work.append(job)
     checks = list(projects.values())
-    states = [_Project(p.root, p.settings, p.context, p.baseline) for p in checks]
     results = _run_jobs(work, states, keep_files, folder is not None, cpu_count() if jobs is None else jobs)
+    results = sorted(results + done, key=lambda r: r.index)
     stored: list[dict[str, list[Any]]] = [{} for _ in checks]
     checked: list[list[str]] = [[] for _ in checks]
     for result in results:
-        number = work[result.index].project
+        number = result.project
         project = checks[number]
         project.failures.extend(result.failures)
         if result.lines is not None and result.unfiltered is not None:

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from pyengineer import __version__
 from pyengineer.config import Settings
 from pyengineer.engine.registry import selected_rules
@@ -30,7 +32,7 @@ from pyengineer.workspace.context import WorkspaceContext
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 KEEP_FILES = 64  # cache files kept (one per project root); the least recently written go first
 
 # The WorkspaceContext fields rules read (through `RuleInput.context` or `Rule.relevant`), baked into the key.
@@ -73,16 +75,20 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def dump_findings(findings: Iterable[Finding]) -> list[Any]:
-    return [f.model_dump(mode="json") for f in findings]
+_FINDINGS: TypeAdapter[list[Finding]] = TypeAdapter(list[Finding])
+
+
+def dump_findings(findings: Iterable[Finding]) -> str:
+    """Findings as the JSON text an entry holds (kept as text: pydantic validates it back in one call)."""
+    return _FINDINGS.dump_json(list(findings)).decode()
 
 
 def load_findings(data: Any) -> list[Finding] | None:
-    """The findings of one entry, or None when it is not what a cache entry looks like (never trusted)."""
-    if not isinstance(data, list):
+    """The findings of one entry, or None when it is not what a cache entry holds (it is never trusted)."""
+    if not isinstance(data, str):
         return None
     try:
-        return [Finding.model_validate(item) for item in data]
+        return _FINDINGS.validate_json(data)
     except ValueError:
         return None
 

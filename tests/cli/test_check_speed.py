@@ -166,7 +166,7 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Path, cache_folder: Pat
     # The right key, but an entry that is not findings: that file is analysed again, never trusted.
     data = json.loads(path.read_text())
     digest = data["files"]["app.py"][0]
-    data["files"]["app.py"] = [digest, [{"code": "PE000", "oops": True}]]
+    data["files"]["app.py"] = [digest, '[{"code": "PE000", "oops": true}]']
     data["files"]["util.py"] = "garbage"
     path.write_text(json.dumps(data))
     again = _check(project)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pyengineer.findings import Finding
 from pyengineer.workspace.context import WorkspaceContext
 
 log = logging.getLogger(__name__)
+
+_ANY_NOQA = re.compile("noqa", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -150,20 +153,23 @@ def analyze_parts(
     With `early` (an earlier Analysis.early of the same text, settings and facts: the results cache), no rule
     but the late ones runs.
     """
-    rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
     if early is not None:
+        # Only the late rules are asked whether they are relevant: that may parse the text, the very cost
+        # the cache saves.
         failures: list[RuleFailure] = []
         found = list(early)
         late_input = RuleInput(
             source=source, context=context, settings=settings, changed=changed, prior=tuple(found)
         )
-        late = [f for rule in rules if rule.late for f in _run(rule, late_input, failures)]
+        late_rules = [r for r in selected_rules(settings) if r.late and r.relevant(context, source)]
+        late = [f for rule in late_rules for f in _run(rule, late_input, failures)]
         return Analysis(
             findings=_finish(source, settings, found + late),
             local=[],
             failures=tuple(failures),
             early=tuple(found),
         )
+    rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
     inp = RuleInput(source=source, context=context, settings=settings, changed=changed)
     focused: RuleInput | None = None
     first = last = 0
@@ -200,8 +206,10 @@ def analyze_parts(
 
 def _finish(source: ParsedSource, settings: Settings, findings: list[Finding]) -> list[Finding]:
     result = []
+    # Most files hold no noqa comment at all: then no line needs splitting out to be looked at.
+    noqa = _ANY_NOQA.search(source.text) is not None
     for finding in findings:
-        if suppressed(source.line_text(finding.range.start.line), finding.code):
+        if noqa and suppressed(source.line_text(finding.range.start.line), finding.code):
             continue
         severity = severity_for(finding.code, finding.severity, settings.severity)
         if severity != finding.severity:
