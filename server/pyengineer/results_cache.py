@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,11 @@ from pyengineer.config import Settings
 from pyengineer.engine.registry import selected_rules
 from pyengineer.findings import Finding
 from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.workspace.scan_cache import write_cache_file
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2
-KEEP_FILES = 64  # cache files kept (one per project root); the least recently written go first
 
 # The WorkspaceContext fields rules read (through `RuleInput.context` or `Rule.relevant`), baked into the key.
 # `git` is read by PE101 alone, a late rule, re-run on every check. tests/check/test_results_cache.py fails when
@@ -144,17 +143,6 @@ class ResultsCache:
             {"key": self.key, "root": self.root, "files": self.entries}, separators=(",", ":")
         )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(payload)
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            caches = sorted(self.path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in caches[KEEP_FILES:]:
-                old.unlink(missing_ok=True)
+            write_cache_file(self.path, payload)
         except OSError as exc:
             log.warning("cannot write the results cache %s: %s", self.path, exc)
