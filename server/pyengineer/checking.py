@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import multiprocessing
 import os
@@ -271,6 +272,7 @@ def check_paths(
                     if result is not None:
                         done.append(result)
                     continue
+                job = dataclasses.replace(job, cached=None)  # the text changed: nothing to send along
             work.append(job)
     checks = list(projects.values())
     results = _run_jobs(work, states, keep_files, folder is not None, cpu_count() if jobs is None else jobs)
