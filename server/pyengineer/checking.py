@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
+import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyengineer.baseline import Baseline, CheckedFile, load_baseline
 from pyengineer.config import Settings, find_config_file, load_settings
@@ -13,6 +18,7 @@ from pyengineer.engine.analyze import RuleFailure, analyze_parts
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
 from pyengineer.git.state import read_git_state
+from pyengineer.results_cache import ResultsCache, dump_findings, load_findings, text_digest
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
 from pyengineer.workspace.ignore import IgnoreRules, relative_posix
@@ -32,6 +38,7 @@ class ProjectCheck:
     baseline: Baseline | None = None
     baselined: int = 0  # findings left out because the baseline holds them
     files: list[CheckedFile] = field(default_factory=list)  # with keep_files: every file's findings
+    cached: int = 0  # files whose findings came from the results cache (the late rules still ran)
 
 
 def load_project(root: Path, overrides: dict[str, object] | None = None) -> tuple[Settings, WorkspaceContext]:
@@ -64,21 +71,166 @@ def _python_files(root: Path, target: Path, settings: Settings) -> Iterable[Path
             yield root / relative
 
 
+# Fewer files than this are checked in-process: starting workers costs more than it saves.
+PARALLEL_MIN_FILES = 24
+CHUNKS_PER_WORKER = 4  # enough chunks to even out files of unequal cost, few enough to keep overhead low
+
+
+@dataclass(frozen=True)
+class _Project:
+    """What checking one project's files needs: given to each worker once, when it starts."""
+
+    root: Path
+    settings: Settings
+    context: WorkspaceContext
+    baseline: Baseline | None
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int  # the file's place in a serial run: results are merged in this order
+    project: int
+    path: str
+    size: int
+    changed: bool
+    cached: list[Any] | None  # the results cache's [digest, findings] for this file, if it has one
+
+
+@dataclass(frozen=True)
+class _FileResult:
+    index: int
+    project: int
+    relative: str
+    findings: list[Finding]
+    baselined: int
+    failures: tuple[RuleFailure, ...]
+    lines: list[str] | None  # with keep_files
+    unfiltered: list[Finding] | None  # with keep_files: before the baseline was applied
+    entry: list[Any] | None  # the new results-cache entry, when the file was analysed and no rule failed
+    hit: bool  # the findings came from the cache
+
+
+def _read(path: Path) -> str | None:
+    try:
+        # Bounded: a file above the limit is skipped, and the warning names it (on stderr).
+        return safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES, keep_newlines=True)
+    except OSError:
+        return None
+
+
+def _check_file(
+    job: _Job, project: _Project, keep_lines: bool, caching: bool, text: str | None = None
+) -> _FileResult | None:
+    path = Path(job.path)
+    text = _read(path) if text is None else text
+    if text is None:
+        return None
+    source = ParsedSource(job.path, text, relative_posix(project.root, path))
+    digest = text_digest(text) if caching else ""
+    early = load_findings(job.cached[1]) if job.cached is not None and job.cached[0] == digest else None
+    analysis = analyze_parts(source, project.context, project.settings, changed=job.changed, early=early)
+    entry = None
+    if caching and early is None and not analysis.failures:
+        entry = [digest, dump_findings(analysis.early)]
+    findings = analysis.findings
+    if project.baseline is not None:
+        findings = project.baseline.filter(source.relative, source.lines, findings)
+    return _FileResult(
+        index=job.index,
+        project=job.project,
+        relative=source.relative,
+        findings=findings,
+        baselined=len(analysis.findings) - len(findings),
+        failures=analysis.failures,
+        lines=source.lines if keep_lines else None,
+        unfiltered=analysis.findings if keep_lines else None,
+        entry=entry,
+        hit=early is not None,
+    )
+
+
+# A worker's share of the parent's state, set once by _start_worker (inherited, not pickled, under fork).
+_worker: tuple[list[_Project], bool, bool] | None = None
+
+
+def _start_worker(projects: list[_Project], keep_lines: bool, caching: bool) -> None:
+    global _worker
+    _worker = (projects, keep_lines, caching)
+
+
+def _run_chunk(chunk: list[_Job]) -> list[_FileResult]:
+    assert _worker is not None
+    projects, keep_lines, caching = _worker
+    results = [_check_file(job, projects[job.project], keep_lines, caching) for job in chunk]
+    return [r for r in results if r is not None]
+
+
+def _chunks(jobs: Sequence[_Job], count: int) -> list[list[_Job]]:
+    """`jobs` in `count` chunks of about equal total size: the largest file first into the lightest chunk."""
+    heap: list[tuple[int, int]] = [(0, i) for i in range(count)]
+    chunks: list[list[_Job]] = [[] for _ in range(count)]
+    for job in sorted(jobs, key=lambda j: -j.size):
+        total, i = heapq.heappop(heap)
+        chunks[i].append(job)
+        heapq.heappush(heap, (total + max(job.size, 1), i))
+    return [c for c in sorted(chunks, key=lambda c: -sum(j.size for j in c)) if c]
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _run_jobs(
+    jobs: list[_Job], projects: list[_Project], keep_lines: bool, caching: bool, workers: int
+) -> list[_FileResult]:
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
+        results = [_check_file(job, projects[job.project], keep_lines, caching) for job in jobs]
+        return [r for r in results if r is not None]
+    # fork: workers start in milliseconds with the engine imported and the projects' state inherited.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    chunks = _chunks(jobs, workers * CHUNKS_PER_WORKER)
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start_worker,
+        initargs=(projects, keep_lines, caching),
+    ) as pool:
+        merged = [r for part in pool.map(_run_chunk, chunks) for r in part]
+    merged.sort(key=lambda r: r.index)
+    return merged
+
+
 def check_paths(
     paths: Sequence[Path],
     overrides: dict[str, object] | None = None,
     use_baseline: bool = True,
     unchanged: frozenset[str] = frozenset(),
     keep_files: bool = False,
+    jobs: int | None = None,
+    use_cache: bool = True,
+    only: frozenset[str] | None = None,
 ) -> list[ProjectCheck]:
     """Analyze every Python file under `paths`, grouped by project root.
 
     With `use_baseline` the findings the project's baseline holds are left out (BaselineError when it is
     broken). `unchanged`: absolute paths not to count as being changed even if git says so (the files
     `--fix` itself just wrote: its edits are not the user's change on a protected branch). `keep_files`
-    keeps each file's lines and findings in `files` (for writing a baseline).
+    keeps each file's lines and findings in `files` (for writing a baseline). `jobs`: processes to use
+    (default: one per core; runs of a few files stay in-process). `use_cache`: reuse and update the results
+    cache (see results_cache.py) unless caching is turned off. The output is the same either way: findings in
+    the order of a serial, uncached run. `only`: absolute, normalised paths: the files under `paths` not
+    among them are skipped (`--changed`), after the same ignore rules as always.
     """
     projects: dict[Path, ProjectCheck] = {}
+    caches: list[ResultsCache | None] = []
+    folder = cache_dir() if use_cache else None
+    states: list[_Project] = []
+    work: list[_Job] = []  # the files to analyse, in processes when there are enough of them
+    done: list[_FileResult] = []  # the files whose findings the cache holds, finished here
+    index = 0
     seen: set[Path] = set()
     for target in paths:
         # A file named through a link stays under its link name, in the link's project: resolving it would
@@ -91,27 +243,57 @@ def check_paths(
             project = projects[root] = ProjectCheck(root, settings, context)
             if use_baseline:
                 project.baseline = load_baseline(root, settings)
+            cache = ResultsCache(folder, root, settings, context) if folder is not None else None
+            if cache is not None:
+                cache.load()
+            caches.append(cache)
+            states.append(_Project(root, settings, context, project.baseline))
+        number = list(projects).index(root)
+        cache = caches[number]
         changed = changed_paths(project.context) - unchanged
         for path in _python_files(root, target, project.settings):
-            if path in seen:
+            if path in seen or (only is not None and os.path.normpath(path) not in only):
                 continue
             seen.add(path)
             try:
-                # Bounded: a file above the limit is skipped, and the warning names it (on stderr).
-                text = safe_io.read_text(path, safe_io.MAX_SOURCE_BYTES, keep_newlines=True)
+                size = path.stat().st_size
             except OSError:
                 continue
-            source = ParsedSource(str(path), text, relative_posix(root, path))
-            analysis = analyze_parts(
-                source, project.context, project.settings, changed=os.path.normpath(path) in changed
-            )
-            project.failures.extend(analysis.failures)
-            if keep_files:
-                project.files.append(CheckedFile(source.relative, source.lines, analysis.findings))
-            findings = analysis.findings
-            if project.baseline is not None:
-                findings = project.baseline.filter(source.relative, source.lines, findings)
-                project.baselined += len(analysis.findings) - len(findings)
-            project.findings.extend(findings)
-            project.files_checked += 1
-    return list(projects.values())
+            entry = cache.lookup(relative_posix(root, path)) if cache is not None else None
+            job = _Job(index, number, str(path), size, os.path.normpath(path) in changed, entry)
+            index += 1
+            if entry is not None:
+                # A hit costs less than sending it to a worker: finish it here, from the text read once.
+                text = _read(path)
+                if text is None:
+                    continue
+                if text_digest(text) == entry[0]:
+                    result = _check_file(job, states[number], keep_files, True, text)
+                    if result is not None:
+                        done.append(result)
+                    continue
+                job = dataclasses.replace(job, cached=None)  # the text changed: nothing to send along
+            work.append(job)
+    checks = list(projects.values())
+    results = _run_jobs(work, states, keep_files, folder is not None, cpu_count() if jobs is None else jobs)
+    results = sorted(results + done, key=lambda r: r.index)
+    stored: list[dict[str, list[Any]]] = [{} for _ in checks]
+    checked: list[list[str]] = [[] for _ in checks]
+    for result in results:
+        number = result.project
+        project = checks[number]
+        project.failures.extend(result.failures)
+        if result.lines is not None and result.unfiltered is not None:
+            project.files.append(CheckedFile(result.relative, result.lines, result.unfiltered))
+        project.findings.extend(result.findings)
+        project.baselined += result.baselined
+        project.files_checked += 1
+        project.cached += result.hit
+        checked[number].append(result.relative)
+        if result.entry is not None:
+            stored[number][result.relative] = result.entry
+    for number, cache in enumerate(caches):
+        if cache is not None:
+            cache.update(stored[number], checked[number])
+            cache.save()
+    return checks

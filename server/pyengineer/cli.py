@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyengineer import __version__
 from pyengineer.errors import ConfigError, PyengineerError
@@ -24,6 +24,13 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 def _codes(value: str) -> list[str]:
     return [c.strip().upper() for c in value.split(",") if c.strip()]
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of 1 or more, got {value}")
+    return number
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -44,7 +51,19 @@ def _check(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     # With --add-baseline every finding is wanted (the baseline is rewritten from them), not only new ones.
     use_baseline = not args.add_baseline
-    projects = check_paths(paths, overrides or None, use_baseline=use_baseline, keep_files=args.add_baseline)
+    speed: dict[str, Any] = {"jobs": args.jobs, "use_cache": not args.no_cache}
+    if args.changed is not None:
+        from pyengineer.git.changes import changed_files, is_commit
+
+        ref = args.changed or None
+        if ref is not None and Path(ref).exists() and not is_commit(Path.cwd(), ref):
+            # `check --changed src/`: argparse took the folder for REF.
+            paths = [Path(ref), *(paths if args.paths else [])]
+            ref = None
+        speed["only"] = frozenset().union(*(changed_files(p, ref)[1] for p in paths))
+    projects = check_paths(
+        paths, overrides or None, use_baseline=use_baseline, keep_files=args.add_baseline, **speed
+    )
     if args.fix:
         from pyengineer.actions.edits import apply_edits_to_files
         from pyengineer.actions.fixing import safe_fix_edits
@@ -70,6 +89,7 @@ def _check(args: argparse.Namespace) -> int:
                 use_baseline=use_baseline,
                 unchanged=ours,
                 keep_files=args.add_baseline,
+                **speed,
             )
             print(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.", file=sys.stderr)
     failures = [f for p in projects for f in p.failures]
@@ -298,6 +318,25 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
         "--allow-protected-branch",
         action="store_true",
         help="let --fix change files on a protected branch without asking",
+    )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="analyse every file again, without reading or writing the results cache",
+    )
+    check.add_argument(
+        "--changed",
+        nargs="?",
+        const="",
+        metavar="REF",
+        help="only the Python files changed since REF (default: the merge base with the default branch), "
+        "staged, unstaged and untracked ones included",
+    )
+    check.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes to check with (default: one per core; 1 checks in this process)",
     )
     check.set_defaults(run=_check)
 

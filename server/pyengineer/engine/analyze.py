@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pyengineer.findings import Finding
 from pyengineer.workspace.context import WorkspaceContext
 
 log = logging.getLogger(__name__)
+
+_ANY_NOQA = re.compile("noqa", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,9 @@ class Analysis:
     local: list[Finding]
     # The rules that raised on this run (their findings are missing from `findings`).
     failures: tuple[RuleFailure, ...] = ()
+    # The raw findings of every rule that is not `late`, before noqa and severity settings: what the results
+    # cache keeps (late rules read facts that change often, so they run again on every check).
+    early: tuple[Finding, ...] = ()
 
 
 def analyze(
@@ -137,13 +143,32 @@ def analyze_parts(
     changed: bool = False,
     focus: tuple[int, int] | None = None,
     kept: Iterable[Finding] | None = None,
+    early: Iterable[Finding] | None = None,
 ) -> Analysis:
     """analyze(), keeping the local rules' findings apart.
 
     With `focus` (1-based first and last line of one module- or class-level function), the local rules run
     on that function alone and `kept` holds their findings everywhere else, taken from the previous version.
     With `kept` alone, the local rules do not run: `kept` is what they found.
+    With `early` (an earlier Analysis.early of the same text, settings and facts: the results cache), no rule
+    but the late ones runs.
     """
+    if early is not None:
+        # Only the late rules are asked whether they are relevant: that may parse the text, the very cost
+        # the cache saves.
+        failures: list[RuleFailure] = []
+        found = list(early)
+        late_input = RuleInput(
+            source=source, context=context, settings=settings, changed=changed, prior=tuple(found)
+        )
+        late_rules = [r for r in selected_rules(settings) if r.late and r.relevant(context, source)]
+        late = [f for rule in late_rules for f in _run(rule, late_input, failures)]
+        return Analysis(
+            findings=_finish(source, settings, found + late),
+            local=[],
+            failures=tuple(failures),
+            early=tuple(found),
+        )
     rules = [r for r in selected_rules(settings) if r.relevant(context, source)]
     inp = RuleInput(source=source, context=context, settings=settings, changed=changed)
     focused: RuleInput | None = None
@@ -155,7 +180,7 @@ def analyze_parts(
         )
     local: list[Finding] = list(kept or ())
     others: list[Finding] = []
-    failures: list[RuleFailure] = []
+    failures = []
     for rule in rules:
         if rule.late:
             continue
@@ -169,19 +194,22 @@ def analyze_parts(
             local.extend(_run(rule, inp, failures))
         # else: `kept` is what the local rules found (the text and what they read are unchanged)
     findings = local + others
-    late_input = RuleInput(
-        source=source, context=context, settings=settings, changed=changed, prior=tuple(findings)
-    )
+    prior = tuple(findings)
+    late_input = RuleInput(source=source, context=context, settings=settings, changed=changed, prior=prior)
     for rule in rules:
         if rule.late:
             findings.extend(_run(rule, late_input, failures))
-    return Analysis(findings=_finish(source, settings, findings), local=local, failures=tuple(failures))
+    return Analysis(
+        findings=_finish(source, settings, findings), local=local, failures=tuple(failures), early=prior
+    )
 
 
 def _finish(source: ParsedSource, settings: Settings, findings: list[Finding]) -> list[Finding]:
     result = []
+    # Most files hold no noqa comment at all: then no line needs splitting out to be looked at.
+    noqa = _ANY_NOQA.search(source.text) is not None
     for finding in findings:
-        if suppressed(source.line_text(finding.range.start.line), finding.code):
+        if noqa and suppressed(source.line_text(finding.range.start.line), finding.code):
             continue
         severity = severity_for(finding.code, finding.severity, settings.severity)
         if severity != finding.severity:

@@ -85,20 +85,23 @@ class ScanCache:
         }
         payload = json.dumps({"key": self.key, "root": self.root, "files": entries}, separators=(",", ":"))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".scan-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(payload)
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            self._prune()
+            write_cache_file(self.path, payload)
         except OSError as exc:
             log.warning("cannot write the scan cache %s: %s", self.path, exc)
 
-    def _prune(self) -> None:
-        caches = sorted(self.path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in caches[KEEP_FILES:]:
-            old.unlink(missing_ok=True)
+
+def write_cache_file(path: Path, payload: str) -> None:
+    """Write one cache file atomically (a temporary file, then rename), keeping the KEEP_FILES newest of its
+    folder (one per workspace root)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cache-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    caches = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in caches[KEEP_FILES:]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,148 @@
+"""The results cache of `pyengineer check`: per file, the findings of every rule that is not `late`.
+
+One JSON file per project root under the user cache dir (`scan_cache.cache_dir()`: `$PYENGINEER_CACHE_DIR`,
+`off` turns it off), like ruff's. An entry is reused only when all of these are what they were:
+- the file's text (its sha256: no mtime, so no racily-clean problem) and its path relative to the root;
+- the key of the whole file: the cache format, the pyengineer version, the resolved settings, the selected
+  rules, and the workspace facts rules read (`rule_facts`).
+Facts that change often are not in the key: the late rules (PE101 reads the branch and whether the file is
+being changed) run again on every check, on top of the cached findings. A cache that does not parse, was made
+for another key or root, or holds an entry of the wrong shape is ignored (that entry, or all of it) and
+rebuilt; writes are atomic (a temporary file, then rename), and failing to write only costs speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from pyengineer import __version__
+from pyengineer.config import Settings
+from pyengineer.engine.registry import selected_rules
+from pyengineer.findings import Finding
+from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.workspace.scan_cache import write_cache_file
+
+log = logging.getLogger(__name__)
+
+FORMAT = 2
+
+# The WorkspaceContext fields rules read (through `RuleInput.context` or `Rule.relevant`), baked into the key.
+# `git` is read by PE101 alone, a late rule, re-run on every check. tests/check/test_results_cache.py fails when
+# a field is added to WorkspaceContext without saying here whether rules read it.
+FACT_FIELDS = ("frameworks",)
+NOT_READ_BY_RULES = (
+    "root",  # the cache file is per root already
+    "python_project",
+    "python_project_reason",
+    "markers",
+    "package_manager",
+    "package_manager_reason",
+    "framework_evidence",
+    "ml_files",
+    "python_file_count",
+    "config_file",
+    "git",
+)
+
+
+def rule_facts(context: WorkspaceContext) -> dict[str, Any]:
+    """The workspace facts the (non-late) rules read: when one changes, every entry is re-analysed."""
+    return {name: getattr(context, name) for name in FACT_FIELDS}
+
+
+def cache_key(settings: Settings, context: WorkspaceContext) -> str:
+    parts = [
+        FORMAT,
+        __version__,
+        settings.model_dump(mode="json"),
+        sorted((r.code, r.name, r.late) for r in selected_rules(settings)),
+        rule_facts(context),
+        sorted(Finding.model_fields),
+    ]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_FINDINGS: TypeAdapter[list[Finding]] = TypeAdapter(list[Finding])
+
+
+def dump_findings(findings: Iterable[Finding]) -> str:
+    """Findings as the JSON text an entry holds (kept as text: pydantic validates it back in one call)."""
+    return _FINDINGS.dump_json(list(findings)).decode()
+
+
+def load_findings(data: Any) -> list[Finding] | None:
+    """The findings of one entry, or None when it is not what a cache entry holds (it is never trusted)."""
+    if not isinstance(data, str):
+        return None
+    try:
+        return _FINDINGS.validate_json(data)
+    except ValueError:
+        return None
+
+
+class ResultsCache:
+    """The cached findings of one project root: relative path -> [text digest, raw early findings]."""
+
+    def __init__(self, folder: Path, root: Path, settings: Settings, context: WorkspaceContext) -> None:
+        self.root = str(root)
+        digest = hashlib.sha256(os.path.realpath(root).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        self.path = folder / "results" / f"{digest}.json"
+        self.key = cache_key(settings, context)
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty = False
+
+    def load(self) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                data = json.loads(handle.read())
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("key") != self.key or data.get("root") != self.root:
+            return
+        files = data.get("files")
+        if not isinstance(files, dict):
+            log.warning("ignoring a damaged results cache %s", self.path)
+            return
+        self.entries = {
+            k: v for k, v in files.items() if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+        }
+
+    def lookup(self, relative: str) -> list[Any] | None:
+        """The [digest, findings] entry of `relative` (still to be checked against the text), if any."""
+        return self.entries.get(relative)
+
+    def update(self, stored: Mapping[str, list[Any]], checked: Iterable[str]) -> None:
+        """Take the new entries of the files `checked` now, and drop those of files that are gone.
+
+        A file a rule failed on has no new entry: its old one (for another text) is never matched again.
+        """
+        for relative in checked:
+            if relative in stored and self.entries.get(relative) != stored[relative]:
+                self.entries[relative] = stored[relative]
+                self.dirty = True
+        for relative in [k for k in self.entries if not os.path.exists(os.path.join(self.root, k))]:
+            del self.entries[relative]
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        payload = json.dumps(
+            {"key": self.key, "root": self.root, "files": self.entries}, separators=(",", ":")
+        )
+        try:
+            write_cache_file(self.path, payload)
+        except OSError as exc:
+            log.warning("cannot write the results cache %s: %s", self.path, exc)
