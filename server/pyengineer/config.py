@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pyengineer.errors import ConfigError
+from pyengineer.errors import ConfigError, did_you_mean
 from pyengineer.findings import Severity
 from pyengineer.workspace import safe_io
 
@@ -171,6 +171,17 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _section_keys(loc: tuple[str, ...]) -> list[str]:
+    """The setting names of the table at `loc` (`()` is the top level, `("llm",)` the llm table)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
 def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], source: str) -> Settings:
     try:
         return Settings.model_validate(data)
@@ -179,7 +190,8 @@ def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], sourc
         loc = tuple(str(part) for part in error["loc"])
         key = originals.get(loc) or ".".join(loc)
         if error["type"] == "extra_forbidden":
-            raise ConfigError(f"unknown key '{key}'", path=source, key=key) from None
+            hint = did_you_mean(loc[-1], _section_keys(loc[:-1]))
+            raise ConfigError(f"unknown key '{key}'{hint}", path=source, key=key) from None
         raise ConfigError(
             f"invalid value {error['input']!r} for '{key}': {error['msg']}", path=source, key=key
         ) from None
