@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pyengineer.config import Settings
-from pyengineer.errors import did_you_mean
 from pyengineer.engine.source import ParsedSource
+from pyengineer.errors import did_you_mean
 from pyengineer.findings import Finding, Severity
 from pyengineer.workspace.context import WorkspaceContext
 
