@@ -182,6 +182,16 @@ def _section_keys(loc: tuple[str, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+def _styled(written: str, name: str) -> str:
+    """A setting's name in the style the user wrote keys in: kebab-case (TOML), camelCase (editors) or snake."""
+    if "-" in written:
+        return name.replace("_", "-")
+    if written[:1].islower() and any(c.isupper() for c in written):
+        first, *rest = name.split("_")
+        return first + "".join(part.title() for part in rest)
+    return name
+
+
 def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], source: str) -> Settings:
     try:
         return Settings.model_validate(data)
@@ -190,7 +200,8 @@ def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], sourc
         loc = tuple(str(part) for part in error["loc"])
         key = originals.get(loc) or ".".join(loc)
         if error["type"] == "extra_forbidden":
-            hint = did_you_mean(loc[-1], _section_keys(loc[:-1]))
+            written = key.rsplit(".", 1)[-1]
+            hint = did_you_mean(written, [_styled(written, name) for name in _section_keys(loc[:-1])])
             raise ConfigError(f"unknown key '{key}'{hint}", path=source, key=key) from None
         raise ConfigError(
             f"invalid value {error['input']!r} for '{key}': {error['msg']}", path=source, key=key
