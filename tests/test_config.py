@@ -129,6 +129,19 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:
     assert str(tmp_path / "pyproject.toml") in str(error)
 
 
+def test_unknown_key_suggests_the_nearest_setting_of_its_own_table(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "[tool.pyengineer.llm]\nmodle = 'x'\n")
+    assert str(error).endswith("unknown key 'llm.modle' (did you mean 'model'?)")
+    # in the style the key was written in: kebab-case in TOML, camelCase from an editor
+    error = config_error(tmp_path, "[tool.pyengineer]\nprotected-branchez = ['main']\n")
+    assert str(error).endswith("(did you mean 'protected-branches'?)")
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"llm": {"maxToolRound": 3}}, source="editor")
+    assert str(caught.value).endswith("unknown key 'llm.maxToolRound' (did you mean 'maxToolRounds'?)")
+    error = config_error(tmp_path, "[tool.pyengineer]\nzzz = 1\n")
+    assert str(error).endswith("unknown key 'zzz'")  # nothing close: no guess
+
+
 def test_unknown_key_in_a_section_names_the_dotted_key_as_written(tmp_path: Path) -> None:
     error = config_error(tmp_path, "[tool.pyengineer.llm]\nmax-tool-round = 3\n")
     assert error.key == "llm.max-tool-round"

@@ -23,7 +23,14 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _codes(value: str) -> list[str]:
-    return [c.strip().upper() for c in value.split(",") if c.strip()]
+    from pyengineer.engine.registry import unknown_code
+
+    codes = [c.strip().upper() for c in value.split(",") if c.strip()]
+    for code in codes:
+        problem = unknown_code(code)
+        if problem is not None:  # a typo would otherwise select nothing, or fail on the code's spelling
+            raise argparse.ArgumentTypeError(problem)
+    return codes
 
 
 def _positive(value: str) -> int:
@@ -446,7 +453,10 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     test = commands.add_parser(
         "test",
         help="run the project's tests with pytest and show failures where they happened",
-        description="Run pytest in the project's interpreter: exit 0 when tests pass, 1 on failures, 2 on errors.",
+        description=(
+            "Run pytest in the project's interpreter: exit 0 when tests pass, 1 on failures, 2 on errors, "
+            "5 (as pytest) when no tests were collected (--allow-no-tests makes that 0)."
+        ),
     )
     test_command.configure_parser(test)
     test.set_defaults(run=test_command.run)

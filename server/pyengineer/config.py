@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pyengineer.errors import ConfigError
+from pyengineer.errors import ConfigError, did_you_mean
 from pyengineer.findings import Severity
 from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES
 from pyengineer.workspace import safe_io
@@ -172,6 +172,27 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _section_keys(loc: tuple[str, ...]) -> list[str]:
+    """The setting names of the table at `loc` (`()` is the top level, `("llm",)` the llm table)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _styled(written: str, name: str) -> str:
+    """A setting's name in the style the user wrote keys in: kebab-case (TOML), camelCase (editors) or snake."""
+    if "-" in written:
+        return name.replace("_", "-")
+    if written[:1].islower() and any(c.isupper() for c in written):
+        first, *rest = name.split("_")
+        return first + "".join(part.title() for part in rest)
+    return name
+
+
 def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], source: str) -> Settings:
     try:
         return Settings.model_validate(data)
@@ -180,7 +201,9 @@ def _validate(data: dict[str, Any], originals: dict[tuple[str, ...], str], sourc
         loc = tuple(str(part) for part in error["loc"])
         key = originals.get(loc) or ".".join(loc)
         if error["type"] == "extra_forbidden":
-            raise ConfigError(f"unknown key '{key}'", path=source, key=key) from None
+            written = key.rsplit(".", 1)[-1]
+            hint = did_you_mean(written, [_styled(written, name) for name in _section_keys(loc[:-1])])
+            raise ConfigError(f"unknown key '{key}'{hint}", path=source, key=key) from None
         raise ConfigError(
             f"invalid value {error['input']!r} for '{key}': {error['msg']}", path=source, key=key
         ) from None

@@ -254,6 +254,36 @@ def test_cli_test_command(calc_project: Path, capsys: pytest.CaptureFixture[str]
     assert main(["test", str(calc_project / "tests/test_calc.py") + "::test_add"]) == 0
 
 
+def test_cli_runs_a_django_tests_py_as_given(
+    tmp_path: Path, venvs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Django's `startapp` writes polls/tests.py: `pyengineer test polls/tests.py` runs that very file, where
+    it used to look for test_tests.py and find nothing."""
+    project = _project(
+        tmp_path / "site",
+        venvs["pytest"],
+        {
+            "polls/__init__.py": "",
+            "polls/tests.py": "def test_ok():\n    assert True\n\n\ndef test_bad():\n    assert 1 == 2\n",
+        },
+    )
+    assert main(["test", str(project / "polls/tests.py")]) == 1
+    captured = capsys.readouterr()
+    assert "1 passed, 1 failed" in captured.out and "test_tests.py" not in captured.err
+    # module scope still means "the tests of this module", and says what it looked for
+    assert main(["test", str(project / "polls/tests.py"), "--scope", "module"]) == 2
+    assert "looked for test_tests.py" in capsys.readouterr().err
+
+
+def test_cli_no_tests_exits_5_like_pytest_unless_allowed(
+    tmp_path: Path, venvs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _project(tmp_path / "empty", venvs["pytest"], {"app/main.py": "print('hi')\n"})
+    assert main(["test", str(empty)]) == 5
+    assert "No tests were collected" in capsys.readouterr().err
+    assert main(["test", str(empty), "--allow-no-tests"]) == 0
+
+
 def test_native_tracebacks_are_parsed_too(tmp_path: Path) -> None:
     details = 'Traceback (most recent call last):\n  File "tests/test_a.py", line 3, in test_a\n    f()\n  File "/abs/app.py", line 7, in f\n'
     assert traceback_frames(details, tmp_path) == [

@@ -148,6 +148,25 @@ def test_bad_select_code_exits_2_naming_the_value(tmp_path: Path) -> None:
     assert "'E501'" in result.stderr and "select" in result.stderr
 
 
+def test_a_rule_code_that_does_not_exist_gets_the_nearest_real_one(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    result = run_cli("check", "--select", "PE30l", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "argument --select: unknown rule code 'PE30L' (did you mean 'PE301'?)" in result.stderr
+    # well formed but no such rule: before, it selected nothing and reported "All checks passed!"
+    result = run_cli("check", "--ignore", "PE11", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "unknown rule code 'PE11'" in result.stderr
+    # prefixes of real codes are still fine
+    assert run_cli("check", "--select", "PE3,PE10", str(tmp_path), cwd=tmp_path).returncode == 0
+
+
+def test_an_unknown_config_key_suggests_the_real_one(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.pyengineer]\nignroe = ['PE101']\n")
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown key 'ignroe' (did you mean 'ignore'?)" in result.stderr
+
+
 def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("check", "--format", "xml", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2

@@ -109,3 +109,19 @@ def test_context_missing_path_exits_2(tmp_path: Path) -> None:
     result = run_cli("context", str(tmp_path / "missing"), cwd=tmp_path)
     assert result.returncode == 2
     assert "no such file or folder" in result.stderr
+
+
+def test_context_json_lists_each_evidence_file_once(tmp_path: Path) -> None:
+    """A file naming a framework twice (fastapi and fastapi-slim; a dependency and an extra) is one piece of
+    evidence: it was listed once per name."""
+    (tmp_path / "requirements.txt").write_text("fastapi\nfastapi-slim\nredis\naioredis\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["fastapi"]\n'
+        '[project.optional-dependencies]\ndev = ["fastapi>=0.110"]\n'
+    )
+    (tmp_path / "api.py").write_text("import fastapi\nfrom fastapi import FastAPI\n")
+    result = run_cli("context", "--json", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    evidence = json.loads(result.stdout)["framework_evidence"]
+    assert evidence["fastapi"] == ["requirements.txt", "pyproject.toml", "import:api.py"]
+    assert evidence["redis"] == ["requirements.txt"]

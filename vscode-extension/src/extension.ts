@@ -258,9 +258,11 @@ class PyengineerExtension implements vscode.Disposable {
     }
     const command = installCommand(launch);
     const detail =
-      `Install pyengineer into the interpreter VS Code uses:\n\n    ${command}\n\n` +
-      'Or point pyengineer.serverPath at an existing pyengineer executable (for example one installed with ' +
-      'pipx), or pyengineer.interpreter at a Python that has it. Then run "pyengineer: Restart Server".';
+      `pyengineer is not on PyPI yet. Install it from its repository into the interpreter VS Code uses ` +
+      `(needs git):\n\n    ${command}\n\n` +
+      'Or, from a clone of the repository: "pipx install ." (or "uv tool install .") and point ' +
+      'pyengineer.serverPath at that pyengineer executable, or "python -m pip install ." into the interpreter ' +
+      'set in pyengineer.interpreter. Then run "pyengineer: Restart Server".';
     const buttons = vscode.workspace.isTrusted ? ['Copy Command', 'Run in Terminal'] : ['Copy Command'];
     const choice = await vscode.window.showInformationMessage('How to install pyengineer', { modal: true, detail }, ...buttons);
     if (choice === 'Copy Command') {

@@ -110,11 +110,14 @@ export function chooseLaunch(inputs: LaunchInputs): LaunchChoice {
   };
 }
 
-/** The command a user runs to install pyengineer for this launch. */
+/** Where pyengineer is installed from: it is not on PyPI yet, so `pip install pyengineer` would find nothing. */
+export const INSTALL_SOURCE = 'git+https://github.com/pyengineer/pyengineer';
+
+/** The command a user runs to install pyengineer for this launch (needs git; a clone works too: see the README). */
 export function installCommand(launch: Launch): string {
   const python = launch.python ?? 'python3';
   const quoted = /[\s"'$`]/.test(python) ? `"${python.replace(/(["\\$`])/g, '\\$1')}"` : python;
-  return `${quoted} -m pip install pyengineer`;
+  return `${quoted} -m pip install ${INSTALL_SOURCE}`;
 }
 
 export type InstallCheck = { ok: true } | { ok: false; problem: string; installable: boolean };

@@ -30,7 +30,10 @@ function M.check()
   if vim.fn.executable(cmd[1]) ~= 1 then
     fail(
       "'" .. cmd[1] .. "' is not executable",
-      { "Install pyengineer: python3 -m pip install pyengineer", "or set server_path / python in setup()" }
+      {
+        "Install pyengineer from a clone of the repository: pipx install /path/to/pyengineer (see neovim/README.md)",
+        "or set server_path / python in setup()",
+      }
     )
   elseif cmd[2] == "-m" then
     local code, output = run({ cmd[1], "-c", "import pyengineer; print(pyengineer.__version__)" })
@@ -39,7 +42,10 @@ function M.check()
     else
       fail(
         "pyengineer is not installed in " .. cmd[1] .. ": " .. output:gsub("\n", " "):sub(-200),
-        { cmd[1] .. " -m pip install pyengineer", "or set server_path to a pyengineer executable" }
+        {
+          cmd[1] .. " -m pip install /path/to/pyengineer (a clone of the repository; see neovim/README.md)",
+          "or set server_path to a pyengineer executable",
+        }
       )
     end
   else

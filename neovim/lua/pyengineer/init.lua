@@ -518,8 +518,9 @@ function M.attach(bufnr)
   if vim.fn.executable(cmd[1]) ~= 1 then
     -- Scheduled: reported as a message, not as an error inside the FileType autocommand.
     vim.schedule_wrap(notify)(
-      "cannot start the server: '" .. cmd[1] .. "' is not executable. Install pyengineer (python3 -m pip install "
-        .. "pyengineer) or set server_path / python in setup(); see :checkhealth pyengineer",
+      "cannot start the server: '" .. cmd[1] .. "' is not executable. Install pyengineer from a clone of "
+        .. "the repository (pipx install /path/to/pyengineer; see neovim/README.md) or set server_path / python in "
+        .. "setup(); see :checkhealth pyengineer",
       vim.log.levels.ERROR
     )
     return nil

@@ -20,6 +20,7 @@ from pyengineer.reporting import display_path
 from pyengineer.workspace.markers import find_root
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_NO_TESTS = 5  # pytest's own code for "no tests collected", so CI scripts read it the same way
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--interpreter", metavar="PYTHON", help="run pytest with this interpreter")
+    parser.add_argument(
+        "--allow-no-tests",
+        action="store_true",
+        help="exit 0 instead of 5 when no tests are collected (for CI on projects that have none yet)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
         _print_text(result)
     if result.exit_code is None or result.pytest_missing or result.cancelled or result.timed_out:
         return EXIT_ERROR
-    return EXIT_PASSED if result.ok else EXIT_FAILED
+    if not result.ok:
+        return EXIT_FAILED
+    if result.exit_code == EXIT_NO_TESTS and not args.allow_no_tests:
+        return EXIT_NO_TESTS
+    return EXIT_PASSED
 
 
 def _print_text(result: TestRun) -> None:

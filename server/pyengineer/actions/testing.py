@@ -189,6 +189,10 @@ def is_test_file(path: str | Path) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
+# `manage.py startapp` writes tests in <app>/tests.py: under `--scope file` that file is run as given.
+DJANGO_TESTS = "tests.py"
+
+
 def module_stem(module: Path) -> str:
     """The name tests are named after: `calc` for calc.py, `app` for app/__init__.py."""
     return module.parent.name if module.stem == "__init__" else module.stem
@@ -223,6 +227,9 @@ def resolve_targets(
         return [], f"{text} does not exist"
     relative = _relative(root, path)
     if path.is_dir() or is_test_file(path):
+        return [relative], None
+    if scope == Scope.FILE and path.name == DJANGO_TESTS:
+        # Django's default test module is not named like pytest's, but pytest collects any file it is given.
         return [relative], None
     tests = tests_for_module(root, path, settings)
     if not tests:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pyengineer.config import Settings
 from pyengineer.engine.source import ParsedSource
+from pyengineer.errors import did_you_mean
 from pyengineer.findings import Finding, Severity
 from pyengineer.workspace.context import WorkspaceContext
 
@@ -119,6 +120,18 @@ def load_rules() -> dict[str, Rule]:
     from pyengineer.engine import rules  # noqa: F401  (importing registers the rules)
 
     return RULES
+
+
+def unknown_code(code: str) -> str | None:
+    """Why `code` selects no rule (with the nearest real code), or None when it is a rule code or a prefix of one."""
+    codes = load_rules()
+    if any(known.startswith(code) for known in codes):
+        return None
+    # Letters typed for the digits they look like (PE30l, PE1O1) are the usual slip: suggest those first.
+    lookalike = code[:2] + code[2:].translate(str.maketrans("LIO", "110"))
+    if lookalike != code and any(known.startswith(lookalike) for known in codes):
+        return f"unknown rule code '{code}' (did you mean '{lookalike}'?)"
+    return f"unknown rule code '{code}'{did_you_mean(code, codes)}"
 
 
 def rule_for(code: str) -> Rule | None:

@@ -29,6 +29,7 @@ READY_TIMEOUT = 60.0
 # on disk (the scan, `pyengineer check`), counted in characters here.
 MAX_ANALYZED_CHARS = safe_io.MAX_SOURCE_BYTES
 _told_too_large: set[str] = set()  # documents the user was told are not analysed (once each)
+_published: dict[str, tuple[int | None, list[Finding]]] = {}  # uri -> the version and findings last pushed
 # The last analysis of each open document is kept (up to this many characters), so the next version is
 # analysed incrementally when the edit allows (engine/incremental.py) and a republish after a branch switch
 # or a settings change re-runs only the rules, not the parser.
@@ -199,7 +200,10 @@ async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) ->
             f"limit of {MAX_ANALYZED_CHARS:,} (docs/reliability.md)",
             types.MessageType.Warning,
         )
-    if not ls.pull_diagnostics:
+    if not ls.pull_diagnostics and _published.get(uri) != (snapshot.version, findings):
+        # The first load of a workspace republishes what the didOpen just published, for the same version:
+        # the client is sent a version's diagnostics again only when they differ.
+        _published[uri] = (snapshot.version, findings)
         wire.publish_diagnostics(ls, uri, snapshot.text, snapshot.version, findings)
     # A keystroke's analysis fills the cyclic GC's young generations; left alone, a collection (2-3.5 ms for
     # the second generation in the keystroke bench) fires in the middle of a later keystroke. Collected here,
@@ -266,5 +270,6 @@ def clear(ls: PyengineerServer, uri: str) -> None:
     wire.forget(uri)
     forget(uri)
     _told_too_large.discard(uri)
+    _published.pop(uri, None)
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

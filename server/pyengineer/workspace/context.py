@@ -381,8 +381,12 @@ class WorkspaceIndex:
         for source, names in declared.items():
             for name in names:
                 framework = BY_DISTRIBUTION.get(name)
-                if framework is not None:
-                    evidence.setdefault(framework.key, []).append(source)
+                if framework is None:
+                    continue
+                sources = evidence.setdefault(framework.key, [])
+                # One file is one piece of evidence, however many of the framework's names it declares.
+                if source not in sources:
+                    sources.append(source)
         # Most files import nothing of interest: only the others can be ML files or framework evidence.
         for relative, (ml_file, framework_keys, file_engines, file_factories) in importing:
             if ml_file is not None:

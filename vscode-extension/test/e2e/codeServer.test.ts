@@ -453,7 +453,8 @@ test('without pyengineer in the interpreter, the extension says so and shows how
   const dialog = page.locator('.monaco-dialog-box');
   await dialog.waitFor({ state: 'visible', timeout: 15_000 });
   const text = await dialog.innerText();
-  assert.match(text, /\/usr\/bin\/python3 -m pip install pyengineer/, text);
+  assert.match(text, /\/usr\/bin\/python3 -m pip install git\+https:\/\/github\.com\/pyengineer\/pyengineer/, text);
+  assert.match(text, /not on PyPI yet/, text);
   await screenshot('screenshot-not-installed.png');
   await page.keyboard.press('Escape');
 });

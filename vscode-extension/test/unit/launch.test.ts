@@ -63,8 +63,9 @@ test('expandPath', () => {
 });
 
 test('install command quotes odd interpreter paths', () => {
-  assert.equal(installCommand(launchOf({})), 'python3 -m pip install pyengineer');
-  assert.equal(installCommand(launchOf({ interpreter: '/my env/python' })), '"/my env/python" -m pip install pyengineer');
+  const source = 'git+https://github.com/pyengineer/pyengineer';
+  assert.equal(installCommand(launchOf({})), `python3 -m pip install ${source}`);
+  assert.equal(installCommand(launchOf({ interpreter: '/my env/python' })), `"/my env/python" -m pip install ${source}`);
 });
 
 test('checkInstalled reports a missing interpreter', async () => {
