@@ -37,7 +37,15 @@ FORMAT = 2
 # The WorkspaceContext fields rules read (through `RuleInput.context` or `Rule.relevant`), baked into the key.
 # `git` is read by PE101 alone, a late rule, re-run on every check. tests/check/test_results_cache.py fails when
 # a field is added to WorkspaceContext without saying here whether rules read it.
-FACT_FIELDS = ("frameworks",)
+# PE201 reads how many files import ML libraries (and says so), not which: only the count is in the key.
+FACT_FIELDS = (
+    "frameworks",
+    "python_file_count",
+    "type_checking",  # PE501: the project's mypy/pyright settings
+    "sync_engines",  # PE301: sync SQLAlchemy engines and session factories defined in other modules
+    "sync_session_factories",
+)
+COUNTED_FIELDS = ("ml_files",)
 NOT_READ_BY_RULES = (
     "root",  # the cache file is per root already
     "python_project",
@@ -46,8 +54,6 @@ NOT_READ_BY_RULES = (
     "package_manager",
     "package_manager_reason",
     "framework_evidence",
-    "ml_files",
-    "python_file_count",
     "config_file",
     "git",
 )
@@ -55,7 +61,9 @@ NOT_READ_BY_RULES = (
 
 def rule_facts(context: WorkspaceContext) -> dict[str, Any]:
     """The workspace facts the (non-late) rules read: when one changes, every entry is re-analysed."""
-    return {name: getattr(context, name) for name in FACT_FIELDS}
+    facts: dict[str, Any] = {name: getattr(context, name) for name in FACT_FIELDS}
+    facts.update({f"{name}.count": len(getattr(context, name)) for name in COUNTED_FIELDS})
+    return facts
 
 
 def cache_key(settings: Settings, context: WorkspaceContext) -> str:
