@@ -30,6 +30,11 @@ printf 'import torch\n\n\ndef train():\n    return torch.zeros(1)\n' > "$repo/mo
 cp "$repo/model.py" "$base/model.py.expected"
 
 cd "$repo"
+if [ "$(basename "$script")" = nvim_layouts.lua ]; then
+  # The README's manual setup clones into ~/src: HOME is this run's own (Neovim 0.7 reads it once at start,
+  # so it is set here rather than from the script), never the user's.
+  export HOME=$base
+fi
 unset ANTHROPIC_API_KEY  # the :PyengineerAsk check expects no key
 status=0
 XDG_CONFIG_HOME=$base/xdg/config XDG_DATA_HOME=$base/xdg/data XDG_STATE_HOME=$base/xdg/state \
