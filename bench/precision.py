@@ -368,6 +368,15 @@ class FixCheck:
     files_changed: int = 0
     failures: list[str] = field(default_factory=list)
 
+    def as_json(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: it rebuilds a Counter from its (key, value) pairs, counting the pairs.
+        return {
+            "project": self.project,
+            "applied": dict(sorted(self.applied.items())),
+            "files_changed": self.files_changed,
+            "failures": list(self.failures),
+        }
+
 
 def _chosen(findings: list[Any]) -> list[Any]:
     """The findings whose safe fix `check --fix` applies in one run (the choice of `safe_fix_edits`).
@@ -465,6 +474,10 @@ def check_fixes(name: str, source: Path, rules: list[str], workdir: Path) -> Fix
         result.failures.append(
             f"{name}/{path}: the safe fixes of {','.join(sorted(set(by_path[path])))} were not written"
         )
+    if not changed:
+        # Nothing was written: checking the same files again would give the same findings and the same (empty)
+        # fixes, so the rest holds already; skipping it keeps the full run from checking the corpus four times.
+        return result
     after, failures = _findings(root, rules)
     result.failures += failures
     # Idempotent: a second --fix finds nothing left to change.
@@ -751,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         "lines": total_lines,
         "rules": {k: dataclasses.asdict(v) for k, v in results.items()},
         "raised": [dataclasses.asdict(e) for e in raised],
-        "fixes": [dataclasses.asdict(c) for c in fix_checks] if fix_checks else None,
+        "fixes": [c.as_json() for c in fix_checks] if fix_checks else None,
         "failures": failures,
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

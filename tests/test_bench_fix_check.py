@@ -8,6 +8,7 @@ are the real rule's fix, changed here by monkeypatching for the length of one te
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,14 @@ def test_a_finding_the_fixes_bring_in_fails(
     (tmp_path / "work").mkdir()
     result = precision.check_fixes("app", project, ["PE301"], tmp_path / "work")
     assert any("PE301 in other: a new finding" in f for f in result.failures), result.failures
+
+
+def test_the_result_is_written_as_json(precision: ModuleType, project: Path, tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    result = precision.check_fixes("app", project, ["PE301"], tmp_path / "work")
+    assert json.loads(json.dumps(result.as_json())) == {
+        "project": "app",
+        "applied": {"PE301": 1},
+        "files_changed": 1,
+        "failures": [],
+    }
