@@ -356,6 +356,158 @@ def run_project(project: Project, root: Path, rules: list[str]) -> list[Reported
     return keyed(project.name, root, (f for p in checked for f in p.findings))
 
 
+# -- the safe fixes ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FixCheck:
+    """What applying every safe fix to one copy of a project did (issue 14 section 6)."""
+
+    project: str
+    applied: Counter[str] = field(default_factory=Counter)  # rule -> findings fixed by the first --fix
+    files_changed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: it rebuilds a Counter from its (key, value) pairs, counting the pairs.
+        return {
+            "project": self.project,
+            "applied": dict(sorted(self.applied.items())),
+            "files_changed": self.files_changed,
+            "failures": list(self.failures),
+        }
+
+
+def _chosen(findings: list[Any]) -> list[Any]:
+    """The findings whose safe fix `check --fix` applies in one run (the choice of `safe_fix_edits`).
+
+    A finding is fixed when its first fix is safe and every edit of it was chosen: one left out for an
+    overlap has an edit that was not (identical edits of two findings are chosen once, and fix both).
+    """
+    from pyengineer.actions.fixing import safe_fix_edits
+
+    edits, fixed = safe_fix_edits(findings)
+    chosen_edits = set(edits)
+    chosen = [
+        f
+        for f in findings
+        if f.fixes and f.fixes[0].safe and f.fixes[0].edits and set(f.fixes[0].edits) <= chosen_edits
+    ]
+    assert len(chosen) == fixed, (len(chosen), fixed)
+    return chosen
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """The bytes of every regular Python file under `root`, by relative path (what a fix may have changed)."""
+    out: dict[str, bytes] = {}
+    for path in root.rglob("*.py"):
+        if path.is_file() and not path.is_symlink():
+            out[path.relative_to(root).as_posix()] = path.read_bytes()
+    return out
+
+
+def _group(reported: Iterable[Reported]) -> Counter[tuple[str, str, str]]:
+    # (path, rule, symbol), not the full key: a fix may rewrite a line another finding sits on, which changes
+    # that finding's line hash without making it new.
+    return Counter((r.path, r.rule, r.symbol) for r in reported)
+
+
+def _findings(root: Path, rules: list[str]) -> tuple[list[Any], list[str]]:
+    from pyengineer.checking import check_paths
+
+    checked = check_paths([root], {"select": rules}, use_baseline=False)
+    failures = [f"rule failed: {failure.describe()}" for p in checked for failure in p.failures]
+    return [f for p in checked for f in p.findings if not Path(f.path).is_symlink()], failures
+
+
+def _fix_with_cli(root: Path, rules: list[str]) -> int:
+    """`pyengineer check --fix --allow-protected-branch --select RULES ROOT`, in this process (so a test can
+    break a fixer), its report thrown away: the harness reads what it did back from the files."""
+    import contextlib
+    import io
+
+    from pyengineer.cli import main as cli_main
+
+    sink = io.StringIO()
+    argv = ["check", "--fix", "--allow-protected-branch", "--select", ",".join(rules), str(root)]
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        return cli_main(argv)
+
+
+def check_fixes(name: str, source: Path, rules: list[str], workdir: Path) -> FixCheck:
+    """Apply every safe fix to a copy of `source` (never the source itself) and check the result.
+
+    Every file the fixes change must still compile; a second `--fix` must change nothing; and no finding may
+    appear that was not there before (compared by path, rule and enclosing symbol, the fixed ones taken out).
+    """
+    result = FixCheck(name)
+    root = workdir / name
+    shutil.copytree(source, root, symlinks=True)
+    before, failures = _findings(root, rules)
+    result.failures += failures
+    chosen = _chosen(before)
+    by_path: dict[str, list[str]] = {}
+    for finding in chosen:
+        result.applied[finding.code] += 1
+        by_path.setdefault(Path(finding.path).resolve().relative_to(root.resolve()).as_posix(), []).append(
+            finding.code
+        )
+    old = _group(keyed(name, root, before))  # keyed on the text before the fixes
+    original = _snapshot(root)
+    _fix_with_cli(root, rules)
+    fixed = _snapshot(root)
+    changed = sorted(p for p in fixed if original.get(p) != fixed[p])
+    result.files_changed = len(changed)
+    for path in changed:
+        codes = ",".join(sorted(set(by_path.get(path, ["(no safe fix chosen here)"]))))
+        try:
+            compile(fixed[path], str(root / path), "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            was_valid = True
+            try:
+                compile(original.get(path, b""), str(root / path), "exec", dont_inherit=True)
+            except (SyntaxError, ValueError):
+                was_valid = False
+            if was_valid:
+                result.failures.append(f"{name}/{path}: no longer compiles after the fixes of {codes}: {exc}")
+    for path in sorted(set(by_path) - set(changed)):
+        result.failures.append(
+            f"{name}/{path}: the safe fixes of {','.join(sorted(set(by_path[path])))} were not written"
+        )
+    if not changed:
+        # Nothing was written: checking the same files again would give the same findings and the same (empty)
+        # fixes, so the rest holds already; skipping it keeps the full run from checking the corpus four times.
+        return result
+    after, failures = _findings(root, rules)
+    result.failures += failures
+    # Idempotent: a second --fix finds nothing left to change.
+    _fix_with_cli(root, rules)
+    again = _snapshot(root)
+    for path in sorted(p for p in again if again[p] != fixed.get(p)):
+        left = sorted(
+            {
+                f.code
+                for f in after
+                if f.fixes and f.fixes[0].safe and Path(f.path).resolve() == (root / path).resolve()
+            }
+        )
+        result.failures.append(
+            f"{name}/{path}: a second --fix changed it again ({','.join(left) or '?'}): not idempotent"
+        )
+    # No new finding: per (path, rule, symbol), no more findings after than before less the fixed ones.
+    new_reported = keyed(name, root, after)
+    new = _group(new_reported)
+    for group, count in sorted(new.items()):
+        if count > old.get(group, 0):
+            path, rule, symbol = group
+            lines = sorted(r.line for r in new_reported if (r.path, r.rule, r.symbol) == group)
+            result.failures.append(
+                f"{name}/{path}:{lines[0]}: {rule} in {symbol}: a new finding after the safe fixes "
+                f"({count} after, {old.get(group, 0)} before)"
+            )
+    return result
+
+
 # -- the report -------------------------------------------------------------------------------------------------
 
 
@@ -448,6 +600,23 @@ def render(results: dict[str, RuleResult], raised: list[Raised], strict: bool) -
     return "\n".join(rows), failures
 
 
+def render_fixes(checks: list[FixCheck]) -> str:
+    applied: Counter[str] = Counter()
+    for c in checks:
+        applied.update(c.applied)
+    failed = sum(len(c.failures) for c in checks)
+    per_rule = ", ".join(f"{code} {n}" for code, n in sorted(applied.items())) or "none"
+    return (
+        f"safe fixes: {sum(applied.values())} applied ({per_rule}) in {sum(c.files_changed for c in checks)} "
+        f"files of {len(checks)} projects; "
+        + (
+            "all changed files compile, a second --fix changes nothing, no new finding"
+            if not failed
+            else f"{failed} failures"
+        )
+    )
+
+
 def _context(root: Path, path: str, line: int, around: int = 6) -> str:
     try:
         lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
@@ -471,6 +640,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--todo", action="store_true", help="write the unlabelled sample with context beside the corpus cache"
     )
+    fixes = parser.add_mutually_exclusive_group()
+    fixes.add_argument(
+        "--fixes",
+        action="store_true",
+        help="also apply every safe fix to a copy of each project and check it (on by default in the full run)",
+    )
+    fixes.add_argument("--no-fixes", action="store_true", help="skip the safe-fix check")
     parser.add_argument("--show", type=int, default=5, help="unlabelled findings to print per rule")
     args = parser.parse_args(argv)
 
@@ -525,6 +701,20 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(reported, labels, rules, {p.name for p in projects}, total_lines, args.sample)
     full = not (args.quick or args.project)
     table, failures = render(results, raised, strict=full)
+    fix_checks: list[FixCheck] = []
+    if args.fixes or (full and not args.no_fixes):
+        # The default-on rules, as `pyengineer check --fix` applies them on a project with no configuration.
+        fix_rules = [code for code in rules if default_on(code)]
+        with tempfile.TemporaryDirectory(prefix="pyengineer-fixes-") as tmp:
+            for project in projects:
+                checked_fixes = check_fixes(project.name, roots[project.name], fix_rules, Path(tmp))
+                fix_checks.append(checked_fixes)
+                failures += checked_fixes.failures
+                print(
+                    f"  fixes {project.name}: {sum(checked_fixes.applied.values())} applied, "
+                    f"{checked_fixes.files_changed} files changed, {len(checked_fixes.failures)} failures",
+                    file=sys.stderr,
+                )
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -533,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
         f"commit {commit or '?'}; {time.monotonic() - started:.0f} s\n"
     )
     print(table)
+    if fix_checks:
+        print("\n" + render_fixes(fix_checks))
     todo: list[str] = []
     for code, r in results.items():
         if not r.unlabelled_sample:
@@ -572,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         "lines": total_lines,
         "rules": {k: dataclasses.asdict(v) for k, v in results.items()},
         "raised": [dataclasses.asdict(e) for e in raised],
+        "fixes": [c.as_json() for c in fix_checks] if fix_checks else None,
         "failures": failures,
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
