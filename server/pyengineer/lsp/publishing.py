@@ -211,11 +211,18 @@ async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) ->
     gc.collect(1)
 
 
-def republish(ls: PyengineerServer, root: Path | None = None) -> None:
-    """Recompute diagnostics now for every open document (of one workspace, or all)."""
+def republish(ls: PyengineerServer, root: Path | None = None, resend: bool = True) -> None:
+    """Recompute diagnostics now for every open document (of one workspace, or all).
+
+    `resend`: push the result even when it equals what the client has (after a branch switch or a settings
+    change the client is told the diagnostics are current). The workspace's first load passes False: it
+    follows the didOpen's own publish of the same version, and sending it again showed everything twice.
+    """
     ls.generation += 1
     for uri, doc in list(ls.session.documents.items()):
         if root is None or ls.session.workspace_for(doc.path).root == root:
+            if resend:
+                _published.pop(uri, None)
             schedule(ls, uri, 0)
     if ls.pull_diagnostics and ls.client_supports("workspace.diagnostics.refresh_support"):
         ls.workspace_diagnostic_refresh(None)

@@ -77,7 +77,7 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
         if event is not None:  # None when the folder was removed while it loaded
             event.set()
     send_status(ls, state)
-    publishing.republish(ls, state.root)
+    publishing.republish(ls, state.root, resend=False)
 
 
 async def _scan_and_watch(ls: PyengineerServer, state: WorkspaceState, progress: WorkProgress) -> None:
