@@ -246,13 +246,7 @@ def test_install_merges_into_existing_settings_and_is_idempotent(git_repo: RepoF
     }
     settings.parent.mkdir()
     settings.write_text(json.dumps(existing))
-    run = subprocess.run(
-        [PYENGINEER, "guard", "--install", "claude"],
-        cwd=repo.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = install(repo.root)
     assert run.returncode == 0, run.stderr
     merged = json.loads(settings.read_text())
     assert merged["permissions"] == existing["permissions"]
@@ -261,13 +255,7 @@ def test_install_merges_into_existing_settings_and_is_idempotent(git_repo: RepoF
     assert ours["matcher"] == HOOK_MATCHER
     assert ours["hooks"][0]["command"] == "pyengineer guard"
     before = settings.read_bytes()
-    again = subprocess.run(
-        [PYENGINEER, "guard", "--install", "claude"],
-        cwd=repo.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = install(repo.root)
     assert again.returncode == 0 and "nothing changed" in again.stdout
     assert settings.read_bytes() == before
 
@@ -278,13 +266,7 @@ def test_install_refuses_a_settings_file_it_cannot_merge(git_repo: RepoFactory) 
     settings.parent.mkdir()
     settings.write_text('{"hooks": [1, 2]')
     before = settings.read_bytes()
-    run = subprocess.run(
-        [PYENGINEER, "guard", "--install", "claude"],
-        cwd=repo.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = install(repo.root)
     assert run.returncode == 2
     assert str(settings) in run.stderr and "not valid JSON" in run.stderr
     assert settings.read_bytes() == before

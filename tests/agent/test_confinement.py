@@ -11,7 +11,6 @@ import os
 import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +19,14 @@ from hypothesis import strategies as st
 from pyengineer.agent import tools as agent_tools
 from pyengineer.agent.errors import AgentRefusedError
 from pyengineer.agent.loop import AgentRequest, run_agent
-from pyengineer.agent.tools import AgentTools, ToolOutcome, Workspace
+from pyengineer.agent.tools import ToolOutcome
 from pyengineer.checking import check_paths
 from pyengineer.workspace.ignore import is_secret_file
 
 from tests.agent.conftest import APP_PY, TEST_KEY, settings_for
 from tests.agent.fake_api import FakeMessagesAPI, result_text, tool_use, turn
 from tests.agent.secret_corpus import CORPUS, corpus_file
+from tests.agent.test_tools import ok, refused, tools_for
 from tests.repos import GitRepo
 
 # Each secret file holds a marker that redaction would never catch (plain words): only confinement keeps it
@@ -99,20 +99,6 @@ def hostile(project: GitRepo) -> GitRepo:
     os.link(root / "deploy/cluster.yaml", root / "cluster_copy.yaml")
     project.git("add", "backup.txt")  # a staged hard link to .env: git_diff would print .env's text
     return project
-
-
-def tools_for(root: Path, **workspace: Any) -> AgentTools:
-    return AgentTools(Workspace(root, **workspace), lambda: {"project_folder": root.name})
-
-
-def ok(outcome: ToolOutcome) -> str:
-    assert not outcome.is_error, outcome.content
-    return outcome.content
-
-
-def refused(outcome: ToolOutcome) -> str:
-    assert outcome.is_error, f"expected a refusal, got: {outcome.content[:300]}"
-    return outcome.content
 
 
 # -- names ----------------------------------------------------------------------------------------------------
