@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.fake_api import FakeMessagesAPI
 from tests.repos import GitRepo, RepoFactory, run_git
 
 GIT_ENV = {
@@ -60,3 +61,11 @@ def git_repo(tmp_path: Path) -> Iterator[RepoFactory]:
         return repo
 
     yield make
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeMessagesAPI]:
+    """The local Messages API stand-in (the only stand-in allowed): the real SDK is pointed at it."""
+    api = FakeMessagesAPI().start()
+    yield api
+    api.stop()

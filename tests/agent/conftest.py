@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pyengineer.config import LlmSettings, Settings
 
@@ -45,13 +43,6 @@ def _sdk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeMessagesAPI]:
-    api = FakeMessagesAPI().start()
-    yield api
-    api.stop()
 
 
 def settings_for(api: FakeMessagesAPI, **llm: object) -> Settings:

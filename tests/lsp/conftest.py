@@ -17,6 +17,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
+from tests.agent.fake_api import FakeMessagesAPI
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -162,3 +164,8 @@ async def wait_for_codes(
             return seen
         await asyncio.sleep(0.1)
     raise AssertionError(f"diagnostics for {uri} never satisfied the check; last seen {sorted(seen)}")
+
+
+def agent_env(api: FakeMessagesAPI) -> dict[str, str]:
+    """The server's environment for talking to `api` instead of Anthropic's API."""
+    return {"ANTHROPIC_BASE_URL": api.base_url, "NO_PROXY": "127.0.0.1,localhost"}

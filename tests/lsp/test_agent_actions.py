@@ -7,7 +7,6 @@ the fake Messages API running in this test process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,11 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.agent.conftest import TEST_KEY
 from tests.agent.fake_api import FakeMessagesAPI, text, tool_use, turn
-from tests.lsp.conftest import lsp_session, open_doc, wait_for, wait_for_codes
+from tests.lsp.conftest import agent_env, lsp_session, open_doc, wait_for, wait_for_codes
 
 pytestmark = pytest.mark.timeout(120)
 
 TYPED = "def predict(x: list[float]) -> torch.Tensor:\n"
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeMessagesAPI]:
-    api = FakeMessagesAPI().start()
-    yield api
-    api.stop()
-
-
-def server_env(api: FakeMessagesAPI) -> dict[str, str]:
-    return {"ANTHROPIC_BASE_URL": api.base_url, "NO_PROXY": "127.0.0.1,localhost"}
 
 
 def record_apply_edits(lsp: LanguageClient, applied: bool = True) -> list[types.ApplyWorkspaceEditParams]:
@@ -93,7 +81,7 @@ async def test_ask_for_a_fix_ends_in_an_edit_the_user_confirms(
     retype_script(fake_api)
     caps = vscode_with_lazy_commands()
     async with lsp_session(
-        [repo], init_options={"apiKey": TEST_KEY}, capabilities=caps, env=server_env(fake_api)
+        [repo], init_options={"apiKey": TEST_KEY}, capabilities=caps, env=agent_env(fake_api)
     ) as lsp:
         applied = record_apply_edits(lsp)
         uri = open_doc(lsp, model)
@@ -138,7 +126,7 @@ async def test_without_a_key_the_actions_say_how_to_enable_the_agent(
     ml_repo: tuple[Path, Path], fake_api: FakeMessagesAPI
 ) -> None:
     repo, model = ml_repo
-    async with lsp_session([repo], env=server_env(fake_api)) as lsp:
+    async with lsp_session([repo], env=agent_env(fake_api)) as lsp:
         uri = open_doc(lsp, model)
         action = await agent_action(lsp, uri, "PE201")
         assert action.disabled is not None and "ANTHROPIC_API_KEY" in action.disabled.reason
@@ -156,7 +144,7 @@ async def test_the_progress_cancel_button_aborts_the_request(
 ) -> None:
     repo, model = ml_repo
     fake_api.add(turn(text("Thinking very slowly"), stall_after_events=3))
-    async with lsp_session([repo], init_options={"apiKey": TEST_KEY}, env=server_env(fake_api)) as lsp:
+    async with lsp_session([repo], init_options={"apiKey": TEST_KEY}, env=agent_env(fake_api)) as lsp:
         applied = record_apply_edits(lsp)
         uri = open_doc(lsp, model)
         await wait_for_codes(lsp, uri, lambda c: "PE201" in c)
@@ -187,7 +175,7 @@ async def test_a_client_without_annotations_confirms_through_a_message(
     retype_script(fake_api)
     caps = client_capabilities("neovim@v0.11.0")
     async with lsp_session(
-        [repo], init_options={"apiKey": TEST_KEY}, capabilities=caps, env=server_env(fake_api)
+        [repo], init_options={"apiKey": TEST_KEY}, capabilities=caps, env=agent_env(fake_api)
     ) as lsp:
         applied = record_apply_edits(lsp)
         answers = ["Apply", "Discard"]
@@ -223,7 +211,7 @@ async def test_a_selection_offers_the_refactor_action(
     repo, model = ml_repo
     caps = client_capabilities("neovim@v0.11.0")
     async with lsp_session(
-        [repo], init_options={"apiKey": TEST_KEY}, capabilities=caps, env=server_env(fake_api)
+        [repo], init_options={"apiKey": TEST_KEY}, capabilities=caps, env=agent_env(fake_api)
     ) as lsp:
         uri = open_doc(lsp, model)
         await wait_for_codes(lsp, uri, lambda c: "PE201" in c)
@@ -254,7 +242,7 @@ async def test_the_editors_fix_test_path_hands_the_failing_output_to_the_agent(
         [repo],
         init_options={"apiKey": TEST_KEY},
         capabilities=vscode_with_lazy_commands(),
-        env=server_env(fake_api),
+        env=agent_env(fake_api),
     ) as lsp:
         open_doc(lsp, model)
         result = await lsp.workspace_execute_command_async(

@@ -8,7 +8,6 @@ while it matches) on the agent's own thread pool, and the model gets a tool erro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,11 @@ from lsprotocol import types
 
 from tests.agent.conftest import TEST_KEY
 from tests.agent.fake_api import FakeMessagesAPI, result_text, tool_use, turn
-from tests.lsp.conftest import lsp_session, open_doc, wait_for, wait_for_codes
+from tests.lsp.conftest import agent_env, lsp_session, open_doc, wait_for, wait_for_codes
 
 pytestmark = pytest.mark.timeout(120)
 
 CATASTROPHIC = "(x+x+)+y"
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeMessagesAPI]:
-    api = FakeMessagesAPI().start()
-    yield api
-    api.stop()
 
 
 def searching(lsp: Any) -> bool:
@@ -47,7 +39,7 @@ async def test_a_catastrophic_search_is_stopped_and_diagnostics_flow_meanwhile(
         turn(tool_use("search", {"regex": CATASTROPHIC})),
         turn(tool_use("propose_edits", {"edits": [], "explanation": "There is no y."})),
     )
-    env = {"ANTHROPIC_BASE_URL": fake_api.base_url, "NO_PROXY": "127.0.0.1,localhost"}
+    env = agent_env(fake_api)
     async with lsp_session([repo], init_options={"apiKey": TEST_KEY}, env=env) as lsp:
         uri = open_doc(lsp, model)
         await wait_for_codes(lsp, uri, lambda c: "PE201" in c)
