@@ -31,8 +31,8 @@ from pyengineer.config import Settings
 from pyengineer.engine.analyze import report_problem
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Finding
+from pyengineer.lines import source_lines
 from pyengineer.workspace.ignore import relative_posix
-from pyengineer.workspace.imports import split_lines
 
 BASELINE_VERSION = 1
 MAX_BASELINE_BYTES = 64 * 1024 * 1024
@@ -278,7 +278,7 @@ def filter_document(
     relative = relative_posix(project, Path(path))
     if baseline is None or not baseline.holds(relative):
         return findings
-    return baseline.filter(relative, split_lines(text), findings)
+    return baseline.filter(relative, source_lines(text), findings)
 
 
 @dataclass(frozen=True)

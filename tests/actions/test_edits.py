@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pyengineer.actions.edits import apply_edits_to_files, apply_text_edits, offset_of
+from pyengineer.actions.edits import apply_edits_to_files, apply_text_edits
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Edit, Position, Range
+from pyengineer.lines import LineIndex
 
 
 def edit(path: str, line: int, col: int, end_line: int, end_col: int, text: str) -> Edit:
@@ -19,7 +20,7 @@ def edit(path: str, line: int, col: int, end_line: int, end_col: int, text: str)
     [(0, 0, 0), (0, 3, 3), (0, 99, 5), (1, 2, 8), (2, 0, 11), (9, 0, 11)],
 )
 def test_offset_of_clamps_to_the_line_and_the_text(line: int, character: int, offset: int) -> None:
-    assert offset_of("héllo\nwörld", Position(line=line, character=character)) == offset
+    assert LineIndex("héllo\nwörld").offset(Position(line=line, character=character)) == offset
 
 
 def test_several_edits_apply_against_the_original_positions() -> None:

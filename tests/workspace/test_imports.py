@@ -7,12 +7,12 @@ import textwrap
 import warnings
 
 import pytest
+from pyengineer.lines import source_lines as split_lines
 from pyengineer.workspace.imports import (
     ImportRecord,
     imports_from_tokens,
     imports_from_tree,
     scan_imports,
-    split_lines,
 )
 
 

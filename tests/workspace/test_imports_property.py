@@ -6,7 +6,8 @@ import ast
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from pyengineer.workspace.imports import imports_from_tokens, imports_from_tree, scan_imports, split_lines
+from pyengineer.lines import source_lines as split_lines
+from pyengineer.workspace.imports import imports_from_tokens, imports_from_tree, scan_imports
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,28 +6,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pyengineer.errors import PyengineerError
-from pyengineer.findings import Edit, Position
+from pyengineer.findings import Edit
+from pyengineer.lines import LineIndex
 from pyengineer.workspace import safe_io
-
-
-def offset_of(text: str, position: Position) -> int:
-    """The string index of a (0-based line, code-point column) position, clamped to the text."""
-    line_start = 0
-    for _ in range(position.line):
-        newline = text.find("\n", line_start)
-        if newline < 0:
-            return len(text)
-        line_start = newline + 1
-    line_end = text.find("\n", line_start)
-    if line_end < 0:
-        line_end = len(text)
-    return min(line_start + position.character, line_end)
 
 
 def apply_text_edits(text: str, edits: Iterable[Edit]) -> str:
     """`text` with `edits` applied; raises PyengineerError if two edits overlap."""
+    offset_of = LineIndex(text).offset
     spans = sorted(
-        ((offset_of(text, e.range.start), offset_of(text, e.range.end), e.new_text) for e in edits),
+        ((offset_of(e.range.start), offset_of(e.range.end), e.new_text) for e in edits),
         key=lambda s: (s[0], s[1]),
     )
     for (_, end, _), (start, _, _) in zip(spans, spans[1:], strict=False):

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyengineer.findings import Finding, Range
+from pyengineer.lines import source_lines
 
 SYSTEM_PROMPT = """\
 You are python-engineer, a senior Python engineer working inside the user's editor through pyengineer. You \
@@ -173,16 +174,14 @@ EXCERPT_RADIUS = 40
 
 def excerpt(text: str, range_: Range | None, radius: int = EXCERPT_RADIUS) -> str:
     """Lines of `text` around `range_` (all of it when small), numbered 1-based like read_file."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "" and len(lines) > 1:
-        lines.pop()
+    lines = source_lines(text) or [""]
     if range_ is None or len(lines) <= 2 * radius + 1:
         first, last = 1, len(lines)
     else:
         first = max(1, range_.start.line + 1 - radius)
         last = min(len(lines), range_.end.line + 1 + radius)
     width = len(str(last))
-    return "\n".join(f"{n:>{width}}| {lines[n - 1].rstrip(chr(13))}" for n in range(first, last + 1))
+    return "\n".join(f"{n:>{width}}| {lines[n - 1]}" for n in range(first, last + 1))
 
 
 def render_request(

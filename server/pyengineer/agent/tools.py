@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pyengineer.config import Settings
 from pyengineer.errors import PyengineerError
-from pyengineer.findings import Edit, Position, Range
+from pyengineer.findings import Edit, Range
+from pyengineer.lines import LineIndex, source_lines
 from pyengineer.redaction import PLACEHOLDER_PREFIX, Redacted, find_secrets, redact, secret_file_kind
 from pyengineer.workspace.ignore import IgnoreRules, is_secret_file
 from pyengineer.workspace.scan import walk
@@ -658,9 +659,7 @@ class AgentTools:
         relative = self.workspace.relative(params.path)
         # Redact the whole file before slicing: a secret cut in half by the slice would go unrecognised.
         text = self.redactions.clean(self.workspace.read_text(relative))
-        lines = text.split("\n")
-        if lines and lines[-1] == "" and len(lines) > 1:
-            lines.pop()
+        lines = source_lines(text)  # the lines ast and the editor count, so start_line means the same line
         total = len(lines)
         first = params.start_line or 1
         last = min(params.end_line or total, total, first + MAX_READ_LINES - 1)
@@ -671,7 +670,7 @@ class AgentTools:
         if params.end_line is not None and params.end_line < first:
             raise ToolError("end_line is before start_line")
         width = len(str(last))
-        body = "\n".join(f"{n:>{width}}| {lines[n - 1].rstrip(chr(13))}" for n in range(first, last + 1))
+        body = "\n".join(f"{n:>{width}}| {lines[n - 1]}" for n in range(first, last + 1))
         more = f"; {total - last} more lines after" if last < total else ""
         return f"{relative} (lines {first}-{last} of {total}{more}):\n{body}"
 
@@ -825,19 +824,11 @@ class AgentTools:
         return [edit for change in changes.values() for edit in change.edits]
 
 
-def _position(text: str, offset: int) -> Position:
-    """The (0-based line, code-point column) of a string index, as `actions.edits.offset_of` reads it."""
-    line = text.count("\n", 0, offset)
-    return Position(line=line, character=offset - (text.rfind("\n", 0, offset) + 1))
-
-
-def _line_offset(text: str, line: int, where: str) -> int:
+def _line_offset(index: LineIndex, line: int, where: str) -> int:
     """The string index where 1-based `line` starts (one past the last line: the end of the text)."""
-    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
-    if text.endswith("\n"):
-        starts.pop()
-    if line == len(starts) + 1 or (not text and line == 1):
-        return len(text)
+    starts = index.starts[: len(source_lines(index.text))]
+    if line == len(starts) + 1 or (not index.text and line == 1):
+        return len(index.text)
     if line > len(starts):
         raise ToolError(f"{where}: start_line {line} is past the end of the file ({len(starts)} lines)")
     return starts[line - 1]
@@ -847,6 +838,8 @@ def _anchored_edit(path: Path, text: str, proposed: ProposedEdit, exists: bool, 
     """The edit replacing the one occurrence of `old_text` (the line hints choose between repeats)."""
     from pyengineer.agent.verify import line_ending, with_line_ending
 
+    # Positions are counted as `apply_text_edits` reads them (the editor's and ast's lines).
+    index = LineIndex(text)
     ending = line_ending(text)
     style = ending if ending in ("\r\n", "\n") else "\n"
     new_text = with_line_ending(proposed.new_text, style)
@@ -858,10 +851,10 @@ def _anchored_edit(path: Path, text: str, proposed: ProposedEdit, exists: bool, 
                 f"{where}: old_text is empty but {proposed.path} exists: give the exact text to replace, "
                 "or start_line to insert before"
             )
-        offset = _line_offset(text, proposed.start_line, where)
+        offset = _line_offset(index, proposed.start_line, where)
         return Edit(
             path=str(path),
-            range=Range(start=_position(text, offset), end=_position(text, offset)),
+            range=Range(start=index.position(offset), end=index.position(offset)),
             new_text=new_text,
         )
     if not exists:
@@ -878,7 +871,7 @@ def _anchored_edit(path: Path, text: str, proposed: ProposedEdit, exists: bool, 
             "(without the line numbers and the '| ' after them), with its indentation"
         )
     if len(starts) > 1:
-        lines = [text.count("\n", 0, start) + 1 for start in starts]
+        lines = [index.position(start).line + 1 for start in starts]
         hinted = [
             start
             for start, line in zip(starts, lines, strict=True)
@@ -895,7 +888,7 @@ def _anchored_edit(path: Path, text: str, proposed: ProposedEdit, exists: bool, 
     start = starts[0]
     end = start + len(old_text)
     return Edit(
-        path=str(path), range=Range(start=_position(text, start), end=_position(text, end)), new_text=new_text
+        path=str(path), range=Range(start=index.position(start), end=index.position(end)), new_text=new_text
     )
 
 

@@ -24,6 +24,7 @@ from pyengineer.actions.edits import apply_text_edits
 from pyengineer.config import Settings
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Edit, Severity
+from pyengineer.lines import LineIndex
 
 logger = logging.getLogger("pyengineer.agent")
 
@@ -67,7 +68,7 @@ def _syntax_problem(text: str) -> str | None:
         ast.parse(text)
     except SyntaxError as exc:
         line = exc.lineno or 0
-        shown = text.split("\n")[line - 1].rstrip("\r") if 0 < line <= text.count("\n") + 1 else ""
+        shown = LineIndex(text).line(line - 1) if line > 0 else ""
         return f"the result does not parse: line {line}: {exc.msg}" + (
             f" (`{shown.strip()}`)" if shown else ""
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pyengineer.engine.syntax import SyntaxIndex
 from pyengineer.findings import Edit, Range
-from pyengineer.workspace.imports import line_ending
+from pyengineer.lines import line_ending
 
 _STDLIB = frozenset(sys.stdlib_module_names)
 

@@ -28,15 +28,14 @@ from pyengineer.engine.syntax import (
     syntax_index,
 )
 from pyengineer.findings import Finding, Position, Range
+from pyengineer.lines import line_ending, source_lines
 from pyengineer.workspace.context import WorkspaceContext
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,
     ImportRecord,
     imports_from_tokens,
     imports_from_tree,
-    line_ending,
     parse_module,
-    split_lines,
 )
 
 log = logging.getLogger(__name__)
@@ -154,8 +153,8 @@ def _changed_lines(old_text: str, text: str, old: list[str]) -> tuple[list[str],
     # one (what follows that newline is the same in both texts).
     stop = old_text.find("\n", len(old_text) - tail)
     rest = len(old_text) - stop - 1 if stop >= 0 else 0
-    was = split_lines(old_text[start : len(old_text) - rest])
-    now = split_lines(text[start : len(text) - rest])
+    was = source_lines(old_text[start : len(old_text) - rest])
+    now = source_lines(text[start : len(text) - rest])
     lines = [*old[:first], *now, *old[first + len(was) :]]
     prefix = 0
     while prefix < min(len(was), len(now)) and was[prefix] == now[prefix]:

@@ -7,13 +7,12 @@ import copy
 from functools import cached_property
 from pathlib import PurePosixPath
 
+from pyengineer.lines import LineIndex, char_column, source_lines
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,
     ImportRecord,
-    char_column,
     parse_module,
     scan_imports,
-    split_lines,
 )
 from pyengineer.workspace.scan import import_statements
 
@@ -56,7 +55,13 @@ class ParsedSource:
 
     @cached_property
     def lines(self) -> list[str]:
-        return split_lines(self.text)
+        return source_lines(self.text)
+
+    @cached_property
+    def line_index(self) -> LineIndex:
+        """Offsets and positions in the text (the same lines as `lines`, plus the empty one after a final
+        line break)."""
+        return LineIndex(self.text)
 
     @cached_property
     def tree(self) -> ast.Module | None:

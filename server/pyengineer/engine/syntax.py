@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import re
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterator
@@ -19,11 +18,10 @@ from typing import TypeVar
 
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Range
+from pyengineer.lines import lines_with_ends
 
 N = TypeVar("N", bound=ast.AST)
 T = TypeVar("T")
-
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 # Operators and load/store contexts: shared singletons no rule needs to find.
 _LEAF_TYPES = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
@@ -334,8 +332,7 @@ class SyntaxIndex:
 
     @cached_property
     def _source_lines(self) -> list[str]:
-        # ast counts lines at \r\n, \r and \n only (str.splitlines also splits at \f, \x1c...)
-        return _LINES.findall(self.source.text)
+        return lines_with_ends(self.source.text)  # ast's lines (see `lines`)
 
     def snippet(self, node: ast.AST, limit: int = 60) -> str:
         """The source text of `node` on one line, shortened for a message."""

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
+from pyengineer.lines import char_column, source_lines
+
 _DYNAMIC_IMPORTERS = {"import_module", "__import__"}
 
 
@@ -49,40 +51,6 @@ def _name_column(lines: list[str], line: int, default: int, name: str, after: in
         if found:
             return found.start()
     return default
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of `text` as Python and LSP count them: broken at \\n, \\r\\n and \\r only.
-
-    `str.splitlines` also breaks at form feeds and other separators that are ordinary whitespace to Python,
-    which would shift every line number after them.
-    """
-    lines = _LINE_BREAK.split(text)
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def line_ending(text: str) -> str:
-    """The one line ending `text` uses ("\n" or "\r\n"), or "" when it mixes them: then its `split_lines`
-    joined back cannot rebuild it."""
-    if "\r" not in text:
-        return "\n"
-    if text.count("\r") == text.count("\r\n") == text.count("\n"):
-        return "\r\n"
-    return ""
-
-
-def char_column(lines: list[str], line: int, byte_col: int) -> int:
-    """Convert ast's UTF-8 byte column on 1-based `line` to a code-point column."""
-    if 0 < line <= len(lines):
-        text = lines[line - 1]
-        if not text.isascii():
-            return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
-    return byte_col
 
 
 def imports_from_tree(tree: ast.AST, lines: list[str]) -> list[ImportRecord]:
@@ -166,7 +134,7 @@ def _tokens(source: str) -> Iterator[tokenize.TokenInfo]:
     """Tokens of `source`; on a tokenizer error, skip the broken line and carry on after it."""
     # NUL is never valid in Python source, and Python 3.13's tokenizer can crash on it (SystemError):
     # a space in its place keeps every column where it was.
-    lines = [line + "\n" for line in split_lines(source.replace("\x00", " "))]
+    lines = [line + "\n" for line in source_lines(source.replace("\x00", " "))]
     start = 0
     while start < len(lines):
         chunk = "".join(lines[start:])
@@ -343,7 +311,7 @@ def imports_from_tokens(source: str) -> list[ImportRecord]:
 
 def _ends_with_backslash(tok: tokenize.TokenInfo) -> bool:
     """True if the physical line of `tok` continues after it with a backslash (`from a \\`)."""
-    lines = split_lines(tok.line)
+    lines = source_lines(tok.line)
     return bool(lines) and lines[-1][tok.end[1] :].strip() == "\\"
 
 
@@ -379,4 +347,4 @@ def scan_imports(source: str, tree: ast.AST | None = None) -> list[ImportRecord]
             tree = parse_module(source)
         except PARSE_ERRORS:
             return imports_from_tokens(source)
-    return imports_from_tree(tree, split_lines(source))
+    return imports_from_tree(tree, source_lines(source))

@@ -6,7 +6,6 @@ import ast
 import copy
 from collections.abc import Iterator
 
-from pyengineer.actions.edits import offset_of
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.findings import Edit, Finding, Fix, Severity
@@ -189,8 +188,9 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
         frame = f"({frame})"
     # Splice the columns into the lambda body's own text, so its quotes and spacing stay the user's.
     text = index.source.text
+    offset_of = index.source.line_index.offset
     body_range = index.range(func.body)
-    body_start = offset_of(text, body_range.start)
+    body_start = offset_of(body_range.start)
     pieces: list[str] = []
     cursor = body_start
     row = params.args[0].arg
@@ -203,14 +203,14 @@ def _vectorized(index: SyntaxIndex, call: ast.Call) -> str | None:
     ]
     for ref in sorted(references, key=lambda n: (n.lineno, n.col_offset)):
         ref_range = index.range(ref)
-        start = offset_of(text, ref_range.start)
+        start = offset_of(ref_range.start)
         pieces.append(text[cursor:start])
         if isinstance(ref, ast.Subscript):
             pieces.append(f"{frame}[{index.segment(ref.slice)}]")
         else:
             pieces.append(f'{frame}["{ref.attr}"]')
-        cursor = offset_of(text, ref_range.end)
-    pieces.append(text[cursor : offset_of(text, body_range.end)])
+        cursor = offset_of(ref_range.end)
+    pieces.append(text[cursor : offset_of(body_range.end)])
     joined = "".join(pieces)
     # The body spread over lines was legal inside the call's parentheses; in the call's place it needs its own.
     return f"({joined})" if "\n" in joined or "\r" in joined else joined

@@ -18,6 +18,7 @@ from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.engine.source import ParsedSource
 from pyengineer.engine.syntax import SyntaxIndex, syntax_index
 from pyengineer.findings import Edit, Finding, Fix, Range, Severity
+from pyengineer.lines import line_ending
 from pyengineer.redaction import (
     ASSIGNMENT_KIND,
     SecretMatch,
@@ -25,7 +26,6 @@ from pyengineer.redaction import (
     is_placeholder,
     secret_name_kind,
 )
-from pyengineer.workspace.imports import line_ending
 
 
 class _Offsets:
