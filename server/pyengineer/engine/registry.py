@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyengineer.config import Settings
 from pyengineer.engine.source import ParsedSource
 from pyengineer.errors import did_you_mean
-from pyengineer.findings import Finding, Severity
+from pyengineer.findings import Finding, Fix, Range, Related, Severity
 from pyengineer.workspace.context import WorkspaceContext
 
 DOCS_URL = "https://github.com/pyengineer/pyengineer/blob/main/docs/rules.md"
@@ -23,6 +24,29 @@ class RuleInput:
     settings: Settings
     changed: bool = False  # the user is changing this file (edited in the editor, or dirty in git)
     prior: tuple[Finding, ...] = ()  # findings of the rules that ran before (for `late` rules)
+
+    def report(
+        self,
+        code: str,
+        *,
+        range: Range,
+        message: str,
+        severity: Severity | None = None,
+        fixes: Iterable[Fix] = (),
+        data: dict[str, Any] | None = None,
+        related: Iterable[Related] = (),
+    ) -> Finding:
+        """A finding of rule `code` on this document: `finding` with the document's path."""
+        return finding(
+            code,
+            self.source.path,
+            range,
+            message,
+            severity=severity,
+            fixes=fixes,
+            data=data,
+            related=related,
+        )
 
 
 Check = Callable[[RuleInput], Iterable[Finding]]
@@ -90,6 +114,37 @@ def rule(
         return check
 
     return register
+
+
+def finding(
+    code: str,
+    path: str,
+    range: Range,
+    message: str,
+    *,
+    severity: Severity | None = None,
+    fixes: Iterable[Fix] = (),
+    data: dict[str, Any] | None = None,
+    related: Iterable[Related] = (),
+) -> Finding:
+    """A finding of the registered rule `code`, with the rule's default severity.
+
+    Every rule reports through this (most through `RuleInput.report`), so a code's severity is written once, in
+    its `@rule`. `severity` is for a rule that lowers its own default for a reason it states (PE201 on imports
+    seen only by the type checker, PE802 in test code); `settings.severity` is applied later, by the caller.
+    A code that is not registered is a programming error: KeyError.
+    """
+    registered = RULES[code]
+    return Finding(
+        code=code,
+        message=message,
+        path=path,
+        range=range,
+        severity=registered.severity if severity is None else severity,
+        fixes=tuple(fixes),
+        data=data if data is not None else {},
+        related=tuple(related),
+    )
 
 
 def is_selected(code: str, select: Iterable[str], ignore: Iterable[str], default: bool = True) -> bool:

@@ -327,8 +327,8 @@ def unvalidated_request_body(inp: RuleInput) -> Iterator[Finding]:
                 shown = ", ".join(keys[:6]) + ("..." if len(keys) > 6 else "")
                 assert param.annotation is not None
                 fix = _model_fix(index, endpoint, param, reads)
-                yield Finding(
-                    code="PE401",
+                yield inp.report(
+                    "PE401",
                     message=(
                         f"`{param.arg}: {index.segment(param.annotation)}` in `{func.name}` accepts any JSON "
                         "object: FastAPI validates nothing and the OpenAPI docs show an untyped body. Declare a "
@@ -339,9 +339,7 @@ def unvalidated_request_body(inp: RuleInput) -> Iterator[Finding]:
                             else "."
                         )
                     ),
-                    path=inp.source.path,
                     range=index.range(param),
-                    severity=Severity.WARNING,
                     fixes=(fix,) if fix is not None else (),
                     data={"function": func.name, "parameter": param.arg, "keys": keys},
                 )
@@ -359,15 +357,13 @@ def unvalidated_request_body(inp: RuleInput) -> Iterator[Finding]:
         if not keyed:
             continue
         node, spelled, keys = keyed[0]
-        yield Finding(
-            code="PE401",
+        yield inp.report(
+            "PE401",
             message=(
                 f"`{func.name}` reads the raw request body (`{spelled}`) without validating it: "
                 f"{_advice(endpoint.framework)}."
             ),
-            path=inp.source.path,
             range=index.range(node),
-            severity=Severity.WARNING,
             data={"function": func.name, "read": spelled, "keys": keys},
         )
 
@@ -816,16 +812,14 @@ def endpoint_without_auth(inp: RuleInput) -> Iterator[Finding]:
         for unit in open_units:
             fix = _auth_fix(index, unit, model)
             node = unit.node
-            yield Finding(
-                code="PE402",
+            yield inp.report(
+                "PE402",
                 message=(
                     f"{len(protected)} of {len(units)} endpoints in {where} require authentication "
                     f"(`{common}`), but `{unit.name}` does not. If it is public on purpose, say so with "
                     "`# noqa: PE402`."
                 ),
-                path=inp.source.path,
                 range=index.name_range(node),
-                severity=Severity.WARNING,
                 fixes=(fix,) if fix is not None else (),
                 data={
                     "endpoint": unit.name,
@@ -882,15 +876,13 @@ def response_without_model(inp: RuleInput) -> Iterator[Finding]:
         ]
         keys = list(dict.fromkeys(keys))
         shown = f" (keys: {', '.join(keys[:6])}{'...' if len(keys) > 6 else ''})" if keys else ""
-        yield Finding(
-            code="PE403",
+        yield inp.report(
+            "PE403",
             message=(
                 f"`{func.name}` returns a dict{shown} with no `response_model` or return annotation: the OpenAPI "
                 "docs show no response schema and FastAPI filters nothing, so whatever lands in the dict (a "
                 "password hash, an internal id) is sent. Declare a pydantic response model."
             ),
-            path=inp.source.path,
             range=index.name_range(func),
-            severity=Severity.INFO,
             data={"function": func.name, "keys": keys},
         )

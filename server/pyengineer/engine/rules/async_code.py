@@ -397,12 +397,10 @@ def blocking_call_in_async(inp: RuleInput) -> Iterator[Finding]:
                 fixes.append(sleep_fix)
         elif blocking.kind in ("http", "db", "subprocess") and _awaitable_position(index, blocking.call):
             fixes.append(_to_thread_fix(index, blocking.call))
-        yield Finding(
-            code="PE301",
+        yield inp.report(
+            "PE301",
             message=message,
-            path=inp.source.path,
             range=index.range(blocking.call),
-            severity=Severity.WARNING,
             fixes=tuple(fixes),
             data={"call": blocking.what, "kind": blocking.kind, "function": coroutine.name},
         )
@@ -462,15 +460,13 @@ def sync_orm_in_async_endpoint(inp: RuleInput) -> Iterator[Finding]:
             "`await asyncio.to_thread(...)`."
         )
         fix = _make_sync_fix(index, endpoint)
-        yield Finding(
-            code="PE302",
+        yield inp.report(
+            "PE302",
             message=(
                 f"The {_title(endpoint.framework)} endpoint `async def {coroutine.name}` does sync database work "
                 f"({listed}): it runs on the event loop, so each query blocks every other request. {remedy}"
             ),
-            path=inp.source.path,
             range=index.range(calls[0].call),
-            severity=Severity.WARNING,
             fixes=(fix,) if fix is not None else (),
             data={"function": coroutine.name, "calls": names},
         )

@@ -26,8 +26,8 @@ def protected_branch(inp: RuleInput) -> Iterator[Finding]:
     fix = any(f.severity == Severity.ERROR or f.code.startswith("PE9") for f in inp.prior)
     names = suggest_branch_names(inp.source.relative, inp.source.imported_top_levels, git.branches, fix=fix)
     first_line = inp.source.line_text(0)
-    yield Finding(
-        code="PE101",
+    yield inp.report(
+        "PE101",
         message=(
             f"You are changing {inp.source.relative} on the protected branch '{git.branch}'. "
             f"Create a feature branch first (suggested: {names[0]})."
@@ -35,9 +35,7 @@ def protected_branch(inp: RuleInput) -> Iterator[Finding]:
             else f"You are changing {inp.source.relative} on the protected branch '{git.branch}'. "
             "Create a feature branch first."
         ),
-        path=inp.source.path,
         range=Range.of(0, 0, 0, len(first_line)),
-        severity=Severity.WARNING,
         fixes=tuple(
             Fix(
                 title=f"Create branch '{name}' (keeps your changes)",

@@ -146,17 +146,15 @@ def naive_utc_datetime(inp: RuleInput) -> Iterator[Finding]:
             fix = _reference_fix(index, node)
             where = index.range(node)
             what = f"`{index.snippet(node, 40)}`, passed as a function, returns"
-        yield Finding(
-            code="PE803",
+        yield inp.report(
+            "PE803",
             message=(
                 f"{what} a naive datetime that only means UTC by convention: `.astimezone()`, "
                 "`.timestamp()` and comparisons treat it as local time, and it is deprecated since Python 3.12. "
                 f"Use an aware datetime: `datetime.{replacement}({'ts, ' if replacement != 'now' else ''}timezone.utc)`."
                 + django
             ),
-            path=inp.source.path,
             range=where,
-            severity=Severity.WARNING,
             fixes=(fix,) if fix is not None else (),
             data={"call": node.attr, "reference": not called},
         )

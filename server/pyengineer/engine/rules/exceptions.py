@@ -344,12 +344,10 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
             start = index.range(handler).start
             header_end = index.range(handler.type).end if handler.type is not None else None
             end = header_end or Range.of(start.line, start.character + len("except")).end
-            yield Finding(
-                code="PE601",
+            yield inp.report(
+                "PE601",
                 message=f"{spelled}{problem}. {suggestion}.",
-                path=inp.source.path,
                 range=Range(start=start, end=end),
-                severity=Severity.WARNING,
                 fixes=tuple(fixes),
                 data={"bare": bare, "likely": names},
             )
@@ -453,16 +451,14 @@ def raise_without_from(inp: RuleInput) -> Iterator[Finding]:
                 ),
             )
         )
-        yield Finding(
-            code="PE602",
+        yield inp.report(
+            "PE602",
             message=(
                 f"`raise {index.snippet(node.exc)}` inside `except {caught}` without `from`: the traceback says "
                 "'During handling of the above exception, another exception occurred', as if the new error were "
                 f"a bug in the handler. Write `raise ... from {name}` to chain it, or `from None` to hide it."
             ),
-            path=inp.source.path,
             range=index.range(node),
-            severity=Severity.INFO,
             fixes=tuple(fixes),
             data={"caught": caught},
         )

@@ -63,18 +63,17 @@ def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
             f"{inp.context.python_file_count} Python files import ML libraries), which belongs to the ai-engineer "
             "role as a whole."
         )
-        severity = Severity.HINT
+        severity: Severity | None = Severity.HINT  # lower than the rule's own: see the comment above
     else:
         what = f"is an ML library{_how(first)}" if len(names) == 1 else "are ML libraries"
         message = (
             f"{spelled} {what}: ML model code belongs to the ai-engineer role. Keep the Python side to data "
             "preparation, validation and serving; hand the model work off."
         )
-        severity = Severity.HINT if all(r.type_only for r in records) else Severity.INFO
-    yield Finding(
-        code="PE201",
+        severity = Severity.HINT if all(r.type_only for r in records) else None
+    yield inp.report(
+        "PE201",
         message=message,
-        path=inp.source.path,
         range=_range(first),
         severity=severity,
         fixes=(

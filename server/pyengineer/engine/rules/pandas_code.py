@@ -244,16 +244,14 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
         columns = list(dict.fromkeys(column for column, _ in writes))
         column, value = writes[0]
         example = f'{frame}["{column}"] = {_as_columns(value, row, frame)}'
-        yield Finding(
-            code="PE701",
+        yield inp.report(
+            "PE701",
             message=(
                 f"`for ... in {frame}.{rows.func.attr}()` fills {', '.join(repr(c) for c in columns)} one cell at "
                 "a time with arithmetic on the row's columns: typically 100x slower than the same arithmetic on "
                 f"whole columns. Instead: `{example}`."
             ),
-            path=inp.source.path,
             range=index.range(rows),
-            severity=Severity.INFO,
             data={"iterator": rows.func.attr, "columns": columns},
         )
     for kind in _COMPREHENSIONS:
@@ -270,16 +268,14 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
                 continue
             assert isinstance(rows.func, ast.Attribute)
             frame = index.snippet(rows.func.value, 30)
-            yield Finding(
-                code="PE701",
+            yield inp.report(
+                "PE701",
                 message=(
                     f"`{built}` is built by a comprehension over `{frame}.{rows.func.attr}()` that does "
                     "arithmetic on each row's columns: typically 100x slower than the same arithmetic on whole "
                     f"columns. Instead: `{built} = {_as_columns(comp.elt, row, frame)}`."
                 ),
-                path=inp.source.path,
                 range=index.range(comp),
-                severity=Severity.INFO,
                 data={"iterator": rows.func.attr, "column": built},
             )
     for call in index.of_type(ast.Call):
@@ -303,15 +299,13 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
             if vectorized
             else ' Combine the columns directly (`df["a"] + df["b"]`, `np.where`).'
         )
-        yield Finding(
-            code="PE701",
+        yield inp.report(
+            "PE701",
             message=(
                 f"`{frame}.apply(..., axis=1)` calls a Python function once per row: typically 100x slower than a "
                 f"vectorized column expression.{hint}"
             ),
-            path=inp.source.path,
             range=index.range(call),
-            severity=Severity.INFO,
             fixes=fixes,
             data={"vectorized": vectorized},
         )

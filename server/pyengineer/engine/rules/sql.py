@@ -512,15 +512,13 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
         ):
             fix = _fstring_fix(index, call, built.node, style, is_text)
             fixes = (fix,) if fix is not None else ()
-        yield Finding(
-            code="PE801",
+        yield inp.report(
+            "PE801",
             message=(
                 f"SQL built with {built.how}{via} is passed to `{index.snippet(call.func, 40)}()`: a value with a "
                 f"quote in it breaks the query or injects SQL. Use {placeholder}."
             ),
-            path=inp.source.path,
             range=index.range(argument),
-            severity=Severity.ERROR,
             fixes=fixes,
             data={"how": built.how, "style": style},
         )

@@ -307,15 +307,13 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
                         preferred=True,
                     )
                 )
-        yield Finding(
-            code="PE501",
+        yield inp.report(
+            "PE501",
             message=(
                 f"The {public}{kind} `{func.name}` has no type hints for {' and '.join(parts)}: callers and "
                 "mypy cannot check how it is used."
             ),
-            path=inp.source.path,
             range=index.name_range(func),
-            severity=Severity.INFO,
             fixes=tuple(fixes),
             data={"function": func.name, "missing": missing, "return": no_return},
         )
