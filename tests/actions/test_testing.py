@@ -11,19 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from pyengineer.actions.testing import (
-    FixAttempts,
-    TestProgress,
-    TestRun,
-    failure_findings,
-    find_interpreter,
-    resolve_targets,
-    run_tests,
-    traceback_frames,
-)
 from pyengineer.cli import main
 from pyengineer.config import Settings
+from pyengineer.engine.rules.failing_tests import failure_findings
 from pyengineer.errors import WorkspaceTrustError
+from pyengineer.testing.attempts import FixAttempts
+from pyengineer.testing.interpreter import find_interpreter
+from pyengineer.testing.junit import traceback_frames
+from pyengineer.testing.results import TestFailure, TestProgress, TestRun
+from pyengineer.testing.runner import run_tests
+from pyengineer.testing.targets import resolve_targets
 
 CALC = """\
 def add(a, b):
@@ -293,8 +290,6 @@ def test_native_tracebacks_are_parsed_too(tmp_path: Path) -> None:
 
 
 def _run_with(failures: dict[str, str], passed: tuple[str, ...] = ()) -> TestRun:
-    from pyengineer.actions.testing import TestFailure
-
     return TestRun(
         root="/p",
         scope="file",

@@ -159,7 +159,7 @@ def test_the_server_runs_nothing_from_an_untrusted_workspace(tmp_path: Path) -> 
 
 
 def test_tests_never_run_in_an_untrusted_workspace(tmp_path: Path) -> None:
-    from pyengineer.actions.testing import run_tests
+    from pyengineer.testing.runner import run_tests
 
     marker = tmp_path / "ran"
     repo = booby_trapped(tmp_path / "repo", marker)

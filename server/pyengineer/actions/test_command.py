@@ -7,16 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from pyengineer.actions.testing import (
-    Scope,
-    TestProgress,
-    TestRun,
-    default_fallback,
-    failure_findings,
-    run_tests,
-)
 from pyengineer.config import load_settings
+from pyengineer.engine.rules.failing_tests import failure_findings
 from pyengineer.reporting import display_path
+from pyengineer.testing.interpreter import default_fallback
+from pyengineer.testing.results import Scope, TestProgress, TestRun
+from pyengineer.testing.runner import run_tests
 from pyengineer.workspace.markers import find_root
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2

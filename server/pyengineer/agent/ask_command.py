@@ -142,8 +142,10 @@ class _Printer:
 
 def _failing_test(root: Path, node_id: str, err: TextIO) -> tuple[str | None, Path | None, int | None]:
     """Run one test; (its failure report, the file and 1-based line to look at), or Nones when it passes."""
-    from pyengineer.actions.testing import Scope, default_fallback, run_tests
     from pyengineer.config import load_settings
+    from pyengineer.testing.interpreter import default_fallback
+    from pyengineer.testing.results import Scope
+    from pyengineer.testing.runner import run_tests
 
     settings = load_settings(root)
     file, _, rest = node_id.partition("::")

@@ -5,7 +5,7 @@ request one object of params. They are validated here before a handler acts: a w
 `[null]`, `{"name": 7}`), an unknown field or a second argument is answered with InvalidParams (-32602)
 whose message names the field, and nothing is done. Strict means no coercion: 7 is not the branch "7".
 The shapes are those the VS Code extension and the Neovim plugin send, and those the server puts into its
-own code actions (engine/rules, actions/testing.py); docs/protocol.md lists them.
+own code actions (engine/rules, testing/, engine/rules/failing_tests.py); docs/protocol.md lists them.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class AskArgs(Params):
     question: str | None = None
     mode: Literal["fix", "selection"] | None = None
     codes: list[str] | None = None  # the codes the action was offered for (informative)
-    # The failure and output of a test, for the fix-test path (actions/testing.py's PE901 action).
+    # The failure and output of a test, for the fix-test path (engine/rules/failing_tests.py's PE901 action).
     failing_test: str | None = None
 
 
@@ -69,7 +69,7 @@ class RunTestsArgs(Target):
 
 
 class FixTestArgs(Params):
-    """A failure, as `actions/testing.failure_findings` puts it into the PE901 action."""
+    """A failure, as `engine/rules/failing_tests.failure_findings` puts it into the PE901 action."""
 
     test_id: str = Field(min_length=1)
     root: str | None = None

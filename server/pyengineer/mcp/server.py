@@ -201,7 +201,7 @@ class _Attempts:
     """The three-try budget, per workspace root: a test failing in consecutive runs counts one attempt each."""
 
     def __init__(self) -> None:
-        from pyengineer.actions.testing import FixAttempts
+        from pyengineer.testing.attempts import FixAttempts
 
         self._lock = threading.Lock()
         self._by_root: dict[Path, FixAttempts] = {}
@@ -356,8 +356,11 @@ def _explain(code: str) -> RuleDoc:
 
 
 def _run_tests(path: Path, target: str | None, attempts: Any) -> TestsResult:
-    from pyengineer.actions.testing import Scope, default_fallback, failure_findings, run_tests
     from pyengineer.config import load_settings
+    from pyengineer.engine.rules.failing_tests import failure_findings
+    from pyengineer.testing.interpreter import default_fallback
+    from pyengineer.testing.results import Scope
+    from pyengineer.testing.runner import run_tests
     from pyengineer.workspace.markers import find_root
 
     root = find_root(path)

@@ -19,16 +19,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
-from pyengineer.actions.testing import (
-    ASK_FIX_COMMAND,
-    RUN_TESTS_COMMAND,
-    FixAttempts,
-    Scope,
-    TestProgress,
-    TestRun,
-    failure_findings,
-    run_tests,
-)
+from pyengineer.engine.rules.failing_tests import failure_findings
 from pyengineer.errors import WorkspaceTrustError
 from pyengineer.findings import Finding
 from pyengineer.lsp import publishing
@@ -40,6 +31,9 @@ from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri
+from pyengineer.testing.attempts import FixAttempts
+from pyengineer.testing.results import ASK_FIX_COMMAND, RUN_TESTS_COMMAND, Scope, TestProgress, TestRun
+from pyengineer.testing.runner import run_tests
 
 log = logging.getLogger(__name__)
 
