@@ -110,6 +110,9 @@ async def test_every_tool_on_a_real_repository(git_repo: RepoFactory, tmp_path: 
             assert failure["needs_senior_review"] is (attempt == 3)
         assert [e["code"] for e in tests["escalations"]] == ["PE902"]
         assert "needs senior review" in tests["escalations"][0]["message"]
+        assert tests["ran"] and tests["no_tests_reason"] is None
+        untested = structured(await client.call_tool("run_tests", {"target": "app/model.py"}))
+        assert not untested["ran"] and untested["summary"].startswith("no tests ran: no tests found for app/")
 
         created = structured(await client.call_tool("create_feature_branch", {}))
         assert created["previous"] == "main" and created["branch"].startswith("feature/")

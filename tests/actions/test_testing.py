@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -150,6 +151,8 @@ def test_no_tests_collection_errors_and_missing_pytest(tmp_path: Path, venvs: di
     run = run_tests(empty, trusted=True)
     assert run.exit_code == 5 and run.message == "No tests were collected from the project."
     assert run.ok and failure_findings(run) == {}
+    # Nothing ran: the summary says so instead of "0 passed", which reads like success (#20 item 5).
+    assert not run.ran and run.summary() == "no tests ran: no tests were collected from the project"
 
     broken = _project(
         tmp_path / "broken", venvs["pytest"], {"tests/test_broken.py": "import missing_module\n"}
@@ -161,6 +164,7 @@ def test_no_tests_collection_errors_and_missing_pytest(tmp_path: Path, venvs: di
         and failure.message == "ModuleNotFoundError: No module named 'missing_module'"
     )
     assert run.message == "1 file could not be collected; no tests ran."
+    assert run.summary() == "no tests ran: 1 file could not be collected"
     (finding,) = failure_findings(run)[str(broken / "tests/test_broken.py")]
     assert finding.line == 0 and finding.message.startswith("Collecting tests from this file failed")
 
@@ -169,6 +173,20 @@ def test_no_tests_collection_errors_and_missing_pytest(tmp_path: Path, venvs: di
     assert run.pytest_missing
     assert run.message is not None and "pytest is not installed" in run.message
     assert f"{bare / '.venv' / 'bin' / 'python'} -m pip install pytest" in run.message
+    assert run.summary() == f"no tests ran: pytest is not installed in {bare / '.venv' / 'bin' / 'python'}"
+
+
+def test_a_run_that_never_started_says_why_no_tests_ran(tmp_path: Path) -> None:
+    """No test file for the module, or no interpreter (the editor passes no fallback): never "0 passed"."""
+    project = _project(tmp_path / "p", None, {"app/__init__.py": "", "app/calc.py": CALC})
+    run = run_tests(project, "module", project / "app/calc.py", trusted=True, fallback_interpreter="python3")
+    assert run.exit_code is None and not run.ran
+    assert run.summary().startswith("no tests ran: no tests found for app/calc.py: looked for test_calc.py")
+    (project / "tests").mkdir()
+    (project / "tests/test_calc.py").write_text(TEST_CALC)
+    run = run_tests(project, "project", trusted=True)
+    assert run.summary() == "no tests ran: no Python interpreter for the tests"
+    assert "0 passed" not in run.summary()
 
 
 def test_cancel_kills_the_whole_process_group(tmp_path: Path, venvs: dict[str, Path]) -> None:
@@ -277,7 +295,13 @@ def test_cli_no_tests_exits_5_like_pytest_unless_allowed(
 ) -> None:
     empty = _project(tmp_path / "empty", venvs["pytest"], {"app/main.py": "print('hi')\n"})
     assert main(["test", str(empty)]) == 5
-    assert "No tests were collected" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "No tests were collected" in captured.err
+    assert captured.out.strip() == "no tests ran: no tests were collected from ."
+    assert main(["test", str(empty), "--format", "json"]) == 5
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["ran"], shown["passed"]) == (False, 0)
+    assert shown["summary"] == "no tests ran: no tests were collected from ."
     assert main(["test", str(empty), "--allow-no-tests"]) == 0
 
 
@@ -337,6 +361,35 @@ def test_fix_attempts_forget_a_test_that_passes_and_ignore_tests_that_did_not_ru
     attempts.started("t.py::test_a", "second try")
     attempts.settle(_run_with({}, passed=("t.py::test_a",)))
     assert attempts.count("t.py::test_a") == 0 and attempts.can_offer_fix("t.py::test_a")
+
+
+def test_pe901_lands_on_the_failing_line_after_a_form_feed(tmp_path: Path) -> None:
+    """A form feed is whitespace to Python, not a line break: the traceback's line 5 is the assertion.
+
+    `str.splitlines` split the file at the `\f` too, so the finding took its columns from line 4 instead."""
+    test_file = tmp_path / "test_ff.py"
+    test_file.write_text("import os\n\f\n\ndef test_sep():\n        assert os.sep == '?'\n")
+    run = TestRun(
+        root=str(tmp_path),
+        scope="file",
+        targets=(),
+        exit_code=1,
+        failures=(
+            TestFailure(
+                test_id="test_ff.py::test_sep",
+                name="test_sep",
+                kind="failed",
+                message="AssertionError",
+                details="",
+                test_file=str(test_file),
+                test_line=5,
+            ),
+        ),
+        outcomes={"test_ff.py::test_sep": "failed"},
+    )
+    (finding,) = failure_findings(run)[str(test_file)]
+    assert (finding.range.start.line, finding.range.start.character) == (4, 8)
+    assert finding.range.end.character == len("        assert os.sep == '?'")
 
 
 def test_settings_select_and_severity_apply_to_test_findings(calc_project: Path) -> None:

@@ -101,7 +101,9 @@ def _print_text(result: TestRun) -> None:
             )
     if result.message:
         print(result.message, file=sys.stderr)
-    if result.exit_code is not None and not result.pytest_missing:
+    if not result.ran:
+        print(result.summary())  # "no tests ran: <reason>", never "0 passed"
+    elif result.exit_code is not None and not result.pytest_missing:
         print(f"{result.summary()} in {result.duration:.1f}s")
 
 
@@ -117,6 +119,9 @@ def _as_json(result: TestRun) -> dict[str, object]:
         "errors": result.errors,
         "skipped": result.skipped,
         "message": result.message,
+        "ran": result.ran,
+        "no_tests_reason": result.no_tests_reason,
+        "summary": result.summary(),
         "failures": [
             {
                 "test_id": f.test_id,

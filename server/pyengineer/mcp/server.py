@@ -122,7 +122,9 @@ class TestsResult(_Out):
     __test__ = False
 
     ok: bool
-    summary: str
+    summary: str = Field(description='the counts, or "no tests ran: <reason>" when no test ran')
+    ran: bool = Field(description="false when no test ran (see no_tests_reason); the counts are then all 0")
+    no_tests_reason: str | None
     passed: int
     failed: int
     errors: int
@@ -381,7 +383,9 @@ def _run_tests(path: Path, target: str | None, attempts: Any) -> TestsResult:
     ]
     return TestsResult(
         ok=run.ok,
-        summary=run.summary() if run.exit_code is not None else (run.message or "no tests ran"),
+        summary=run.summary(),
+        ran=run.ran,
+        no_tests_reason=run.no_tests_reason,
         passed=run.passed,
         failed=run.failed,
         errors=run.errors,

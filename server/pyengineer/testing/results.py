@@ -78,12 +78,24 @@ class TestRun:
     pytest_missing: bool = False
     duration: float = 0.0
     output: str = ""  # the tail of pytest's own output
+    # Why no test ran, in a few words, when none did: no test found for the target, no interpreter, pytest
+    # missing, nothing collected, a collection error, cancelled before the first result. None when tests ran.
+    # A run without tests must not read "0 passed", which looks like success.
+    no_tests_reason: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        """True when at least one test ran (its outcome, whatever it is, is in the counts)."""
+        return self.no_tests_reason is None
 
     @property
     def ok(self) -> bool:
         return self.exit_code in (EXIT_OK, EXIT_NO_TESTS) and not self.failures
 
     def summary(self) -> str:
+        """The counts ("3 passed, 1 failed"), or "no tests ran: <reason>" when none ran."""
+        if self.no_tests_reason is not None:
+            return f"no tests ran: {self.no_tests_reason}"
         parts = [f"{self.passed} passed"]
         if self.failed:
             parts.append(f"{self.failed} failed")

@@ -175,7 +175,7 @@ def run_tests(
     targets, problem = resolve_targets(root, scope, target, settings)
     base = TestRun(root=str(root), scope=scope, targets=tuple(targets))
     if problem is not None:
-        return replace(base, message=problem)
+        return replace(base, message=problem, no_tests_reason=problem[:1].lower() + problem[1:].rstrip("."))
     python = interpreter or find_interpreter(root, settings, fallback_interpreter)
     if python is None:
         return replace(
@@ -184,6 +184,7 @@ def run_tests(
                 "No Python interpreter for the tests: create a virtual environment in .venv, or set "
                 "`tests.interpreter` in [tool.pyengineer]."
             ),
+            no_tests_reason="no Python interpreter for the tests",
         )
     with tempfile.TemporaryDirectory(prefix="pyengineer-tests-") as scratch:
         junit = Path(scratch) / "junit.xml"
@@ -210,7 +211,11 @@ def run_tests(
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) if os.name != "posix" else 0,
             )
         except OSError as exc:
-            return replace(base, message=f"Could not start {python}: {exc.strerror or exc}")
+            return replace(
+                base,
+                message=f"Could not start {python}: {exc.strerror or exc}",
+                no_tests_reason=f"could not start {python}",
+            )
         output: list[str] = []
 
         def read_output() -> None:
@@ -262,34 +267,50 @@ def run_tests(
                 errors=progress.errors,
                 skipped=progress.skipped,
                 message=f"Test run {why}.",
+                no_tests_reason=None if progress.done else why,
             )
         if "No module named pytest" in text:
             return replace(
                 base,
                 pytest_missing=True,
                 message=f"pytest is not installed in {python}. Install it with: {install_hint(root, python)}",
+                no_tests_reason=f"pytest is not installed in {python}",
             )
         if not junit.is_file():
             return replace(
-                base, message=f"pytest exited with code {exit_code} and wrote no report:\n{_tail(text)}"
+                base,
+                message=f"pytest exited with code {exit_code} and wrote no report:\n{_tail(text)}",
+                no_tests_reason=f"pytest exited with code {exit_code} and wrote no report",
             )
         rootdir = Path(reader.rootdir) if reader.rootdir else root
         try:
             counts, failures, outcomes = parse_junit(junit, rootdir, root)
         except ElementTree.ParseError as exc:
-            return replace(base, message=f"pytest's JUnit report could not be read: {exc}")
+            return replace(
+                base,
+                message=f"pytest's JUnit report could not be read: {exc}",
+                no_tests_reason="pytest's report could not be read",
+            )
     collection = sum(1 for f in failures if f.kind == "collection")
     failed = counts["failures"]
     errors = counts["errors"]
     passed = max(counts["tests"] - failed - errors - counts["skipped"], 0)
-    message = None
+    message = reason = None
     if exit_code == EXIT_NO_TESTS:
         where = "the project" if not targets else ", ".join(targets)
         message = f"No tests were collected from {where}."
+        reason = f"no tests were collected from {where}"
     elif collection:
-        message = f"{collection} file{'s' if collection != 1 else ''} could not be collected; no tests ran."
+        files = f"{collection} file{'s' if collection != 1 else ''}"
+        message = f"{files} could not be collected; no tests ran."
+        reason = f"{files} could not be collected"
     elif exit_code in (EXIT_INTERNAL, EXIT_USAGE):
         message = f"pytest stopped with exit code {exit_code}:\n{_tail(text)}"
+        reason = f"pytest stopped with exit code {exit_code}"
+    if counts["tests"] > collection:
+        reason = (
+            None  # some tests ran: their counts are the summary (the message still says what else happened)
+        )
     return replace(
         base,
         passed=passed,
@@ -299,6 +320,7 @@ def run_tests(
         failures=tuple(failures),
         outcomes=outcomes,
         message=message,
+        no_tests_reason=reason,
     )
 
 

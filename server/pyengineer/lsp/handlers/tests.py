@@ -116,7 +116,8 @@ async def run_and_publish(ls: PyengineerServer, arg: RunTestsArgs, cancel: threa
     attempts = attempts_for(ls, state)
     review = attempts.settle(run)
     publish_test_findings(ls, state, failure_findings(run, attempts, state.settings))
-    kind = types.MessageType.Info if run.ok else types.MessageType.Warning
+    # A run in which no test ran is not a success to report quietly ("0 passed" read like one).
+    kind = types.MessageType.Info if run.ok and run.ran else types.MessageType.Warning
     message = run.message or run.summary()
     if review:
         message += f" {len(review)} test(s) need senior review after repeated fix attempts."
@@ -129,6 +130,7 @@ async def run_and_publish(ls: PyengineerServer, arg: RunTestsArgs, cancel: threa
         "skipped": run.skipped,
         "message": run.message,
         "summary": run.summary(),
+        "ran": run.ran,
         "failures": [{"testId": f.test_id, "message": f.message} for f in run.failures],
         "needsReview": review,
     }
