@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pyengineer.frameworks import BY_KEY
 from pyengineer.workspace.context import WorkspaceContext
-from pyengineer.workspace.frameworks import BY_KEY
 
 
 def _git_line(context: WorkspaceContext) -> str:

@@ -15,8 +15,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pyengineer.frameworks import FRAMEWORKS
 from pyengineer.workspace.dependencies import canonical_name
-from pyengineer.workspace.frameworks import FRAMEWORKS
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_LOCK_BYTES = 8_000_000

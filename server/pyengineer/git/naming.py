@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from pyengineer.workspace.frameworks import DATA_LIBRARIES, WEB_FRAMEWORKS
+from pyengineer.frameworks import DATA_LIBRARIES, WEB_FRAMEWORKS
 
 # Module names that say what kind of code a file holds, not what it is about: `users/service.py` is about users.
 _ROLE_STEMS = frozenset(

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from pyengineer.config import Settings
+from pyengineer.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
 from pyengineer.git.state import GitState, read_git_state
 from pyengineer.workspace.dependencies import (
     pipfile_dependencies,
@@ -19,7 +20,6 @@ from pyengineer.workspace.dependencies import (
     read_requirements,
     setup_cfg_dependencies,
 )
-from pyengineer.workspace.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
 from pyengineer.workspace.ignore import (
     IgnoreRules,
     is_skipped_dir_name,

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyengineer.frameworks import BY_MODULE
 from pyengineer.workspace import safe_io
-from pyengineer.workspace.frameworks import BY_MODULE
 from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyengineer.checking import check_paths
 from pyengineer.engine.registry import Rule, load_rules
-from pyengineer.workspace.frameworks import BY_KEY
+from pyengineer.frameworks import BY_KEY
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "rules.md"
 _HEADING = re.compile(r"^## (PE\d{3}) ([a-z0-9-]+)\s*$", re.MULTILINE)

@@ -1,4 +1,8 @@
-"""Which frameworks and libraries a name (distribution or import) stands for."""
+"""Which frameworks and libraries a name (distribution or import) stands for.
+
+Plain data at the base of the package: the workspace scan detects frameworks with it, and `git/naming`
+names branches with it, so neither layer imports the other for it.
+"""
 
 from __future__ import annotations
 
