@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pyengineer.findings import Edit, Finding, Range
+from pyengineer.lines import lines_with_ends
 
 if TYPE_CHECKING:
     from pyengineer.workspace.context import WorkspaceContext
@@ -97,8 +98,8 @@ def unified_diff(edits: Sequence[Edit], root: Path) -> str:
             shown = path
         chunks.extend(
             difflib.unified_diff(
-                before.splitlines(keepends=True),
-                after.splitlines(keepends=True),
+                lines_with_ends(before),  # the file's own lines: a form feed does not end one
+                lines_with_ends(after),
                 fromfile=f"a/{shown}" if file.exists() else "/dev/null",
                 tofile=f"b/{shown}",
             )
