@@ -58,7 +58,7 @@ def workspace_edit(ls: PyengineerServer, snapshot: DocumentSnapshot, fix: Fix) -
         by_uri.setdefault(uri, []).append(
             types.TextEdit(range=codec.range_to_client(edit.range), new_text=edit.new_text)
         )
-    if ls.client_supports("workspace.workspace_edit.document_changes"):
+    if ls.client.document_changes:
         return types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(

@@ -167,7 +167,7 @@ def register(server: PyengineerServer) -> None:
             )
             raise JsonRpcInternalError(str(exc)) from None
         ls.show_message(f"pyengineer: hand-off document written to {written.relative_to(state.root)}")
-        if ls.client_supports("window.show_document.support"):
+        if ls.client.show_document:
             await ls.window_show_document_async(
                 types.ShowDocumentParams(uri=path_to_uri(written), take_focus=True)
             )

@@ -26,7 +26,7 @@ def editor_settings(value: Any) -> dict[str, Any]:
 
 async def pull_configuration(ls: PyengineerServer) -> None:
     """Ask the client for the `pyengineer` section, globally and per workspace folder."""
-    if not ls.client_supports("workspace.configuration"):
+    if not ls.client.configuration:
         return
     states = list(ls.session.workspaces.values())
     items = [types.ConfigurationItem(section=SECTION)] + [
@@ -59,7 +59,7 @@ def register(server: PyengineerServer) -> None:
             and isinstance(settings.get("apiKey"), str | None)
         ):
             ls.session.api_key = settings.get("apiKey") or None
-        if ls.client_supports("workspace.configuration"):
+        if ls.client.configuration:
             # Pull even when settings came with the notification: a pushed object holds only the global
             # values, and folder-level settings of a multi-root workspace would be lost.
             await pull_configuration(ls)

@@ -1,17 +1,29 @@
-"""didOpen / didChange / didSave / didClose: keep the Session's documents current and schedule diagnostics."""
+"""didOpen / didChange / didSave / didClose: every change goes through the document's DocumentState.
+
+The Session's DocumentState is the one copy of an open document's text: pygls' workspace keeps none
+(lsp/pygls_compat.py), and a change is applied here to the state's text.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from lsprotocol import types
 
 from pyengineer.lsp import publishing, workspaces
+from pyengineer.lsp.pygls_compat import apply_changes
 from pyengineer.lsp.server import PyengineerServer
+
+log = logging.getLogger(__name__)
 
 
 def register(server: PyengineerServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: PyengineerServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
+        previous = ls.session.documents.get(doc.uri)
+        if previous is not None and previous.publish_task is not None:
+            previous.publish_task.cancel()  # opened twice without a close: the new text starts afresh
         opened = ls.session.open_document(doc.uri, doc.text, doc.version)
         if opened is None:
             return
@@ -20,10 +32,13 @@ def register(server: PyengineerServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: PyengineerServer, params: types.DidChangeTextDocumentParams) -> None:
-        # pygls has already applied the (incremental) changes to its copy of the text.
         uri = params.text_document.uri
-        text = ls.workspace.get_text_document(uri).source
-        ls.session.change_document(uri, text, params.text_document.version)
+        doc = ls.session.documents.get(uri)
+        if doc is None:
+            log.warning("ignoring a change to %s, which is not open", uri)
+            return
+        text = apply_changes(uri, doc.text, params.content_changes, ls.position_encoding)
+        doc.replace_text(text, params.text_document.version)
         publishing.schedule(ls, uri)
 
     @server.feature(
@@ -41,5 +56,5 @@ def register(server: PyengineerServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: PyengineerServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.session.close_document(params.text_document.uri)
-        publishing.clear(ls, params.text_document.uri)
+        uri = params.text_document.uri
+        publishing.clear(ls, ls.session.close_document(uri), uri)
