@@ -11,6 +11,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.errors import ConfigError
 from pyengineer.git.state import matching_protection, read_git_state, read_head
 from pyengineer.lsp import publishing
@@ -26,7 +27,7 @@ from pyengineer.workspace.watcher import ChangeBatch, WorkspaceWatcher
 
 log = logging.getLogger(__name__)
 
-STATUS_METHOD = "pyengineer/status"
+STATUS_METHOD = names.STATUS
 CONFIG_FILE_NAMES = {"pyproject.toml", "pyengineer.toml"}
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.agent.credentials import availability
 from pyengineer.agent.errors import AgentCancelledError, AgentRequestError
 from pyengineer.findings import Edit, Finding, Fix, Range
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ASK_COMMAND = "pyengineer.ask"
-ASK_REQUEST = "pyengineer/ask"
+ASK_COMMAND = names.ASK
+ASK_REQUEST = names.ASK_REQUEST
 RESOLVER = "agent"
 FIX_TITLE = "Ask python-engineer for a fix"
 SELECTION_TITLE = "Ask python-engineer..."

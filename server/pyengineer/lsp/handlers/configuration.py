@@ -8,12 +8,13 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.lsp.server import PyengineerServer
 
 log = logging.getLogger(__name__)
 
-SECTION = "pyengineer"
-SET_API_KEY = "pyengineer/setApiKey"
+SECTION = names.SECTION
+SET_API_KEY = names.SET_API_KEY
 # Settings only the editor extension uses (how to start us); the server ignores them.
 CLIENT_ONLY = {"serverPath", "interpreter", "trace", "server_path", "server-path"}
 

@@ -41,9 +41,7 @@ def register(server: PyengineerServer) -> None:
         doc.replace_text(text, params.text_document.version)
         publishing.schedule(ls, uri)
 
-    @server.feature(
-        types.TEXT_DOCUMENT_DID_SAVE, types.TextDocumentSaveRegistrationOptions(include_text=False)
-    )
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)  # options: lsp/features.py
     async def did_save(ls: PyengineerServer, params: types.DidSaveTextDocumentParams) -> None:
         doc = ls.session.documents.get(params.text_document.uri)
         if doc is None:

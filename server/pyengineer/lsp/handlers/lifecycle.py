@@ -14,6 +14,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer.lsp import features
 from pyengineer.lsp.capabilities import ClientFeatures
 from pyengineer.lsp.handlers import not_loaded, replace_feature
 from pyengineer.lsp.handlers.configuration import pull_configuration
@@ -75,12 +76,8 @@ def register(server: PyengineerServer) -> None:
         # switch (refreshSupport); the others get pushed diagnostics, never both (that would show twice).
         if ls.client.pull_diagnostics and ls.client.diagnostic_refresh:
             ls.pull_diagnostics = True
-            ls.feature(
-                types.TEXT_DOCUMENT_DIAGNOSTIC,
-                types.DiagnosticOptions(
-                    identifier="pyengineer", inter_file_dependencies=True, workspace_diagnostics=False
-                ),
-            )(not_loaded(types.TEXT_DOCUMENT_DIAGNOSTIC))
+            pull = features.PULL_DIAGNOSTICS
+            ls.feature(pull.method, pull.options)(not_loaded(pull.method))
             ls.when_handlers_loaded(lambda: _register_pull_diagnostics(ls))
         if params.process_id:
             watch_parent(params.process_id)
