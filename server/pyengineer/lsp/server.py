@@ -228,6 +228,8 @@ class PyengineerServer(CompatServer):
         self.config_diagnostic_uris: set[str] = set()
         # Workspace root -> changes that arrived while a batch of that workspace was being handled.
         self.queued_batches: dict[str, ChangeBatch] = {}
+        # Workspace root -> held while a reload of that workspace computes its next facts (workspaces.py).
+        self.reload_locks: dict[str, asyncio.Lock] = {}
         # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
         self.configured: asyncio.Event | None = None
         self.llm_usage: dict[str, dict[str, Any]] = {}  # root -> token usage of the agent's requests

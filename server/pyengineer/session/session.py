@@ -118,22 +118,67 @@ def _default_git() -> GitState:
     return GitState()
 
 
-@dataclass
-class WorkspaceState:
-    """One workspace root: its settings (last good ones), its index, its git state."""
+@dataclass(frozen=True)
+class WorkspaceFacts:
+    """What is known about one workspace root, as one frozen value.
 
-    root: Path
-    uri: str
-    settings: Settings = field(default_factory=_default_settings)
+    Computed in a worker thread (lsp/workspaces.compute) and swapped in whole, on the event loop, by
+    `WorkspaceState.swap`: a reader sees the settings, the index, the git state and the context of one
+    moment, never some of one reload and some of the next. (The index object itself is updated in place by
+    that worker; it is thread-safe, and only one reload of a workspace runs at a time.)
+    """
+
+    settings: Settings = field(default_factory=_default_settings)  # the last good ones
     config_error: ConfigError | None = None
     config_file: Path | None = None
     index: WorkspaceIndex | None = None
     git: GitState = field(default_factory=_default_git)
     context: WorkspaceContext | None = None
     scanned: bool = False
+
+
+@dataclass
+class WorkspaceState:
+    """One workspace root and its current facts (read them through the properties; write only by `swap`)."""
+
+    root: Path
+    uri: str
     # A stray file's folder (no project found near it, see markers.find_project_root): its files are analysed
     # one by one; the folder is never scanned nor watched, and git is not asked about it.
     single_file: bool = False
+    facts: WorkspaceFacts = field(default_factory=WorkspaceFacts)
+
+    def swap(self, facts: WorkspaceFacts) -> None:
+        """Make `facts` current. On the event loop only: it is the one writer of a workspace's state."""
+        self.facts = facts
+
+    @property
+    def settings(self) -> Settings:
+        return self.facts.settings
+
+    @property
+    def config_error(self) -> ConfigError | None:
+        return self.facts.config_error
+
+    @property
+    def config_file(self) -> Path | None:
+        return self.facts.config_file
+
+    @property
+    def index(self) -> WorkspaceIndex | None:
+        return self.facts.index
+
+    @property
+    def git(self) -> GitState:
+        return self.facts.git
+
+    @property
+    def context(self) -> WorkspaceContext | None:
+        return self.facts.context
+
+    @property
+    def scanned(self) -> bool:
+        return self.facts.scanned
 
     def current_context(self) -> WorkspaceContext:
         if self.context is not None:
@@ -209,7 +254,8 @@ class Session:
         return merged
 
     def load_settings(self, state: WorkspaceState) -> tuple[Settings, ConfigError | None, Path | None]:
-        """Settings for a workspace (slow: reads files). On a broken config the last good settings stay."""
+        """Settings for a workspace (slow: reads files; a worker thread). On a broken config the last good
+        settings stay."""
         from pyengineer.config import find_config_file, load_settings
         from pyengineer.errors import ConfigError
 

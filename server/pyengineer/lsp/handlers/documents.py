@@ -47,10 +47,10 @@ def register(server: PyengineerServer) -> None:
         if doc is None:
             return
         state = ls.session.workspace_for(doc.path)
-        if str(state.root) not in ls.watchers and state.index is not None:
-            await ls.run_sync(state.index.update, [doc.path])
-        # The saved file is now dirty in git's eyes; git state decides PE101 for it.
-        await workspaces.refresh_git(ls, state)
+        # The saved file is now dirty in git's eyes; git state decides PE101 for it. Without a watcher of
+        # our own, the index learns about the file here too.
+        unwatched = str(state.root) not in ls.watchers
+        await workspaces.refresh_git(ls, state, frozenset({doc.path}) if unwatched else frozenset())
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: PyengineerServer, params: types.DidCloseTextDocumentParams) -> None:
