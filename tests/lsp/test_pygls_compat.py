@@ -200,3 +200,15 @@ def test_our_protocol_overrides_replace_pygls_builtins() -> None:
     assert isinstance(ls.protocol.fm.feature_options, dict)
     assert isinstance(ls.protocol.fm.commands, dict)
     assert isinstance(ls.protocol.msg_id, object)
+
+
+def test_documents_pygls_still_keeps_are_lsp_documents() -> None:
+    """`Workspace.__class__` swap and `_create_text_document` (with `_sync_kind`, `_position_codec`): the
+    notebook cells pygls keeps break lines where LSP does."""
+    workspace = Workspace(None, types.TextDocumentSyncKind.Incremental, position_encoding="utf-8")
+    pygls_compat.use_lsp_documents(workspace)
+    workspace.put_text_document(types.TextDocumentItem("file:///c.py", "python", 1, "a\fb\nc\n"))
+    cell = workspace.get_text_document("file:///c.py")
+    assert isinstance(cell, LspTextDocument)
+    assert list(cell.lines) == ["a\fb\n", "c\n"]
+    assert cell.position_codec.encoding == "utf-8"

@@ -174,7 +174,9 @@ async def _publish(ls: PyengineerServer, doc: DocumentState, delay: float) -> No
             f"limit of {MAX_ANALYZED_CHARS:,} (docs/reliability.md)",
             types.MessageType.Warning,
         )
-    if not ls.pull_diagnostics and doc.published != (snapshot.version, findings):
+    if doc.publisher is not None:
+        doc.publisher(ls, snapshot, findings)
+    elif not ls.pull_diagnostics and doc.published != (snapshot.version, findings):
         # The first load of a workspace republishes what the didOpen just published, for the same version:
         # the client is sent a version's diagnostics again only when they differ.
         doc.published = (snapshot.version, findings)

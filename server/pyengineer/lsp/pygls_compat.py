@@ -7,6 +7,7 @@ tests/lsp/test_pygls_compat.py that fails if pygls changes under it (an upgrade 
 | --- | --- | --- |
 | `LanguageServer._start_io_async` | our reader and loop (`server.MessageReader`, `run_messages`) in place of pygls' `run_async` | pygls reads each header line and the body in its own thread hop: a `didChange` reaches the handler 0.9 ms after the client writes it instead of 1.3-1.45 ms (docs/performance.md); `Content-Length: 99999999999` was read at once (MemoryError); malformed messages went unanswered (docs/reliability.md) |
 | `LanguageServer._stop_event` | set by pygls' `shutdown()`; our loop stops on it as pygls' does | - |
+| `Workspace.__class__`, `._create_text_document`, `._sync_kind`, `._position_codec` | the documents pygls still keeps (notebook cells) are `LspTextDocument`s | as below |
 | `TextDocument._apply_incremental_change`, `._position_codec` | one string splice per edit, lines broken where LSP breaks them | pygls rebuilt the text line by line in Python on every keystroke; `str.splitlines` lines put edits on the wrong line after a form feed or U+2028 (docs/reliability.md) |
 | `JsonRpcProtocol._send_response` | answering requests pygls drops (before `initialize`, after `shutdown`) | LSP and JSON-RPC require an answer: the client waited for ever |
 | `JsonRpcProtocol._include_headers`, `_server._report_server_error` | writing pre-encoded JSON with pygls' own framing (`write_frame`) | 479 diagnostics: 15-27 ms through lsprotocol + cattrs, 0.8 ms as kept text (lsp/wire.py, docs/performance.md) |
@@ -44,7 +45,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
-from pygls.workspace import PositionCodec, TextDocument
+from pygls.workspace import PositionCodec, TextDocument, Workspace
 
 log = logging.getLogger("pyengineer")
 
@@ -100,6 +101,35 @@ class LspTextDocument(TextDocument):
         stop = sum(map(len, lines[:end_line])) + min(max(end_char, 0), len(lines[end_line]))
         source = self.source
         self._source = source[:begin] + change.text + source[stop:]
+
+
+class LspWorkspace(Workspace):
+    """pygls' workspace whose documents are `LspTextDocument`s.
+
+    pygls keeps no copy of a text document (CompatProtocol below), but it still keeps the cells of the
+    notebooks it syncs: those get LSP's lines and the one-splice edit too."""
+
+    def _create_text_document(
+        self,
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TextDocument:
+        return LspTextDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=self._sync_kind,
+            position_codec=self._position_codec,
+        )
+
+
+def use_lsp_documents(workspace: Workspace) -> None:
+    """Make the workspace pygls created at `initialize` (before any document) create `LspTextDocument`s.
+    pygls builds it inside its own `lsp_initialize`, so its class is swapped rather than the call replaced."""
+    workspace.__class__ = LspWorkspace
 
 
 _CODECS: dict[str, PositionCodec] = {}

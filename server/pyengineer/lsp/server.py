@@ -33,6 +33,7 @@ from pyengineer.lsp.pygls_compat import (
     CompatServer,
     reply_error,
     report_error,
+    use_lsp_documents,
     write_frame,
 )
 from pyengineer.session import Session
@@ -194,6 +195,7 @@ class PyengineerProtocol(CompatProtocol):
                 encodings.remove(types.PositionEncodingKind.Utf8)
                 general.position_encodings = [types.PositionEncodingKind.Utf8, *encodings]
         result = yield from super().lsp_initialize(params)
+        use_lsp_documents(self.workspace)
         return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,9 @@ class DocumentState:
     # change need not restart it (it analyses the newest text before it publishes).
     publish_task: asyncio.Task[None] | None = None
     analysing: bool = False
+    # Shows the findings in place of a textDocument/publishDiagnostics for `uri` (a notebook's go to its
+    # cells), push and pull alike: called on the loop with (server, snapshot, findings) of the current text.
+    publisher: Callable[[Any, DocumentSnapshot, list[Finding]], None] | None = None
 
     def replace_text(self, text: str, version: int | None) -> None:
         self.text = text

@@ -123,6 +123,7 @@ def register(server: PyengineerServer) -> None:
             if state is not None:
                 workspaces.stop_watcher(ls, state)
                 ls.ready.pop(str(state.root), None)
+                ls.reload_locks.pop(str(state.root), None)
                 ls.last_status.pop(str(state.root), None)
         for folder in params.event.added:
             path = uri_to_path(folder.uri)
