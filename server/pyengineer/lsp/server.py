@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
@@ -199,7 +200,57 @@ class PyengineerProtocol(CompatProtocol):
         return result
 
 
-class PyengineerServer(CompatServer):
+@dataclass(eq=False, repr=False)
+class ServerState:
+    """The server's own state, declared in one place (PyengineerServer inherits it; read as `ls.<field>`).
+
+    Everything here is read and written on the event loop only. What belongs to one open document is in its
+    `DocumentState`, what belongs to one workspace root in its `WorkspaceState` (session/session.py); this is
+    what is left: the client, the loading and the extension points.
+    """
+
+    client: ClientFeatures = field(default_factory=ClientFeatures)  # resolved at `initialize` (lifecycle.py)
+    # Bumped whenever workspace state changes (settings, git, index, test results): findings of an older
+    # generation are not reused (DocumentState.findings).
+    generation: int = 0
+    last_status: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # root -> pyengineer/status last sent
+    ready: dict[str, asyncio.Event] = field(default_factory=dict)  # root -> set once its first load is done
+    watchers: dict[str, WorkspaceWatcher] = field(default_factory=dict)
+    loop: asyncio.AbstractEventLoop | None = None
+    pull_diagnostics: bool = False  # the client pulls diagnostics (never both push and pull)
+    shutting_down: bool = False
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    config_diagnostic_uris: set[str] = field(default_factory=set)
+    # Workspace root -> changes that arrived while a batch of that workspace was being handled.
+    queued_batches: dict[str, ChangeBatch] = field(default_factory=dict)
+    # Workspace root -> held while a reload of that workspace computes its next facts (workspaces.py).
+    reload_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
+    configured: asyncio.Event | None = None
+    llm_usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # root -> the agent's token usage
+    # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
+    handlers_loaded: bool = False
+    on_handlers_loaded: list[Callable[[], None]] = field(default_factory=list)
+    _load_thread: threading.Thread | None = None
+    _loaded_modules: list[ModuleType] = field(default_factory=list)
+    _load_error: BaseException | None = None
+    # The pending hand-back of closed documents' memory (publishing.release_memory).
+    memory_release: asyncio.TimerHandle | None = None
+    # Extension points for feature modules (the agent, the test runner) to add code actions:
+    # async (ls, params, snapshot, findings) -> actions, and async (ls, action) -> action by resolver name.
+    extra_code_actions: list[Callable[..., Awaitable[list[types.CodeAction]]]] = field(default_factory=list)
+    code_action_resolvers: dict[str, Callable[..., Awaitable[types.CodeAction]]] = field(default_factory=dict)
+    # Async callables (ls, state, source) -> str | None that draft the hand-off summary (the agent).
+    handoff_drafters: list[Callable[..., Awaitable[str | None]]] = field(default_factory=list)
+    # Test-run findings (PE901/PE902) by absolute path, merged into each document's diagnostics.
+    test_findings: dict[str, list[Finding]] = field(default_factory=dict)
+    # root -> the fix attempts per failing test (the test runner's FixAttempts; Any so that module may move)
+    fix_attempts: dict[str, Any] = field(default_factory=dict)
+
+
+class PyengineerServer(CompatServer, ServerState):
     def __init__(self) -> None:
         super().__init__(
             "pyengineer",
@@ -215,44 +266,7 @@ class PyengineerServer(CompatServer):
         # that however many run, diagnostics always have the pool above.
         self.agent_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pyengineer-agent")
         self.log_handler = ClientLogHandler(self.window_log_message)
-        # What the client can do, resolved at `initialize` (lifecycle.py).
-        self.client = ClientFeatures()
-        # Bumped whenever workspace state changes (settings, git, index, test results): findings of an
-        # older generation are not reused (DocumentState.findings).
-        self.generation = 0
-        self.last_status: dict[str, dict[str, Any]] = {}  # root -> the pyengineer/status last sent
-        self.ready: dict[str, asyncio.Event] = {}  # root -> set once its first load is done
-        self.watchers: dict[str, WorkspaceWatcher] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.pull_diagnostics = False  # the client pulls diagnostics (never both push and pull)
-        self.shutting_down = False
-        self.background: set[asyncio.Task[Any]] = set()
-        self.config_diagnostic_uris: set[str] = set()
-        # Workspace root -> changes that arrived while a batch of that workspace was being handled.
-        self.queued_batches: dict[str, ChangeBatch] = {}
-        # Workspace root -> held while a reload of that workspace computes its next facts (workspaces.py).
-        self.reload_locks: dict[str, asyncio.Lock] = {}
-        # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
-        self.configured: asyncio.Event | None = None
-        self.llm_usage: dict[str, dict[str, Any]] = {}  # root -> token usage of the agent's requests
-        # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
-        self.handlers_loaded = False
-        self.on_handlers_loaded: list[Callable[[], None]] = []
-        self._load_thread: threading.Thread | None = None
-        self._loaded_modules: list[ModuleType] = []
-        self._load_error: BaseException | None = None
-        # The pending hand-back of closed documents' memory (publishing.release_memory).
-        self.memory_release: asyncio.TimerHandle | None = None
-        # Extension points for feature modules (the agent, the test runner) to add code actions:
-        # async (ls, params, snapshot, findings) -> actions, and async (ls, action) -> action by resolver name.
-        self.extra_code_actions: list[Callable[..., Awaitable[list[types.CodeAction]]]] = []
-        self.code_action_resolvers: dict[str, Callable[..., Awaitable[types.CodeAction]]] = {}
-        # Async callables (ls, state, source) -> str | None that draft the hand-off summary (the agent).
-        self.handoff_drafters: list[Callable[..., Awaitable[str | None]]] = []
-        # Test-run findings (PE901/PE902) by absolute path, merged into each document's diagnostics.
-        self.test_findings: dict[str, list[Finding]] = {}
-        # root -> the fix attempts per failing test (actions' FixAttempts; Any so that module may move freely)
-        self.fix_attempts: dict[str, Any] = {}
+        ServerState.__init__(self)
 
     def serve_stream(self, stdin: Any = None, stdout: Any = None) -> None:
         # pygls' stdio server with our reader and loop (MessageReader, run_messages): bounded frames, one
