@@ -93,7 +93,8 @@ class Settings(_Section):
     severity: dict[str, Severity] = Field(default_factory=dict)
     exclude: tuple[str, ...] = ()
     handoff_dir: str = "docs/handoffs"
-    debounce_ms: int = Field(default=150, ge=0, le=10_000)
+    # 0: no wait; analyses start at once and a change during one is coalesced (lsp/publishing.schedule)
+    debounce_ms: int = Field(default=0, ge=0, le=10_000)
     # auto: public functions, only in files the project's mypy/pyright settings (or py.typed) type-check
     type_hints: str = Field(default="auto", pattern="^(auto|public|all|off)$")
     # `pyengineer check` exits 1 only for findings at this severity or above (see docs/cli.md).

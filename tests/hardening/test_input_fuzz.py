@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
-from pyengineer.lsp.server import LspTextDocument
+from pyengineer.lsp.pygls_compat import LspTextDocument
 
 from tests.hardening.rawpipe import RawServer
 from tests.lsp.conftest import make_repo

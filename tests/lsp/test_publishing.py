@@ -43,7 +43,7 @@ async def test_requests_during_an_analysis_wait_for_it(
         result = await asyncio.wait_for(code_action, 10)
         assert result is not None and result[1] == []
         assert calls == [1]
-        assert publishing._running == {}
+        assert ls.session.documents[uri].running is None
 
         # Another version is analysed on its own.
         ls.session.change_document(uri, "x = 2\n", 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
-from pyengineer.lsp.server import _LSP_LINE, LspTextDocument
+from pyengineer.lsp.pygls_compat import _LSP_LINE, LspTextDocument
 from pygls.workspace import TextDocument
 
 PIECES = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pyengineer.findings import Finding, Position, Range, Related, Severity
 from pyengineer.lsp import wire
 from pyengineer.lsp.convert import LineCodec, diagnostic
 from pyengineer.lsp.server import PyengineerServer
+from pyengineer.session import DocumentState
 from pygls.protocol import default_converter
 from pygls.workspace import Workspace
 
@@ -200,12 +202,15 @@ def test_kept_diagnostics_follow_the_text_version_and_order() -> None:
     assert list(document.entries) == [id(second)]
 
 
-def test_document_is_rebuilt_for_another_encoding_and_forgotten() -> None:
-    first = wire.document("file:///x.py", "utf-16")
-    assert wire.document("file:///x.py", "utf-16") is first
-    assert wire.document("file:///x.py", "utf-8") is not first
-    wire.forget("file:///x.py")
-    assert "file:///x.py" not in wire._documents
+def test_kept_diagnostics_live_in_the_document_state_and_are_rebuilt_for_another_encoding() -> None:
+    state = DocumentState("file:///x.py", Path("/x.py"), "", 1)
+    first = wire.kept(state, "file:///x.py", "utf-16")
+    assert state.wire is first
+    assert wire.kept(state, "file:///x.py", "utf-16") is first
+    assert wire.kept(state, "file:///x.py", "utf-8") is not first
+    assert state.wire is not first
+    # A document that is not open gets throwaway ones, kept nowhere.
+    assert wire.kept(None, "file:///x.py", "utf-8") is not wire.kept(None, "file:///x.py", "utf-8")
 
 
 class Sink:
@@ -245,8 +250,7 @@ def test_publish_writes_what_pygls_wrote_for_lsprotocol_diagnostics(encoding: st
     found = sample_findings(text)
     server, sink = server_with_sink(encoding)
     assert server.position_encoding == encoding
-    wire.forget(URI)
-    wire.publish_diagnostics(server, URI, text, 5, found)
+    wire.publish_diagnostics(server, wire.DocumentDiagnostics(URI, encoding), text, 5, found)
     codec: Any = OldCodec(text, encoding)
     server.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(
@@ -263,10 +267,9 @@ def test_publish_writes_what_pygls_wrote_for_lsprotocol_diagnostics(encoding: st
     assert ours_headers["Content-Type"] == theirs_headers["Content-Type"]
     # Without a version (a client that does not track them), the member is left out as before.
     sink.data = b""
-    wire.publish_diagnostics(server, URI, "", None, [])
+    wire.publish_diagnostics(server, wire.DocumentDiagnostics(URI, encoding), "", None, [])
     [(_, message)] = frames(sink.data)
     assert message["params"] == {"uri": URI, "diagnostics": []}
-    wire.forget(URI)
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

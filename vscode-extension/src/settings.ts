@@ -51,7 +51,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   severity: {},
   exclude: [],
   handoffDir: 'docs/handoffs',
-  debounceMs: 150,
+  debounceMs: 0,
   typeHints: 'public',
   llm: {
     enabled: true,

@@ -31,7 +31,7 @@ class WorkProgress:
     async def begin(
         self, title: str, message: str | None = "starting", percentage: int | None = None
     ) -> None:
-        if not self.ls.client_supports("window.work_done_progress"):
+        if not self.ls.client.work_done_progress:
             return
         token = f"pyengineer-{self.kind}-{uuid.uuid4().hex[:12]}"
         try:

@@ -1,4 +1,4 @@
-"""Compute and publish diagnostics: debounced, off the loop, and never for a stale document version."""
+"""Compute and publish diagnostics: off the loop, coalesced while an analysis runs, never for a stale text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import ctypes
 import gc
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from pyengineer.engine.incremental import DocumentAnalyzer
 from pyengineer.findings import Finding
 from pyengineer.lsp import wire
 from pyengineer.lsp.server import PyengineerServer
-from pyengineer.session import DocumentSnapshot
+from pyengineer.session import DocumentSnapshot, DocumentState
+from pyengineer.session import session as session_module
 from pyengineer.workspace import safe_io
 
 log = logging.getLogger(__name__)
@@ -28,42 +28,7 @@ READY_TIMEOUT = 60.0
 # rules take minutes on a 20 MB file, and every keystroke would start that again. The same limit as files
 # on disk (the scan, `pyengineer check`), counted in characters here.
 MAX_ANALYZED_CHARS = safe_io.MAX_SOURCE_BYTES
-_told_too_large: set[str] = set()  # documents the user was told are not analysed (once each)
-_published: dict[str, tuple[int | None, list[Finding]]] = {}  # uri -> the version and findings last pushed
-# The last analysis of each open document is kept (up to this many characters), so the next version is
-# analysed incrementally when the edit allows (engine/incremental.py) and a republish after a branch switch
-# or a settings change re-runs only the rules, not the parser.
-MAX_KEPT_PARSE_CHARS = 500_000
-_analyzers: dict[str, DocumentAnalyzer] = {}
-# The documents an analyzer may be kept for: open ones. An analysis queued in the worker pool can run after
-# its document was closed; it used to create the analyzer again, which then held that document's parse
-# (up to MAX_KEPT_PARSE_CHARS of source, several MB of syntax tree) until the server exited.
-_open: set[str] = set()
-_analyzers_lock = threading.Lock()
-
-
-def analyzer(snapshot: DocumentSnapshot) -> DocumentAnalyzer:
-    """The analyzer that keeps the document's last analysis (a throwaway one for a closed document)."""
-    with _analyzers_lock:
-        found = _analyzers.get(snapshot.uri)
-        if found is None or found.path != snapshot.path:
-            found = DocumentAnalyzer(snapshot.path, snapshot.relative, MAX_KEPT_PARSE_CHARS)
-            if snapshot.uri in _open:
-                _analyzers[snapshot.uri] = found
-        return found
-
-
-def track(uri: str) -> None:
-    """`uri` is open: its analyzer is kept between analyses (until `forget`)."""
-    if uri not in _open:  # read without the lock: the keystroke path pays for a set lookup only
-        with _analyzers_lock:
-            _open.add(uri)
-
-
-def forget(uri: str) -> None:
-    with _analyzers_lock:
-        _open.discard(uri)
-        _analyzers.pop(uri, None)
+MAX_KEPT_PARSE_CHARS = session_module.MAX_KEPT_PARSE_CHARS
 
 
 def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
@@ -76,7 +41,9 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
             MAX_ANALYZED_CHARS,
         )
         return []
-    findings = analyzer(snapshot).analyze(
+    # The snapshot carries its document's analyzer; one without (a closed document) is analysed from scratch.
+    analyzer = snapshot.analyzer or DocumentAnalyzer(snapshot.path, snapshot.relative, MAX_KEPT_PARSE_CHARS)
+    findings = analyzer.analyze(
         snapshot.text, snapshot.context, snapshot.settings, snapshot.changed, snapshot.relative
     )
     # The editor reports what the baseline does not hold, as `pyengineer check` does.
@@ -94,7 +61,8 @@ def to_diagnostics(
     ls: PyengineerServer, snapshot: DocumentSnapshot, findings: list[Finding]
 ) -> list[dict[str, Any]]:
     """The findings as JSON-ready diagnostics (pull reports; pushes are written as text by `wire`)."""
-    return wire.document(snapshot.uri, ls.position_encoding).items(snapshot.text, snapshot.version, findings)
+    kept = wire.kept(ls.session.documents.get(snapshot.uri), snapshot.uri, ls.position_encoding)
+    return kept.items(snapshot.text, snapshot.version, findings)
 
 
 async def wait_ready(ls: PyengineerServer, root: Path) -> bool:
@@ -125,38 +93,33 @@ async def findings_for(ls: PyengineerServer, uri: str) -> tuple[DocumentSnapshot
         snapshot = ls.session.snapshot(uri)
         if snapshot is None:
             return None
-    cached = ls.findings.get(uri)
+    doc = ls.session.documents[uri]
+    cached = doc.findings
     if cached is not None and cached[0] == snapshot.revision and cached[1] == ls.generation:
         return snapshot, cached[2]
-    findings = await asyncio.shield(_analysis(ls, snapshot))
+    findings = await asyncio.shield(_analysis(ls, doc, snapshot))
     # Test findings were computed on the saved text; once the user edits the file their lines may be stale,
     # but they stay until the next run says otherwise (as a test explorer's marks do).
     return snapshot, findings + list(ls.test_findings.get(snapshot.path, ()))
 
 
-# uri -> (server, revision, generation, the analysis running in the worker pool). An editor asks for code
-# actions (and a pull client for diagnostics) right after each change, while the publish of that version is
-# being analysed: they wait for that analysis rather than run a second one. Awaited through asyncio.shield, so
-# the next keystroke cancelling the publish does not cancel it for the others.
-_running: dict[str, tuple[PyengineerServer, int, int, asyncio.Future[list[Finding]]]] = {}
-
-
-def _analysis(ls: PyengineerServer, snapshot: DocumentSnapshot) -> asyncio.Future[list[Finding]]:
-    uri = snapshot.uri
-    running = _running.get(uri)
-    if (
-        running is not None
-        and running[0] is ls
-        and running[1] == snapshot.revision
-        and running[2] == ls.generation
-    ):
-        return running[3]
+def _analysis(
+    ls: PyengineerServer, doc: DocumentState, snapshot: DocumentSnapshot
+) -> asyncio.Future[list[Finding]]:
+    """The analysis of `snapshot` in the worker pool: the one already running for the same text and
+    workspace state when there is one. An editor asks for code actions (and a pull client for diagnostics)
+    right after each change, while that version's publish is being analysed: they wait for it rather than
+    run a second one. Awaited through asyncio.shield, so a cancelled waiter does not cancel it for the others.
+    """
+    running = doc.running
+    if running is not None and running[0] == snapshot.revision and running[1] == ls.generation:
+        return running[2]
     future = asyncio.get_running_loop().run_in_executor(ls.executor, analyze_snapshot, snapshot)
-    entry = _running[uri] = (ls, snapshot.revision, ls.generation, future)
+    entry = doc.running = (snapshot.revision, ls.generation, future)
 
     def done(finished: asyncio.Future[list[Finding]]) -> None:
-        if _running.get(uri) is entry:
-            del _running[uri]
+        if doc.running is entry:
+            doc.running = None
         if not finished.cancelled():
             finished.exception()  # raised to whoever awaits it; no "never retrieved" log when nobody does
 
@@ -165,46 +128,60 @@ def _analysis(ls: PyengineerServer, snapshot: DocumentSnapshot) -> asyncio.Futur
 
 
 def schedule(ls: PyengineerServer, uri: str, delay: float | None = None) -> None:
-    """(Re)start the diagnostics countdown for `uri`; only the last call in a burst does the work."""
-    track(uri)
-    previous = ls.pending_diagnostics.pop(uri, None)
-    if previous is not None and not previous.done():
-        previous.cancel()
-    ls.pending_diagnostics[uri] = ls.spawn(_publish_later(ls, uri, delay))
+    """Publish `uri`'s diagnostics once the newest text is analysed.
 
-
-async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) -> None:
+    `delay` None is a keystroke: the workspace's `debounceMs`. With 0 (the default) the analysis starts at
+    once, and a change that arrives while it runs does not restart anything: the running publish analyses
+    the newest text next and publishes only that (edits faster than the analysis are coalesced, a cheap
+    analysis is published as soon as it is done). With a debounce, each change restarts the countdown, and
+    only the last change of a burst is analysed.
+    """
+    doc = ls.session.documents.get(uri)
+    if doc is None:
+        return
     if delay is None:
-        doc = ls.session.documents.get(uri)
-        if doc is None:
-            return
         delay = ls.session.workspace_for(doc.path).settings.debounce_ms / 1000
+    task = doc.publish_task
+    if task is not None and not task.done():
+        if delay <= 0 and doc.analysing:
+            return  # it re-checks the text (and the generation) before it publishes
+        task.cancel()
+    doc.analysing = delay <= 0
+    doc.publish_task = ls.spawn(_publish(ls, doc, delay))
+
+
+async def _publish(ls: PyengineerServer, doc: DocumentState, delay: float) -> None:
     if delay > 0:
         await asyncio.sleep(delay)
-    generation = ls.generation
-    result = await findings_for(ls, uri)
-    if result is None:
-        return
-    snapshot, findings = result
-    doc = ls.session.documents.get(uri)
-    if doc is None or doc.revision != snapshot.revision:
-        log.debug(
-            "dropping diagnostics for %s v%s: document is at v%s", uri, snapshot.version, doc and doc.version
-        )
-        return
-    ls.findings[uri] = (snapshot.revision, generation, findings)
-    if len(snapshot.text) > MAX_ANALYZED_CHARS and uri not in _told_too_large:
-        _told_too_large.add(uri)
+        doc.analysing = True
+    uri = doc.uri
+    while True:
+        generation = ls.generation
+        result = await findings_for(ls, uri)
+        if result is None or ls.session.documents.get(uri) is not doc:
+            return  # closed (or opened again: a new state with its own publish) meanwhile
+        snapshot, findings = result
+        if doc.revision == snapshot.revision and ls.generation == generation:
+            break
+        # A newer text (or workspace state) came while this one was analysed: this result is stale, never
+        # published; analyse the newest.
+        log.debug("dropping diagnostics for %s v%s: document is at v%s", uri, snapshot.version, doc.version)
+    doc.findings = (snapshot.revision, generation, findings)
+    if len(snapshot.text) > MAX_ANALYZED_CHARS and not doc.told_too_large:
+        doc.told_too_large = True
         ls.show_message(
             f"pyengineer: {snapshot.relative} is not analysed: {len(snapshot.text):,} characters is above the "
             f"limit of {MAX_ANALYZED_CHARS:,} (docs/reliability.md)",
             types.MessageType.Warning,
         )
-    if not ls.pull_diagnostics and _published.get(uri) != (snapshot.version, findings):
+    if doc.publisher is not None:
+        doc.publisher(ls, snapshot, findings)
+    elif not ls.pull_diagnostics and doc.published != (snapshot.version, findings):
         # The first load of a workspace republishes what the didOpen just published, for the same version:
         # the client is sent a version's diagnostics again only when they differ.
-        _published[uri] = (snapshot.version, findings)
-        wire.publish_diagnostics(ls, uri, snapshot.text, snapshot.version, findings)
+        doc.published = (snapshot.version, findings)
+        kept = wire.kept(doc, uri, ls.position_encoding)
+        wire.publish_diagnostics(ls, kept, snapshot.text, snapshot.version, findings)
     # A keystroke's analysis fills the cyclic GC's young generations; left alone, a collection (2-3.5 ms for
     # the second generation in the keystroke bench) fires in the middle of a later keystroke. Collected here,
     # once the diagnostics are written, it costs ~0.1 ms and nobody waits for it.
@@ -222,15 +199,14 @@ def republish(ls: PyengineerServer, root: Path | None = None, resend: bool = Tru
     for uri, doc in list(ls.session.documents.items()):
         if root is None or ls.session.workspace_for(doc.path).root == root:
             if resend:
-                _published.pop(uri, None)
+                doc.published = None
             schedule(ls, uri, 0)
-    if ls.pull_diagnostics and ls.client_supports("workspace.diagnostics.refresh_support"):
+    if ls.pull_diagnostics and ls.client.diagnostic_refresh:
         ls.workspace_diagnostic_refresh(None)
 
 
 # Once documents stop closing for this long, the memory they held is handed back (release_memory).
 RELEASE_DELAY = 1.0
-_release: asyncio.TimerHandle | None = None
 
 
 def _trim() -> Callable[[int], int] | None:
@@ -256,27 +232,22 @@ def release_memory() -> None:
 
 
 def _release_later(ls: PyengineerServer) -> None:
-    global _release
-    if _release is not None:
-        _release.cancel()
+    if ls.memory_release is not None:
+        ls.memory_release.cancel()
     loop = asyncio.get_running_loop()
 
     def start() -> None:
         if not ls.shutting_down:
             loop.run_in_executor(ls.executor, release_memory)
 
-    _release = loop.call_later(RELEASE_DELAY, start)
+    ls.memory_release = loop.call_later(RELEASE_DELAY, start)
 
 
-def clear(ls: PyengineerServer, uri: str) -> None:
+def clear(ls: PyengineerServer, doc: DocumentState | None, uri: str) -> None:
+    """`uri` was closed: stop its publish and clear its diagnostics. Everything else it held went with its
+    DocumentState (Session.close_document), which nothing else references."""
     _release_later(ls)
-    task = ls.pending_diagnostics.pop(uri, None)
-    if task is not None:
-        task.cancel()
-    ls.findings.pop(uri, None)
-    wire.forget(uri)
-    forget(uri)
-    _told_too_large.discard(uri)
-    _published.pop(uri, None)
+    if doc is not None and doc.publish_task is not None:
+        doc.publish_task.cancel()
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import json
 import logging
 import os
@@ -12,103 +11,40 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, NamedTuple, TypeVar, cast
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcException,
-    JsonRpcInternalError,
     JsonRpcInvalidRequest,
     JsonRpcParseError,
     JsonRpcServerNotInitialized,
 )
-from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
-from pygls.workspace import TextDocument, Workspace
 
 from pyengineer import __version__
+from pyengineer.lsp.capabilities import ClientFeatures
 from pyengineer.lsp.logging_bridge import ClientLogHandler
+from pyengineer.lsp.pygls_compat import (
+    CompatProtocol,
+    CompatServer,
+    reply_error,
+    report_error,
+    use_lsp_documents,
+    write_frame,
+)
 from pyengineer.session import Session
+
+if TYPE_CHECKING:
+    from pyengineer.findings import Finding
+    from pyengineer.workspace.watcher import ChangeBatch, WorkspaceWatcher
 
 log = logging.getLogger("pyengineer")
 T = TypeVar("T")
-
-
-# A line with its end, where LSP ends lines: \r\n, \r or \n (str.splitlines also ends them at \f, \x85, U+2028...).
-_LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-# Where str.splitlines breaks a line and LSP (and Python) do not.
-_SPLITLINES_ONLY = ("\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
-
-
-def _ascii_column(line: str, character: int) -> int:
-    """What pygls' position codec makes of `character` on an ASCII `line` (its clamp included)."""
-    length = len(line) - 1 if line.endswith("\r\n") else len(line)
-    if length == 0:
-        return 0
-    return length - 1 if character > length else character
-
-
-class LspTextDocument(TextDocument):
-    """pygls' document with lines broken where the editor breaks them.
-
-    pygls applies incremental edits to `str.splitlines` lines; in a file with a form feed or U+2028 its line
-    N is not the editor's line N, so edits landed in the wrong place and the server's copy drifted from
-    the buffer the user sees.
-    """
-
-    @property
-    def lines(self) -> Sequence[str]:
-        source = self.source
-        # str.splitlines is 5x faster than the regex, and the same unless the text holds one of the other
-        # characters it breaks at (each `in` is one C scan).
-        if not any(c in source for c in _SPLITLINES_ONLY):
-            return tuple(source.splitlines(True))
-        return tuple(_LSP_LINE.findall(source))
-
-    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
-        # pygls rebuilds the whole text line by line in Python on every keystroke; one splice does the same.
-        lines = self.lines
-        start_line, start_char = change.range.start.line, change.range.start.character
-        end_line, end_char = change.range.end.line, change.range.end.character
-        if not (start_line < len(lines) and end_line < len(lines)):
-            super()._apply_incremental_change(change)  # appending at the end of the document
-            return
-        if lines[start_line].isascii() and lines[end_line].isascii():
-            # Client units (UTF-16 or UTF-8) are characters on an ASCII line: no conversion, only pygls' clamp.
-            start_char = _ascii_column(lines[start_line], start_char)
-            end_char = _ascii_column(lines[end_line], end_char)
-        else:
-            rng = self._position_codec.range_from_client_units(lines, change.range)
-            start_char, end_char = rng.start.character, rng.end.character
-        if (start_line, start_char) > (end_line, end_char):
-            super()._apply_incremental_change(change)  # a reversed range: pygls' own result, whatever it is
-            return
-        begin = sum(map(len, lines[:start_line])) + min(max(start_char, 0), len(lines[start_line]))
-        stop = sum(map(len, lines[:end_line])) + min(max(end_char, 0), len(lines[end_line]))
-        source = self.source
-        self._source = source[:begin] + change.text + source[stop:]
-
-
-class LspWorkspace(Workspace):
-    def _create_text_document(
-        self,
-        doc_uri: str,
-        source: str | None = None,
-        version: int | None = None,
-        language_id: str | None = None,
-    ) -> TextDocument:
-        return LspTextDocument(
-            doc_uri,
-            source=source,
-            version=version,
-            language_id=language_id,
-            sync_kind=self._sync_kind,
-            position_codec=self._position_codec,
-        )
 
 
 class _ExitWhenClientGone:
@@ -139,7 +75,7 @@ class _ExitWhenClientGone:
         return getattr(self.inner, name)
 
 
-class PyengineerProtocol(LanguageServerProtocol):
+class PyengineerProtocol(CompatProtocol):
     """pygls' protocol, preferring UTF-8 positions whenever the client offers them (no transcoding).
 
     It also answers every request, as JSON-RPC and LSP require, where pygls would stay silent and leave the
@@ -227,46 +163,18 @@ class PyengineerProtocol(LanguageServerProtocol):
         ):
             if is_request:
                 error: JsonRpcException = JsonRpcServerNotInitialized(f"{method} before initialize")
-                self._send_response(message.id, None, error.to_response_error())
+                reply_error(self, message.id, error)
             log.debug("dropping %s received before initialize", method)
             return
         if is_request and self._shutdown and method != types.EXIT:
             error = JsonRpcInvalidRequest(f"{method} after shutdown: the server is shutting down")
-            self._send_response(message.id, None, error.to_response_error())
+            reply_error(self, message.id, error)
             return
         first_initialize = method == types.INITIALIZE and not self.initialize_received
         super().handle_message(message)
         if first_initialize:
             # The answer has been written: now load what the other handlers need (see handlers/__init__.py).
             cast(PyengineerServer, self._server).load_handlers()
-
-    def _execute_handler(
-        self,
-        msg_id: Any,
-        handler: Callable[..., Any],
-        callback: Callable[[Any], None],
-        args: tuple[Any, ...] | None = None,
-        kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        """pygls' handler runner, with the futures it files for anything but a request removed once done.
-
-        pygls files the future (or asyncio task) of every notification and of every step of its generator
-        handlers (didOpen, didChange, didClose, executeCommand...) in `_request_futures` under a fresh uuid,
-        and only a request's own entry is ever removed (when its answer is sent). So every keystroke left a
-        future behind, with its lock, condition and callbacks: 200 documents opened, edited 20 times and
-        closed grew the server by ~20 MB each round, for good. Pending entries stay until they finish, so
-        `shutdown` still cancels what is running.
-        """
-        is_request = isinstance(callback, partial) and callback.func == self._send_handler_result
-        if not is_request:
-            forward = callback
-
-            def callback(future: Any) -> None:
-                if self._request_futures.get(msg_id) is future:
-                    del self._request_futures[msg_id]
-                forward(future)
-
-        super()._execute_handler(msg_id, handler, callback, args, kwargs)
 
     def release_held(self) -> None:
         """Handle the messages held while the handlers loaded, in the order they arrived."""
@@ -276,20 +184,7 @@ class PyengineerProtocol(LanguageServerProtocol):
                 self.handle_message(message)
             except Exception as exc:  # as pygls' reader loop does for a message it cannot handle
                 log.exception("unable to handle a held message")
-                self._server.report_server_error(exc, JsonRpcException)
-
-    @lsp_method(types.SHUTDOWN)
-    def lsp_shutdown(self, *args: Any) -> Any:
-        # pygls' own version cancels the pending requests while iterating over their dict, and a cancel whose
-        # callback removes its entry raised "dictionary changed size": shutdown was never answered.
-        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
-            yield user_handler, args, None
-        current = self.msg_id
-        for msg_id, future in list(self._request_futures.items()):
-            if msg_id != current and not future.done():
-                future.cancel()
-        self._shutdown = True
-        return None
+                report_error(self, exc, JsonRpcException)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
@@ -301,12 +196,61 @@ class PyengineerProtocol(LanguageServerProtocol):
                 encodings.remove(types.PositionEncodingKind.Utf8)
                 general.position_encodings = [types.PositionEncodingKind.Utf8, *encodings]
         result = yield from super().lsp_initialize(params)
-        # pygls made a plain Workspace (no documents yet): make its documents count lines as LSP does.
-        self._workspace.__class__ = LspWorkspace
+        use_lsp_documents(self.workspace)
         return result
 
 
-class PyengineerServer(LanguageServer):
+@dataclass(eq=False, repr=False)
+class ServerState:
+    """The server's own state, declared in one place (PyengineerServer inherits it; read as `ls.<field>`).
+
+    Everything here is read and written on the event loop only. What belongs to one open document is in its
+    `DocumentState`, what belongs to one workspace root in its `WorkspaceState` (session/session.py); this is
+    what is left: the client, the loading and the extension points.
+    """
+
+    client: ClientFeatures = field(default_factory=ClientFeatures)  # resolved at `initialize` (lifecycle.py)
+    # Bumped whenever workspace state changes (settings, git, index, test results): findings of an older
+    # generation are not reused (DocumentState.findings).
+    generation: int = 0
+    last_status: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # root -> pyengineer/status last sent
+    ready: dict[str, asyncio.Event] = field(default_factory=dict)  # root -> set once its first load is done
+    watchers: dict[str, WorkspaceWatcher] = field(default_factory=dict)
+    loop: asyncio.AbstractEventLoop | None = None
+    pull_diagnostics: bool = False  # the client pulls diagnostics (never both push and pull)
+    shutting_down: bool = False
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    config_diagnostic_uris: set[str] = field(default_factory=set)
+    # Workspace root -> changes that arrived while a batch of that workspace was being handled.
+    queued_batches: dict[str, ChangeBatch] = field(default_factory=dict)
+    # Workspace root -> held while a reload of that workspace computes its next facts (workspaces.py).
+    reload_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
+    configured: asyncio.Event | None = None
+    llm_usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # root -> the agent's token usage
+    # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
+    handlers_loaded: bool = False
+    on_handlers_loaded: list[Callable[[], None]] = field(default_factory=list)
+    _load_thread: threading.Thread | None = None
+    _loaded_modules: list[ModuleType] = field(default_factory=list)
+    _load_error: BaseException | None = None
+    # The pending hand-back of closed documents' memory (publishing.release_memory).
+    memory_release: asyncio.TimerHandle | None = None
+    # Extension points for feature modules (the agent, the test runner) to add code actions:
+    # async (ls, params, snapshot, findings) -> actions, and async (ls, action) -> action by resolver name.
+    extra_code_actions: list[Callable[..., Awaitable[list[types.CodeAction]]]] = field(default_factory=list)
+    code_action_resolvers: dict[str, Callable[..., Awaitable[types.CodeAction]]] = field(default_factory=dict)
+    # Async callables (ls, state, source) -> str | None that draft the hand-off summary (the agent).
+    handoff_drafters: list[Callable[..., Awaitable[str | None]]] = field(default_factory=list)
+    # Test-run findings (PE901/PE902) by absolute path, merged into each document's diagnostics.
+    test_findings: dict[str, list[Finding]] = field(default_factory=dict)
+    # root -> the fix attempts per failing test (the test runner's FixAttempts; Any so that module may move)
+    fix_attempts: dict[str, Any] = field(default_factory=dict)
+
+
+class PyengineerServer(CompatServer, ServerState):
     def __init__(self) -> None:
         super().__init__(
             "pyengineer",
@@ -322,50 +266,18 @@ class PyengineerServer(LanguageServer):
         # that however many run, diagnostics always have the pool above.
         self.agent_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pyengineer-agent")
         self.log_handler = ClientLogHandler(self.window_log_message)
-        self.pending_diagnostics: dict[str, asyncio.Task[None]] = {}
-        # uri -> (document revision, generation, findings); the generation changes when the workspace does.
-        # Keyed by the revision (Session: one per text), not the editor's version, which may repeat.
-        self.findings: dict[str, tuple[int, int, list[Any]]] = {}
-        self.generation = 0
-        self.published_versions: dict[str, int | None] = {}
-        self.last_status: dict[str, dict[str, Any]] = {}
-        self.ready: dict[str, asyncio.Event] = {}
-        self.watchers: dict[str, Any] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.pull_diagnostics = False
-        self.shutting_down = False
-        self.background: set[asyncio.Task[Any]] = set()
-        self.config_diagnostic_uris: set[str] = set()
-        # Workspace root -> changes that arrived while a batch of that workspace was being handled.
-        self.queued_batches: dict[str, Any] = {}
-        # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
-        self.configured: asyncio.Event | None = None
-        self.llm_usage: dict[str, dict[str, Any]] = {}
-        # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
-        self.handlers_loaded = False
-        self.on_handlers_loaded: list[Callable[[], None]] = []
-        self._load_thread: threading.Thread | None = None
-        self._loaded_modules: list[Any] = []
-        self._load_error: BaseException | None = None
-        # Extension points for feature modules (the agent, the test runner) to add code actions.
-        self.extra_code_actions: list[Callable[..., Any]] = []
-        self.code_action_resolvers: dict[str, Callable[..., Any]] = {}
-        # Async callables (ls, state, source) -> str | None that draft the hand-off summary (the agent).
-        self.handoff_drafters: list[Callable[..., Any]] = []
-        # Test-run findings (PE901/PE902) by absolute path, merged into each document's diagnostics.
-        self.test_findings: dict[str, list[Any]] = {}
-        self.fix_attempts: dict[str, Any] = {}
+        ServerState.__init__(self)
 
-    def _start_io_async(self, stdin: Any = None, stdout: Any = None) -> None:
+    def serve_stream(self, stdin: Any = None, stdout: Any = None) -> None:
         # pygls' stdio server with our reader and loop (MessageReader, run_messages): bounded frames, one
         # thread hop per message, and every malformed message answered as JSON-RPC 2.0 says.
         from pygls.io_ import StdoutWriter
 
-        self._stop_event = threading.Event()
+        stop_event = self.new_stop_event()
         reader = MessageReader(stdin or sys.stdin.buffer, self.thread_pool)
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         try:
-            asyncio.run(run_messages(self._stop_event, reader, cast(PyengineerProtocol, self.protocol)))
+            asyncio.run(run_messages(stop_event, reader, cast(PyengineerProtocol, self.protocol)))
         except BrokenPipeError:
             log.error("the connection to the client is lost; shutting down")
         except (KeyboardInterrupt, SystemExit):
@@ -385,7 +297,7 @@ class PyengineerServer(LanguageServer):
             log.info("listening on %s:%s", host, port)
             connection, _ = listener.accept()
         with connection, connection.makefile("rb") as stdin, connection.makefile("wb") as stdout:
-            self._start_io_async(ResyncingInput(stdin), stdout)
+            self.serve_stream(ResyncingInput(stdin), stdout)
 
     def load_handlers(self) -> None:
         """Import the deferred handler modules in a thread and hold incoming messages until they are in.
@@ -478,15 +390,6 @@ class PyengineerServer(LanguageServer):
         # An enum's str() is its name, not its value ("utf-8"), so unwrap it.
         return str(getattr(encoding, "value", encoding))
 
-    def client_supports(self, dotted: str) -> bool:
-        """True if the client capability at `dotted` (e.g. 'window.show_document.support') is truthy."""
-        node: Any = self.client_capabilities
-        for part in dotted.split("."):
-            node = getattr(node, part, None)
-            if node is None:
-                return False
-        return bool(node)
-
     def notify(self, method: str, params: Any) -> None:
         self.protocol.notify(method, params)
 
@@ -536,29 +439,6 @@ def envelope_problem(data: Any) -> EnvelopeProblem | None:
     if ("result" in data) == ("error" in data):
         return EnvelopeProblem(None, 'a response must have either "result" or "error"', False)
     return None
-
-
-def write_frame(protocol: Any, body: bytes) -> None:
-    """Write one JSON body to the client, framed as pygls frames its own messages (`_send_data`)."""
-    writer = protocol.writer
-    if writer is None:
-        log.error("unable to send a message: no transport")
-        return
-    if protocol._include_headers:
-        header = (
-            f"Content-Length: {len(body)}\r\n"
-            f"Content-Type: {protocol.CONTENT_TYPE}; charset={protocol.CHARSET}\r\n\r\n"
-        )
-        body = header.encode("ascii") + body
-    try:
-        written = writer.write(body)
-        if inspect.isawaitable(written):
-            asyncio.ensure_future(written)
-    except BrokenPipeError:
-        raise
-    except Exception as error:
-        log.exception("sending a message failed")
-        protocol._server._report_server_error(error, JsonRpcInternalError)
 
 
 class ResyncingInput:
@@ -672,7 +552,7 @@ async def run_messages(
             protocol.receive(frame)
         except Exception as exc:  # as pygls' loop does for a message it cannot handle
             log.exception("unable to handle a message")
-            protocol._server._report_server_error(exc, JsonRpcException)
+            report_error(protocol, exc, JsonRpcException)
 
 
 def create_server() -> PyengineerServer:

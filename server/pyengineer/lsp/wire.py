@@ -18,7 +18,9 @@ from typing import Any
 from pyengineer.engine.registry import Rule, load_rules
 from pyengineer.findings import Finding, Severity
 from pyengineer.lsp.convert import _SEVERITY, SOURCE, clamped_line, client_units, split_lines
-from pyengineer.lsp.server import PyengineerServer, write_frame
+from pyengineer.lsp.pygls_compat import write_frame
+from pyengineer.lsp.server import PyengineerServer
+from pyengineer.session import DocumentState
 
 log = logging.getLogger(__name__)
 
@@ -216,19 +218,16 @@ class DocumentDiagnostics:
         ]
 
 
-_documents: dict[str, DocumentDiagnostics] = {}
-
-
-def document(uri: str, encoding: str) -> DocumentDiagnostics:
-    """The kept diagnostics of `uri` (new ones when the position encoding differs from the last publish's)."""
-    kept = _documents.get(uri)
-    if kept is None or kept.encoding != encoding:
-        kept = _documents[uri] = DocumentDiagnostics(uri, encoding)
-    return kept
-
-
-def forget(uri: str) -> None:
-    _documents.pop(uri, None)
+def kept(state: DocumentState | None, uri: str, encoding: str) -> DocumentDiagnostics:
+    """The diagnostics kept in `uri`'s DocumentState (their only owner: they go when the document closes);
+    new ones when the position encoding differs from the last publish's, throwaway ones for a document that
+    is not open."""
+    found = state.wire if state is not None else None
+    if not isinstance(found, DocumentDiagnostics) or found.encoding != encoding:
+        found = DocumentDiagnostics(uri, encoding)
+        if state is not None:
+            state.wire = found
+    return found
 
 
 class FullReport:
@@ -251,10 +250,15 @@ def send_notification(ls: PyengineerServer, method: str, params_json: str) -> No
 
 
 def publish_diagnostics(
-    ls: PyengineerServer, uri: str, text: str, version: int | None, findings: Sequence[Finding]
+    ls: PyengineerServer,
+    document: DocumentDiagnostics,
+    text: str,
+    version: int | None,
+    findings: Sequence[Finding],
 ) -> None:
-    """textDocument/publishDiagnostics for `findings` in `text` at `version`."""
-    diagnostics = document(uri, ls.position_encoding).diagnostics_json(text, version, findings)
+    """textDocument/publishDiagnostics for `findings` in `text` at `version` (`document`: see `kept`)."""
+    uri = document.uri
+    diagnostics = document.diagnostics_json(text, version, findings)
     version_member = "" if version is None else f',"version":{int(version)}'
     send_notification(
         ls,

@@ -1,4 +1,10 @@
-"""Workspace lifecycle in the server: load, scan with progress, watch, react to changes, report status."""
+"""Workspace lifecycle in the server: load, scan with progress, watch, react to changes, report status.
+
+Every trigger (the first load, a watcher batch, a settings change or rescan, a save) goes through one path,
+`reload_facts`: settings -> index -> git -> context computed in a worker thread (`compute`), then swapped in
+once, on the loop; `announce` then sends the status and republishes. The loop is the only writer of a
+workspace's state.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,21 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
+from pyengineer import names
+from pyengineer.config import Settings
 from pyengineer.errors import ConfigError
 from pyengineer.git.state import matching_protection, read_git_state, read_head
 from pyengineer.lsp import publishing
 from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
-from pyengineer.session import WorkspaceState
+from pyengineer.session import WorkspaceFacts, WorkspaceState
 from pyengineer.session.session import path_to_uri
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
@@ -26,7 +36,7 @@ from pyengineer.workspace.watcher import ChangeBatch, WorkspaceWatcher
 
 log = logging.getLogger(__name__)
 
-STATUS_METHOD = "pyengineer/status"
+STATUS_METHOD = names.STATUS
 CONFIG_FILE_NAMES = {"pyproject.toml", "pyengineer.toml"}
 
 
@@ -49,6 +59,88 @@ async def ensure_loaded(ls: PyengineerServer, state: WorkspaceState) -> None:
     ready_event(ls, state)
 
 
+@dataclass(frozen=True)
+class Reload:
+    """What a trigger asks `reload` to bring up to date."""
+
+    settings: bool = False  # read the config files and editor settings again
+    rescan: bool = False  # a new index from scratch
+    build: bool = False  # scan when there is no index yet (the first load, a settings change)
+    paths: frozenset[Path] = frozenset()  # files changed on disk: update the index for these
+    git: bool = True  # read the git state again
+    rearm: bool = False  # before a rescan, place the watches again from scratch
+    report: Callable[[int, int], None] | None = None  # scan progress (done, total)
+
+
+def compute(
+    state: WorkspaceState,
+    before: WorkspaceFacts,
+    settings: tuple[Settings, ConfigError | None, Path | None],
+    rebuild: bool,
+    what: Reload,
+) -> WorkspaceFacts:
+    """The workspace's next facts (a worker thread): reads disk and git, writes nothing the loop reads but
+    the index (thread-safe), and returns a new value for the loop to swap in."""
+    current, error, config_file = settings
+    if state.single_file:
+        return WorkspaceFacts(current, error, config_file, context=_single_file_context(state))
+    index = before.index
+    if rebuild:
+        index = WorkspaceIndex(state.root, current, cache_dir())
+        index.scan(what.report)
+    elif index is not None and what.paths:
+        index.update(what.paths)
+    git = read_git_state(state.root, current.protected_branches) if what.git else before.git
+    context = before.context
+    if index is not None:
+        context = index.context(git=git, config_file=str(config_file) if config_file else None)
+    return WorkspaceFacts(current, error, config_file, index, git, context, scanned=before.scanned or rebuild)
+
+
+def _reload_lock(ls: PyengineerServer, state: WorkspaceState) -> asyncio.Lock:
+    return ls.reload_locks.setdefault(str(state.root), asyncio.Lock())
+
+
+async def reload_facts(ls: PyengineerServer, state: WorkspaceState, what: Reload) -> WorkspaceFacts:
+    """The one way a workspace's state changes after a trigger: settings -> index -> git -> context, all off
+    the loop, then one swap on the loop. Reloads of a workspace run one at a time, each from the facts the
+    last one left. Returns the facts it replaced."""
+    async with _reload_lock(ls, state):
+        before = state.facts
+        settings: tuple[Settings, ConfigError | None, Path | None] = (
+            before.settings,
+            before.config_error,
+            before.config_file,
+        )
+        if what.settings:
+            settings = await ls.run_sync(ls.session.load_settings, state)
+        index = before.index
+        rebuild = not state.single_file and (
+            what.rescan
+            or (index is None and what.build)
+            or (index is not None and what.settings and index.settings != settings[0])
+        )
+        watcher = ls.watchers.get(str(state.root))
+        if rebuild and what.rearm and watcher is not None:
+            # Watch again from scratch before the scan, so nothing changed during it is missed: the root may
+            # have been re-created, watches lost, or the inotify limits raised since the fallback to polling.
+            watcher.rules = IgnoreRules.for_root(state.root, settings[0].exclude)
+            await ls.run_sync(watcher.rearm)
+        started = time.perf_counter()
+        facts = await ls.run_sync(compute, state, before, settings, rebuild, what)
+        log.debug("reloaded %s in %.0f ms", state.root, (time.perf_counter() - started) * 1000)
+        state.swap(facts)
+        if what.settings:
+            publish_config_diagnostic(ls, state)
+        return before
+
+
+def announce(ls: PyengineerServer, state: WorkspaceState, resend: bool = True) -> None:
+    """Tell the client what changed: the status, then every open document's diagnostics."""
+    send_status(ls, state)
+    publishing.republish(ls, state.root, resend=resend)
+
+
 async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
     if ls.configured is not None and not ls.configured.is_set():
         # A document opened right after `initialized` must not be checked with settings the editor is
@@ -59,15 +151,19 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
             log.warning("the editor did not answer workspace/configuration; using the settings at hand")
     progress = WorkProgress(ls, None, "scan")
     summary = "failed"
+
+    def report(done: int, total: int) -> None:
+        if total:
+            progress.report(f"{done}/{total} files", done * 100 // total)
+
     try:
-        settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
-        state.settings, state.config_error, state.config_file = settings, error, config_file
+        if not state.single_file:
+            await progress.begin(f"pyengineer: scanning {state.root.name}", message=None, percentage=0)
+        await reload_facts(ls, state, Reload(settings=True, build=True, report=report))
         if state.single_file:
-            state.context = _single_file_context(state)
             summary = "single file: not scanned, not watched"
-            publish_config_diagnostic(ls, state)
         else:
-            await _scan_and_watch(ls, state, progress)
+            await start_watcher(ls, state)
             summary = f"{state.context.python_file_count if state.context else 0} Python files"
     except Exception:
         log.exception("loading workspace %s failed", state.root)
@@ -76,34 +172,7 @@ async def load(ls: PyengineerServer, state: WorkspaceState) -> None:
         event = ls.ready.get(str(state.root))
         if event is not None:  # None when the folder was removed while it loaded
             event.set()
-    send_status(ls, state)
-    publishing.republish(ls, state.root, resend=False)
-
-
-async def _scan_and_watch(ls: PyengineerServer, state: WorkspaceState, progress: WorkProgress) -> None:
-    """The first scan (reporting progress), the git state, the context, then the watcher."""
-    settings = state.settings
-    await progress.begin(f"pyengineer: scanning {state.root.name}", message=None, percentage=0)
-
-    def report(done: int, total: int) -> None:
-        if total:
-            progress.report(f"{done}/{total} files", done * 100 // total)
-
-    index = WorkspaceIndex(state.root, settings, cache_dir())
-    await ls.run_sync(index.scan, report)
-    state.index = index
-    state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
-    state.context = await ls.run_sync(_context, state)
-    state.scanned = True
-    publish_config_diagnostic(ls, state)
-    await start_watcher(ls, state)
-
-
-def _context(state: WorkspaceState) -> WorkspaceContext:
-    assert state.index is not None
-    return state.index.context(
-        git=state.git, config_file=str(state.config_file) if state.config_file else None
-    )
+    announce(ls, state, resend=False)
 
 
 def _single_file_context(state: WorkspaceState) -> WorkspaceContext:
@@ -151,7 +220,7 @@ async def start_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
         _tell_watch_problem(
             ls,
             state,
-            f"cannot watch {state.root}; run 'pyengineer.rescan' after changes made outside the editor",
+            f"cannot watch {state.root}; run '{names.RESCAN}' after changes made outside the editor",
         )
         return
     if ls.shutting_down or state.root not in ls.session.workspaces:
@@ -181,22 +250,6 @@ def stop_watcher(ls: PyengineerServer, state: WorkspaceState) -> None:
     watcher = ls.watchers.pop(str(state.root), None)
     if watcher is not None:
         watcher.stop()
-
-
-def _refresh(
-    state: WorkspaceState, batch: ChangeBatch, settings_changed: bool
-) -> tuple[bool, WorkspaceContext]:
-    """Apply a batch of changes to the index and git state (worker thread). True if the index changed."""
-    changed = False
-    if state.index is not None:
-        if batch.rescan or (settings_changed and state.index.settings != state.settings):
-            state.index = WorkspaceIndex(state.root, state.settings, cache_dir())
-            state.index.scan()
-            changed = True
-        elif batch.paths:
-            changed = state.index.update(batch.paths)
-    state.git = read_git_state(state.root, state.settings.protected_branches)
-    return changed, _context(state)
 
 
 async def handle_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
@@ -249,6 +302,8 @@ def _republish_if_branch_moved(
     HEAD is read for every batch, not only those that saw `.git` change: a checkout's rewritten files reach
     the server first (the watcher flushes a long burst every second), and while the server applies them the
     watcher's own thread is slowed, so the batch that saw HEAD move can come a second or two later.
+    The one write outside `reload_facts`, and on the loop too: only the branch fields change, and the reload
+    running meanwhile (if any) reads the git state again after it.
     """
     if not (batch and state.git.git_dir and state.context is not None):
         return
@@ -258,7 +313,7 @@ def _republish_if_branch_moved(
     if (branch, detached) == (state.git.branch, state.git.detached):
         return
     pattern = matching_protection(branch, state.settings.protected_branches)
-    state.git = state.git.model_copy(
+    git = state.git.model_copy(
         update={
             "branch": branch,
             "detached": detached,
@@ -266,9 +321,8 @@ def _republish_if_branch_moved(
             "protected_pattern": pattern,
         }
     )
-    state.context = state.context.model_copy(update={"git": state.git})
-    send_status(ls, state)
-    publishing.republish(ls, state.root)
+    state.swap(replace(state.facts, git=git, context=state.context.model_copy(update={"git": git})))
+    announce(ls, state)
 
 
 async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: ChangeBatch) -> None:
@@ -281,22 +335,21 @@ async def _handle_one_batch(ls: PyengineerServer, state: WorkspaceState, batch: 
         config_touched,
         batch.rescan,
     )
-    if config_touched:
-        settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
-        state.settings, state.config_error, state.config_file = settings, error, config_file
-        publish_config_diagnostic(ls, state)
     _republish_if_branch_moved(ls, state, batch, config_touched)
-    before = state.context
-    started = time.perf_counter()
-    _, context = await ls.run_sync(_refresh, state, batch, config_touched)
-    log.debug("refreshed %s in %.0f ms", state.root, (time.perf_counter() - started) * 1000)
-    state.context = context
+    before = (
+        await reload_facts(
+            ls,
+            state,
+            Reload(settings=config_touched, rescan=batch.rescan, paths=frozenset(batch.paths)),
+        )
+    ).context
+    after = state.current_context()
     send_status(ls, state)
     if (
         before is None
-        or _affects_diagnostics(before, context)
+        or _affects_diagnostics(before, after)
         or config_touched
-        or ((batch.git_changed or batch.rescan) and before.git != context.git)
+        or ((batch.git_changed or batch.rescan) and before.git != after.git)
     ):
         publishing.republish(ls, state.root)
 
@@ -314,39 +367,20 @@ def _affects_diagnostics(before: WorkspaceContext, after: WorkspaceContext) -> b
 async def reload(ls: PyengineerServer, state: WorkspaceState, rescan: bool = False) -> None:
     """Settings changed (editor or file) or a rescan was asked for: reload and republish."""
     await ready_event(ls, state).wait()
-    settings, error, config_file = await ls.run_sync(ls.session.load_settings, state)
-    state.settings, state.config_error, state.config_file = settings, error, config_file
-    publish_config_diagnostic(ls, state)
-    if state.single_file:
-        state.context = _single_file_context(state)
-        send_status(ls, state)
-        publishing.republish(ls, state.root)
-        return
-    if rescan or state.index is None or state.index.settings != settings:
-        watcher = ls.watchers.get(str(state.root))
-        if watcher is not None:
-            # Watch again from scratch before the scan, so nothing changed during it is missed: the root may
-            # have been re-created, watches lost, or the inotify limits raised since the fallback to polling.
-            watcher.rules = IgnoreRules.for_root(state.root, settings.exclude)
-            await ls.run_sync(watcher.rearm)
-        index = WorkspaceIndex(state.root, settings, cache_dir())
-        await ls.run_sync(index.scan)
-        state.index = index
-    state.git = await ls.run_sync(read_git_state, state.root, settings.protected_branches)
-    state.context = await ls.run_sync(_context, state)
-    if str(state.root) not in ls.watchers:
+    await reload_facts(ls, state, Reload(settings=True, rescan=rescan, build=True, rearm=True))
+    if not state.single_file and str(state.root) not in ls.watchers:
         await start_watcher(ls, state)  # it could not start before (the folder was missing, say)
-    send_status(ls, state)
-    publishing.republish(ls, state.root)
+    announce(ls, state)
 
 
-async def refresh_git(ls: PyengineerServer, state: WorkspaceState) -> None:
+async def refresh_git(
+    ls: PyengineerServer, state: WorkspaceState, paths: frozenset[Path] = frozenset()
+) -> None:
+    """The git state (and the index for `paths`, files saved while nothing watches) changed: reload them."""
     if state.single_file:
         return  # git is not asked about a stray file's folder (it may be a whole home folder's repository)
-    state.git = await ls.run_sync(read_git_state, state.root, state.settings.protected_branches)
-    state.context = await ls.run_sync(_context, state) if state.index is not None else state.context
-    send_status(ls, state)
-    publishing.republish(ls, state.root)
+    await reload_facts(ls, state, Reload(paths=paths))
+    announce(ls, state)
 
 
 def _key_line(path: Path, key: str | None) -> int:

@@ -70,7 +70,7 @@ test('invalid values fall back to defaults instead of reaching the server', () =
     }),
   );
   assert.deepEqual(settings.protectedBranches, DEFAULT_SETTINGS.protectedBranches);
-  assert.equal(settings.debounceMs, 150);
+  assert.equal(settings.debounceMs, 0);
   assert.equal(settings.typeHints, 'public');
   assert.equal(settings.handoffDir, 'docs/handoffs');
   assert.equal(settings.llm.maxOutputTokens, 16000);

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pyengineer import names
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.findings import Finding, Fix, Range, Severity
 from pyengineer.git.naming import suggest_branch_names
 
-CREATE_BRANCH_COMMAND = "pyengineer.createBranch"
-MOVE_COMMITS_COMMAND = "pyengineer.moveCommits"
+CREATE_BRANCH_COMMAND = names.CREATE_BRANCH
+MOVE_COMMITS_COMMAND = names.MOVE_COMMITS
 
 
 @rule(

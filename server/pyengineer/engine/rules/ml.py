@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pyengineer import names
 from pyengineer.engine.noqa import suppressed
 from pyengineer.engine.registry import RuleInput, rule
 from pyengineer.findings import Finding, Fix, Range, Related, Severity
 from pyengineer.workspace.context import WorkspaceContext
 from pyengineer.workspace.imports import ImportRecord
 
-HANDOFF_COMMAND = "pyengineer.handoff"
+HANDOFF_COMMAND = names.HANDOFF
 
 
 def ml_project(context: WorkspaceContext) -> bool:

@@ -5,8 +5,8 @@ handlers use (pydantic and our models, the engine, git, watchdog, the agent, the
 `lifecycle` and `configuration`, which import none of that, are registered before the answer. The other modules
 are imported in a thread once it has been sent (`import_deferred`) and swapped in on the loop
 (`register_deferred`); until then the server holds every incoming message and handles them in order afterwards
-(`PyengineerServer.load_handlers`). `initialize` advertises their features from `DEFERRED_FEATURES` and
-`DEFERRED_COMMANDS`, which must list exactly what those modules register: tests/lsp/test_startup.py compares.
+(`PyengineerServer.load_handlers`). `initialize` advertises their features from the table in lsp/features.py, which must list exactly what those
+modules register: tests/lsp/test_startup.py compares.
 """
 
 from __future__ import annotations
@@ -16,54 +16,18 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError
+
+from pyengineer.lsp import features
 
 if TYPE_CHECKING:
     from pyengineer.lsp.server import PyengineerServer
 
-# Imported after `initialize` has been answered, registered in this order.
-DEFERRED_MODULES = (
-    "documents",
-    "code_actions",
-    "commands",
-    "hover",
-    "watched_files",
-    "ask",
-    "tests",
-    "problems",
-)
-
-# What DEFERRED_MODULES register (method -> options), advertised by `initialize` before they are imported.
-DEFERRED_FEATURES: dict[str, Any] = {
-    types.TEXT_DOCUMENT_DID_OPEN: None,
-    types.TEXT_DOCUMENT_DID_CHANGE: None,
-    types.TEXT_DOCUMENT_DID_SAVE: types.TextDocumentSaveRegistrationOptions(include_text=False),
-    types.TEXT_DOCUMENT_DID_CLOSE: None,
-    types.TEXT_DOCUMENT_CODE_ACTION: types.CodeActionOptions(
-        code_action_kinds=[
-            types.CodeActionKind.QuickFix,
-            types.CodeActionKind.RefactorRewrite,
-            f"{types.CodeActionKind.SourceFixAll.value}.pyengineer",  # code_actions.FIX_ALL
-        ],
-        resolve_provider=True,
-    ),
-    types.CODE_ACTION_RESOLVE: None,
-    types.TEXT_DOCUMENT_HOVER: None,
-    types.WORKSPACE_DID_CHANGE_WATCHED_FILES: None,
-    "pyengineer/ask": None,
-}
-DEFERRED_COMMANDS = (
-    "pyengineer.suggestBranchNames",
-    "pyengineer.createBranch",
-    "pyengineer.moveCommits",
-    "pyengineer.handoff",
-    "pyengineer.showContext",
-    "pyengineer.rescan",
-    "pyengineer.ask",
-    "pyengineer.runTests",
-    "pyengineer.fixTest",
-)
+# Imported after `initialize` has been answered, registered in this order; what they register is declared
+# once, in lsp/features.py (method -> options, command IDs).
+DEFERRED_MODULES = features.modules()
+DEFERRED_FEATURES: dict[str, Any] = {f.method: f.options for f in features.FEATURES}
+DEFERRED_COMMANDS = tuple(c.command for c in features.COMMANDS)
 
 
 def not_loaded(name: str) -> Callable[..., Any]:
@@ -105,6 +69,10 @@ def register_deferred(server: PyengineerServer, modules: list[ModuleType]) -> No
         fm.commands.pop(command, None)
     for module in modules:
         module.register(server)
+    # The modules register without options: the table's are the ones `initialize` advertised.
+    for method, options in DEFERRED_FEATURES.items():
+        if options is not None:
+            fm.feature_options[method] = options
 
 
 def replace_feature(server: PyengineerServer, method: str, handler: Callable[..., Any]) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.agent.credentials import availability
 from pyengineer.agent.errors import AgentCancelledError, AgentRequestError
 from pyengineer.findings import Edit, Finding, Fix, Range
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ASK_COMMAND = "pyengineer.ask"
-ASK_REQUEST = "pyengineer/ask"
+ASK_COMMAND = names.ASK
+ASK_REQUEST = names.ASK_REQUEST
 RESOLVER = "agent"
 FIX_TITLE = "Ask python-engineer for a fix"
 SELECTION_TITLE = "Ask python-engineer..."
@@ -107,7 +108,7 @@ async def agent_code_actions(
     resolve_support = getattr(code_action_caps, "resolve_support", None)
     lazy = "command" in (getattr(resolve_support, "properties", None) or ())
     for action in actions:
-        if not available and ls.client_supports("text_document.code_action.disabled_support"):
+        if not available and ls.client.code_action_disabled:
             # The editor shows the action greyed out with the reason: how to enable the agent.
             action.disabled = types.CodeActionDisabled(reason=reason)
         elif not lazy:
@@ -267,7 +268,7 @@ async def _offer_edits(
     if _stale(ls, result.edits, versions):
         return False, "a file changed while python-engineer was working; nothing was applied, ask again"
     new_files = [e.path for e in result.edits if not Path(e.path).exists()]
-    if new_files and not ls.client_supports("workspace.workspace_edit.resource_operations"):
+    if new_files and not ls.client.resource_operations:
         return False, "your editor cannot create files through LSP; use `pyengineer ask --apply` on the CLI"
     # Without a document of the request, every file's positions are converted from its text on disk.
     anchor = snapshot or DocumentSnapshot(
@@ -285,7 +286,7 @@ async def _offer_edits(
     if new_files and edit.document_changes is not None:
         edit = _with_created_files(edit, sorted(set(new_files)))
     label = _label(result)
-    annotations = ls.client_supports("workspace.workspace_edit.change_annotation_support")
+    annotations = ls.client.change_annotations
     if annotations and edit.document_changes is not None:
         edit = _annotate(edit, label, _summary(result.explanation)[:200])
     else:

@@ -12,10 +12,11 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.actions.fixing import safe_fix_edits
 from pyengineer.engine.noqa import lines_inside_strings, with_noqa
 from pyengineer.findings import Edit, Finding, Fix, Range
-from pyengineer.lsp import publishing
+from pyengineer.lsp import features, publishing
 from pyengineer.lsp.convert import LineCodec, ranges_overlap, split_lines
 from pyengineer.lsp.params import FixActionData, parse
 from pyengineer.lsp.server import PyengineerServer
@@ -25,8 +26,8 @@ from pyengineer.workspace import safe_io
 
 QUICKFIX = types.CodeActionKind.QuickFix
 # Applies the document's safe fixes (what `pyengineer check --fix` would): for editor.codeActionsOnSave.
-FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.pyengineer"
-KINDS = [QUICKFIX, types.CodeActionKind.RefactorRewrite, FIX_ALL]
+FIX_ALL = names.FIX_ALL_KIND
+KINDS = list(features.options(types.TEXT_DOCUMENT_CODE_ACTION).code_action_kinds)
 
 
 def _value(kind: Any) -> str:
@@ -58,7 +59,7 @@ def workspace_edit(ls: PyengineerServer, snapshot: DocumentSnapshot, fix: Fix) -
         by_uri.setdefault(uri, []).append(
             types.TextEdit(range=codec.range_to_client(edit.range), new_text=edit.new_text)
         )
-    if ls.client_supports("workspace.workspace_edit.document_changes"):
+    if ls.client.document_changes:
         return types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(
@@ -158,10 +159,7 @@ def fix_all(snapshot: DocumentSnapshot, findings: list[Finding]) -> Fix | None:
 
 
 def register(server: PyengineerServer) -> None:
-    @server.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True),
-    )
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION)  # options: lsp/features.py
     async def code_action(
         ls: PyengineerServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:

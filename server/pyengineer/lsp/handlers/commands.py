@@ -13,18 +13,19 @@ from pyengineer.errors import GitSafetyError
 from pyengineer.lsp import workspaces
 from pyengineer.lsp.params import CreateBranchArgs, Target, command_argument
 from pyengineer.lsp.server import PyengineerServer
+from pyengineer.names import (  # the command IDs, declared once
+    CREATE_BRANCH,
+    HANDOFF,
+    MOVE_COMMITS,
+    RESCAN,
+    SHOW_CONTEXT,
+    SUGGEST_BRANCH_NAMES,
+)
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
 from pyengineer.workspace import safe_io
 
 log = logging.getLogger(__name__)
-
-CREATE_BRANCH = "pyengineer.createBranch"
-SUGGEST_BRANCH_NAMES = "pyengineer.suggestBranchNames"
-HANDOFF = "pyengineer.handoff"
-SHOW_CONTEXT = "pyengineer.showContext"
-RESCAN = "pyengineer.rescan"
-MOVE_COMMITS = "pyengineer.moveCommits"
 
 
 def target_path(ls: PyengineerServer, arg: Target) -> Path | None:
@@ -167,7 +168,7 @@ def register(server: PyengineerServer) -> None:
             )
             raise JsonRpcInternalError(str(exc)) from None
         ls.show_message(f"pyengineer: hand-off document written to {written.relative_to(state.root)}")
-        if ls.client_supports("window.show_document.support"):
+        if ls.client.show_document:
             await ls.window_show_document_async(
                 types.ShowDocumentParams(uri=path_to_uri(written), take_focus=True)
             )

@@ -8,12 +8,13 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.lsp.server import PyengineerServer
 
 log = logging.getLogger(__name__)
 
-SECTION = "pyengineer"
-SET_API_KEY = "pyengineer/setApiKey"
+SECTION = names.SECTION
+SET_API_KEY = names.SET_API_KEY
 # Settings only the editor extension uses (how to start us); the server ignores them.
 CLIENT_ONLY = {"serverPath", "interpreter", "trace", "server_path", "server-path"}
 
@@ -26,7 +27,7 @@ def editor_settings(value: Any) -> dict[str, Any]:
 
 async def pull_configuration(ls: PyengineerServer) -> None:
     """Ask the client for the `pyengineer` section, globally and per workspace folder."""
-    if not ls.client_supports("workspace.configuration"):
+    if not ls.client.configuration:
         return
     states = list(ls.session.workspaces.values())
     items = [types.ConfigurationItem(section=SECTION)] + [
@@ -59,7 +60,7 @@ def register(server: PyengineerServer) -> None:
             and isinstance(settings.get("apiKey"), str | None)
         ):
             ls.session.api_key = settings.get("apiKey") or None
-        if ls.client_supports("workspace.configuration"):
+        if ls.client.configuration:
             # Pull even when settings came with the notification: a pushed object holds only the global
             # values, and folder-level settings of a multi-root workspace would be lost.
             await pull_configuration(ls)

@@ -15,5 +15,7 @@ async def pull_diagnostics(ls: PyengineerServer, params: types.DocumentDiagnosti
     if result is None:
         return FullReport([])
     snapshot, findings = result
-    ls.findings[snapshot.uri] = (snapshot.revision, ls.generation, findings)
+    doc = ls.session.documents.get(snapshot.uri)
+    if doc is not None and doc.revision == snapshot.revision:
+        doc.findings = (snapshot.revision, ls.generation, findings)
     return FullReport(publishing.to_diagnostics(ls, snapshot, findings))

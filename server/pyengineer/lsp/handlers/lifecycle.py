@@ -14,6 +14,8 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer.lsp import features
+from pyengineer.lsp.capabilities import ClientFeatures
 from pyengineer.lsp.handlers import not_loaded, replace_feature
 from pyengineer.lsp.handlers.configuration import pull_configuration
 from pyengineer.lsp.server import PyengineerServer, watch_parent
@@ -51,6 +53,7 @@ def register(server: PyengineerServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: PyengineerServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        ls.client = ClientFeatures.from_lsp(params.capabilities)
         ls.configured = asyncio.Event()
         ls.log_handler.loop = ls.loop
         options = _options(params)
@@ -71,16 +74,10 @@ def register(server: PyengineerServer) -> None:
         ls.when_handlers_loaded(lambda: _add_workspaces(ls, roots))
         # Pull diagnostics only for clients that can pull and can be told to pull again after a branch
         # switch (refreshSupport); the others get pushed diagnostics, never both (that would show twice).
-        if ls.client_supports("text_document.diagnostic") and ls.client_supports(
-            "workspace.diagnostics.refresh_support"
-        ):
+        if ls.client.pull_diagnostics and ls.client.diagnostic_refresh:
             ls.pull_diagnostics = True
-            ls.feature(
-                types.TEXT_DOCUMENT_DIAGNOSTIC,
-                types.DiagnosticOptions(
-                    identifier="pyengineer", inter_file_dependencies=True, workspace_diagnostics=False
-                ),
-            )(not_loaded(types.TEXT_DOCUMENT_DIAGNOSTIC))
+            pull = features.PULL_DIAGNOSTICS
+            ls.feature(pull.method, pull.options)(not_loaded(pull.method))
             ls.when_handlers_loaded(lambda: _register_pull_diagnostics(ls))
         if params.process_id:
             watch_parent(params.process_id)
@@ -104,8 +101,9 @@ def register(server: PyengineerServer) -> None:
         ls.shutting_down = True
         for state in list(ls.session.workspaces.values()):
             workspaces.stop_watcher(ls, state)
-        for task in list(ls.pending_diagnostics.values()):
-            task.cancel()
+        for doc in list(ls.session.documents.values()):
+            if doc.publish_task is not None:
+                doc.publish_task.cancel()
         ls.executor.shutdown(wait=False, cancel_futures=True)
         ls.agent_executor.shutdown(wait=False, cancel_futures=True)
 
@@ -125,6 +123,7 @@ def register(server: PyengineerServer) -> None:
             if state is not None:
                 workspaces.stop_watcher(ls, state)
                 ls.ready.pop(str(state.root), None)
+                ls.reload_locks.pop(str(state.root), None)
                 ls.last_status.pop(str(state.root), None)
         for folder in params.event.added:
             path = uri_to_path(folder.uri)
