@@ -6,6 +6,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from pyengineer import names
 from pyengineer.engine.registry import load_rules
 from pyengineer.findings import Finding, Position, Range, Severity
 from pyengineer.lines import LineIndex
@@ -13,7 +14,7 @@ from pyengineer.lines import clamped_line as clamped_line  # re-exported: the LS
 from pyengineer.lines import client_units as client_units
 from pyengineer.lines import split_lines as split_lines
 
-SOURCE = "pyengineer"
+SOURCE = names.SOURCE
 
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,

@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -47,12 +46,9 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.workspace import PositionCodec, TextDocument, Workspace
 
-log = logging.getLogger("pyengineer")
+from pyengineer.lines import lines_with_ends
 
-# A line with its end, where LSP ends lines: \r\n, \r or \n (str.splitlines also ends them at \f, \x85, U+2028...).
-_LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-# Where str.splitlines breaks a line and LSP (and Python) do not.
-_SPLITLINES_ONLY = ("\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+log = logging.getLogger("pyengineer")
 
 
 def _ascii_column(line: str, character: int) -> int:
@@ -72,12 +68,8 @@ class LspTextDocument(TextDocument):
 
     @property
     def lines(self) -> Sequence[str]:
-        source = self.source
-        # str.splitlines is 5x faster than the regex, and the same unless the text holds one of the other
-        # characters it breaks at (each `in` is one C scan).
-        if not any(c in source for c in _SPLITLINES_ONLY):
-            return tuple(source.splitlines(True))
-        return tuple(_LSP_LINE.findall(source))
+        # Broken where LSP breaks lines (str.splitlines also ends them at \f, \x85, U+2028...).
+        return tuple(lines_with_ends(self.source))
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
         # pygls rebuilds the whole text line by line in Python on every keystroke; one splice does the same.

@@ -23,6 +23,7 @@ from pyengineer import names
 from pyengineer.config import Settings
 from pyengineer.errors import ConfigError
 from pyengineer.git.state import matching_protection, read_git_state, read_head
+from pyengineer.lines import source_lines
 from pyengineer.lsp import publishing
 from pyengineer.lsp.progress import WorkProgress
 from pyengineer.lsp.server import PyengineerServer
@@ -388,7 +389,7 @@ def _key_line(path: Path, key: str | None) -> int:
         return 0
     last = key.split(".")[-1]
     try:
-        lines = safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, warn=False).splitlines()
+        lines = source_lines(safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, warn=False))
     except OSError:
         return 0
     pattern = re.compile(r"^\s*[\"']?" + re.escape(last) + r"[\"']?\s*=")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# The commands the PE901 fixes run (the LSP layer registers them).
-ASK_FIX_COMMAND = "pyengineer.fixTest"
-RUN_TESTS_COMMAND = "pyengineer.runTests"
+from pyengineer import names
+
+# The commands the PE901 fixes run (the LSP layer registers them); declared once, in names.py.
+ASK_FIX_COMMAND = names.FIX_TEST
+RUN_TESTS_COMMAND = names.RUN_TESTS
 
 # pytest exit codes
 EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_TESTS = 0, 1, 2, 3, 4, 5
