@@ -12,6 +12,9 @@ from pyengineer.findings import Finding, Severity
 from pyengineer.workspace.context import WorkspaceContext
 
 DOCS_URL = "https://github.com/pyengineer/pyengineer/blob/main/docs/rules.md"
+# A finding's message is one plain sentence that fits the Problems panel and Neovim's virtual text; the why and
+# the how go in its `detail` (tests/engine/test_messages.py holds every rule to this).
+MAX_MESSAGE = 100
 
 
 @dataclass(frozen=True)

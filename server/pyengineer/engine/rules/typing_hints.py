@@ -287,9 +287,8 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
             continue
         parts = []
         if missing:
-            parts.append(
-                "parameter" + ("s " if len(missing) > 1 else " ") + ", ".join(f"`{m}`" for m in missing)
-            )
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            parts.append("parameter" + ("s " if len(missing) > 1 else " ") + shown)
         if no_return:
             parts.append("the return type")
         kind = "method" if is_method else "function"
@@ -301,7 +300,7 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
                 line, col = position
                 fixes.append(
                     Fix(
-                        title="Add `-> None` (the function returns nothing)",
+                        title="Add -> None (the function returns nothing)",
                         edits=(Edit(path=inp.source.path, range=Range.of(line, col), new_text=" -> None"),),
                         safe=True,
                         preferred=True,
@@ -309,10 +308,8 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
                 )
         yield Finding(
             code="PE501",
-            message=(
-                f"The {public}{kind} `{func.name}` has no type hints for {' and '.join(parts)}: callers and "
-                "mypy cannot check how it is used."
-            ),
+            message=f"{f'{public}{kind}'.capitalize()} {func.name} has no type hints for {' and '.join(parts)}",
+            detail="Callers and mypy cannot check how it is used; the project type-checks this code.",
             path=inp.source.path,
             range=index.name_range(func),
             severity=Severity.INFO,

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from pyengineer.errors import GitSafetyError
-from pyengineer.lsp import workspaces
+from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.params import CreateBranchArgs, Target, command_argument
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
@@ -167,6 +167,9 @@ def register(server: PyengineerServer) -> None:
             )
             raise JsonRpcInternalError(str(exc)) from None
         ls.show_message(f"pyengineer: hand-off document written to {written.relative_to(state.root)}")
+        # PE201 links to the document now: the kept analysis (same text, same context) predates it.
+        publishing.forget(path_to_uri(path))
+        publishing.republish(ls, state.root)
         if ls.client_supports("window.show_document.support"):
             await ls.window_show_document_async(
                 types.ShowDocumentParams(uri=path_to_uri(written), take_focus=True)
