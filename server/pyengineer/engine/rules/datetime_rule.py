@@ -139,16 +139,21 @@ def naive_utc_datetime(inp: RuleInput) -> Iterator[Finding]:
             safe = file_is_aware or _made_aware_at_once(index, parent)
             fix = _fix(index, parent, replacement, safe)
             where = index.range(parent)
-            what = f"{node.attr}() returns"
+            what = f"{node.attr}() returns a naive datetime that means"
         else:
             fix = _reference_fix(index, node)
             where = index.range(node)
-            what = f"{index.snippet(node, 30)}, passed as a function, returns"
+            what = f"{index.snippet(node, 30)} makes naive datetimes that mean"
         yield Finding(
             code="PE803",
-            message=f"{what} a naive datetime that only means UTC by convention",
+            message=f"{what} UTC only by convention",
             detail=(
-                "`.astimezone()`, `.timestamp()` and comparisons treat it as local time, and it is deprecated "
+                (
+                    "Passed as a function, it is called later, and each call returns one. "
+                    if not called
+                    else ""
+                )
+                + "`.astimezone()`, `.timestamp()` and comparisons treat it as local time, and it is deprecated "
                 f"since Python 3.12. Use an aware datetime: "
                 f"`datetime.{replacement}({'ts, ' if replacement != 'now' else ''}timezone.utc)`.{django}"
             ),

@@ -58,8 +58,8 @@ def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
     first = next((r for r in records if not r.type_only), records[0])
     others = [r for r in records if r is not first]
     names = list(dict.fromkeys(r.top_level for r in [first, *others]))
-    spelled = ", ".join(f"'{n}'" for n in names[:3]) + (
-        f" and {len(names) - 3} more" if len(names) > 3 else ""
+    spelled = ", ".join(f"'{n}'" for n in names[:2]) + (
+        f" and {len(names) - 2} more" if len(names) > 2 else ""
     )
     whole_project = ml_project(inp.context)
     root = Path(inp.context.root)

@@ -287,8 +287,10 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
             continue
         parts = []
         if missing:
-            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            parts.append("parameter" + ("s " if len(missing) > 1 else " ") + shown)
+            shown = ", ".join(missing) if len(missing) <= 2 else f"{len(missing)} parameters"
+            parts.append(
+                ("parameter " if len(missing) == 1 else "" if len(missing) > 2 else "parameters ") + shown
+            )
         if no_return:
             parts.append("the return type")
         kind = "method" if is_method else "function"
@@ -309,7 +311,10 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
         yield Finding(
             code="PE501",
             message=f"{f'{public}{kind}'.capitalize()} {func.name} has no type hints for {' and '.join(parts)}",
-            detail="Callers and mypy cannot check how it is used; the project type-checks this code.",
+            detail=(
+                (f"Not annotated: {', '.join(f'`{m}`' for m in missing)}. " if len(missing) > 2 else "")
+                + "Callers and mypy cannot check how it is used, and the project type-checks this code."
+            ),
             path=inp.source.path,
             range=index.name_range(func),
             severity=Severity.INFO,
