@@ -10,8 +10,8 @@ from pathlib import Path
 from pyengineer.actions.edits import apply_text_edits
 from pyengineer.config import Settings
 from pyengineer.engine.analyze import analyze
-from pyengineer.engine.source import ParsedSource
 from pyengineer.engine.registry import MAX_MESSAGE
+from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding, Fix
 from pyengineer.workspace.context import WorkspaceContext
 
