@@ -46,9 +46,8 @@ async def test_handoff_writes_document_and_asks_client_to_show_it(ml_repo: tuple
                 position=types.Position(line=0, character=9),
             )
         )
-        assert (
-            hover is not None and "ai-engineer" in hover.contents.value and "exists" in hover.contents.value
-        )
+        assert hover is not None and "ai-engineer" in hover.contents.value
+        assert f"({document.as_uri()})" in hover.contents.value  # the link to the document written
 
 
 async def test_config_edit_on_disk_changes_behaviour_and_broken_config_is_a_diagnostic(

@@ -72,8 +72,9 @@ def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
         if len(message) > MAX_MESSAGE:
             message = "ML code handed off to the ai-engineer: see the hand-off document"
         detail = (
-            f"The hand-off document is [{shown}]({document.as_uri()}). {keep} After changing the model code, "
-            "**Update the hand-off document** writes it again and keeps its notes."
+            f"The model code is the ai-engineer's: its hand-off document is [{shown}]({document.as_uri()}). "
+            f"{keep} After changing the model code, **Update the hand-off document** writes it again and keeps "
+            "its notes."
         )
         severity = Severity.HINT
     elif whole_project:
