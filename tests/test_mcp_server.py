@@ -79,6 +79,7 @@ async def test_every_tool_on_a_real_repository(git_repo: RepoFactory, tmp_path: 
         context = structured(await client.call_tool("project_context", {}))
         assert context["root"] == str(repo.root.resolve())
         assert "app/model.py" in [f["path"] for f in context["ml_files"]]
+        assert next(iter(context)) == "summary" and context["summary"]["branch"] == "main"
 
         status = structured(await client.call_tool("branch_status", {"files": ["app/api.py"]}))
         assert status["branch"] == "main" and status["protected"] is True

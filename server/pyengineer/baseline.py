@@ -192,7 +192,7 @@ def parse_baseline(path: Path, data: bytes) -> Baseline:
         raise BaselineError(
             path,
             f"has version {raw.get('version')!r}; this pyengineer reads version {BASELINE_VERSION} "
-            "(rewrite it with `pyengineer check --add-baseline`)",
+            "(rewrite it with pyengineer check --add-baseline)",
         )
     try:
         parsed = BaselineFile.model_validate(raw)
@@ -272,7 +272,7 @@ def filter_document(
         report_problem(
             f"baseline {exc.path}: {exc.what}",
             f"pyengineer: {exc}. Every finding is shown until it is fixed (or rewrite it with "
-            "`pyengineer check --add-baseline`).",
+            "pyengineer check --add-baseline).",
         )
         return findings
     relative = relative_posix(project, Path(path))

@@ -295,7 +295,7 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
         "check",
         help="check files or folders and print findings (exit 1 when something is found)",
         description=(
-            "Check Python files like `ruff check`: exit 0 when clean (or only info and hints), 1 with findings "
+            "Check Python files like ruff check: exit 0 when clean (or only info and hints), 1 with findings "
             "at the --fail-on severity or above, 2 on errors (bad options or configuration, a broken baseline, "
             "a rule that failed to run)."
         ),

@@ -24,8 +24,26 @@ def _git_line(context: WorkspaceContext) -> str:
     return f"{where}; {extra}"
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def summary_line(context: WorkspaceContext) -> str:
+    """The context in one line: kind, package manager, frameworks, file counts, branch (the JSON's `summary`)."""
+    summary = context.summary()
+    parts = ["Python project" if context.python_project else "not a Python project"]
+    parts.append(summary.package_manager or "no package manager")
+    parts.append(", ".join(BY_KEY[k].title for k in summary.frameworks if k in BY_KEY) or "no frameworks")
+    line = "; ".join(parts)
+    line += f"; {_count(summary.python_files, 'Python file')}, {_count(summary.ml_files, 'ML file')}"
+    if summary.branch:
+        protected = " (protected)" if summary.protected else ""
+        line += f"; branch '{summary.branch}'{protected}, {_count(summary.changed_files, 'changed file')}"
+    return line
+
+
 def summarize(context: WorkspaceContext) -> str:
-    out = [f"Project root:     {context.root}"]
+    out = [f"Summary:          {summary_line(context)}", f"Project root:     {context.root}"]
     kind = "Python project" if context.python_project else "not a Python project"
     out.append(f"Kind:             {kind} ({context.python_project_reason})")
     if context.package_manager:

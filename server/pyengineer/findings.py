@@ -90,6 +90,7 @@ class Finding(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     code: str
+    # One plain sentence for the Problems panel and the terminal (about 100 characters, no Markdown).
     message: str
     path: str
     range: Range
@@ -97,6 +98,9 @@ class Finding(BaseModel):
     fixes: tuple[Fix, ...] = ()
     data: dict[str, Any] = Field(default_factory=dict)
     related: tuple[Related, ...] = ()
+    # Markdown: why it matters and how to fix it, shown in the editor's hover (plain text where the client
+    # renders no Markdown) and in `--format json`.
+    detail: str = ""
 
     @property
     def line(self) -> int:

@@ -102,6 +102,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "code": finding.code,
         "name": rule.name if rule else None,
         "message": finding.message,
+        "detail": finding.detail,
         "severity": finding.severity.value,
         "path": finding.path,
         "start": {"line": finding.range.start.line + 1, "column": finding.range.start.character + 1},

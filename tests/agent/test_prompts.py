@@ -82,13 +82,17 @@ def test_the_request_names_the_place_the_diagnostics_and_shows_an_excerpt() -> N
         path="/p/app.py",
         range=Range.of(99, 0),
         severity=Severity.WARNING,
+        detail="Catch what the `try` body raises,\nand log the rest.",
     )
     rendered = render_request(
         "  Fix this  ", path="app.py", range_=Range.of(99, 4, 100, 2), file_text=text, findings=(finding,)
     )
     assert rendered.startswith("<request>\nFix this\n</request>")
     assert "The user is in app.py lines 100:5 to 101:3." in rendered
-    assert "- PE301 (warning) line 100: bare except" in rendered
+    assert (
+        "- PE301 (warning) line 100: bare except\n  Catch what the `try` body raises, and log the rest."
+        in rendered
+    )
     assert "100| line_100 = 100" in rendered
     assert f"{100 - EXCERPT_RADIUS}| " in rendered and "line_30 = 30\n" not in rendered
 

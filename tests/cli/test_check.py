@@ -59,8 +59,8 @@ def test_acceptance_fresh_repo_on_main_with_an_edited_file_importing_torch(ml_on
     pe101 = [line for line in lines if TEXT_LINE.match(line) and " PE101 " in line]
     pe201 = [line for line in lines if TEXT_LINE.match(line) and " PE201 " in line]
     assert pe101 == [
-        "model.py:1:1: PE101 [warning] You are changing model.py on the protected branch 'main'. "
-        "Create a feature branch first (suggested: feature/model)."
+        "model.py:1:1: PE101 [warning] Protected branch 'main': create a feature branch for this change "
+        "(suggested: feature/model)"
     ]
     assert len(pe201) == 1 and pe201[0].startswith("model.py:1:8: PE201 [info] 'torch' is an ML library")
     assert lines[-1].startswith("Found ")
@@ -227,7 +227,7 @@ def test_json_format_schema(
     pe101, pe201 = report["findings"]
     for finding in (pe101, pe201):
         assert set(finding) == {
-            "code", "name", "message", "severity", "path", "start", "end", "url", "fixes", "related"
+            "code", "name", "message", "detail", "severity", "path", "start", "end", "url", "fixes", "related"
         }  # fmt: skip
         assert finding["path"] == str(ml_on_main.root.resolve() / "model.py")
         assert set(finding["start"]) == set(finding["end"]) == {"line", "column"}

@@ -54,8 +54,7 @@ def test_info_only_findings_are_shown_and_exit_0_by_default(
     code, out, _ = run_main(capsys, monkeypatch, info_only, "check", "--select", "PE201")
     assert code == 0
     assert out.splitlines() == [
-        "model.py:1:8: PE201 [info] 'torch' is an ML library: ML model code belongs to the ai-engineer role. "
-        "Keep the Python side to data preparation, validation and serving; hand the model work off.",
+        "model.py:1:8: PE201 [info] 'torch' is an ML library: model code belongs to the ai-engineer role",
         "Found 1 finding.",
     ]
 

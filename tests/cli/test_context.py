@@ -125,3 +125,29 @@ def test_context_json_lists_each_evidence_file_once(tmp_path: Path) -> None:
     evidence = json.loads(result.stdout)["framework_evidence"]
     assert evidence["fastapi"] == ["requirements.txt", "pyproject.toml", "import:api.py"]
     assert evidence["redis"] == ["requirements.txt"]
+
+
+def test_context_opens_with_the_summary(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON and text both start with what the project is, then every field as before (in declared order,
+    not sorted: `framework_evidence` used to be the first key a sorting reader showed)."""
+    result = run_cli("context", "--json", str(shop), cwd=shop)
+    context = json.loads(result.stdout)
+    keys = list(context)
+    assert keys[:4] == ["summary", "root", "python_project", "python_project_reason"]
+    assert keys.index("frameworks") < keys.index("framework_evidence") < keys.index("git")
+    assert context["summary"] == {
+        "project": "python",
+        "package_manager": "uv",
+        "frameworks": ["fastapi", "pandas", "pytest"],
+        "python_files": context["python_file_count"],
+        "ml_files": 1,
+        "branch": "release/1.0",
+        "protected": True,
+        "changed_files": 2,
+    }
+    assert main(["context", str(shop)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"Summary:          Python project; uv; FastAPI, pandas, pytest; {context['python_file_count']} Python "
+        "files, 1 ML file; branch 'release/1.0' (protected), 2 changed files"
+    )

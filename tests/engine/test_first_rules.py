@@ -40,8 +40,10 @@ def test_pe101_on_a_changed_file_on_a_protected_branch() -> None:
     assert finding.code == "PE101"
     assert finding.severity == Severity.WARNING
     assert finding.range == Range.of(0, 0, 0, len("from fastapi import APIRouter"))
-    assert "app/users.py" in finding.message and "'main'" in finding.message
-    assert "feature/api-users" in finding.message
+    assert finding.message == (
+        "Protected branch 'main': create a feature branch for this change (suggested: feature/api-users)"
+    )
+    assert "git switch -c feature/api-users" in finding.detail
     assert finding.fixes[0].command == CREATE_BRANCH_COMMAND
     assert finding.fixes[0].arguments == ({"name": "feature/api-users", "path": "/p/app/users.py"},)
     assert finding.fixes[0].preferred is True
@@ -105,6 +107,7 @@ def test_pe201_names_the_library_and_the_role() -> None:
         "libraries": ["torch"],
         "imports": 1,
         "ml_project": False,
+        "handoff": None,
     }
     assert finding.related == ()
 

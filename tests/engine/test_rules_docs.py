@@ -78,3 +78,17 @@ def test_pe201_example(
     capsys.readouterr()
     write(tmp_path, args[-1], block(text, "Good"))
     assert main([*args, "--select", FIRST_RULES, "--fail-on", "info"]) == 0
+
+
+def test_pe201_after_the_handoff_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = section("PE201")
+    after = text[text.index("**After the hand-off.**") :]
+    args, expected = console(after)
+    write(tmp_path, args[-1], block(text, "Bad"))
+    write(tmp_path, "docs/handoffs/app-scoring.md", "# Hand-off to ai-engineer\n")
+    write(tmp_path, "pyproject.toml", '[project]\nname = "scoring"\n')  # the project root holds docs/
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--select", FIRST_RULES, "--fail-on", "info"]) == 0  # a hint now
+    assert capsys.readouterr().out.splitlines()[:-1] == expected

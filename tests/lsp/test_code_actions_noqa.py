@@ -69,14 +69,14 @@ async def test_every_finding_offers_suppress_with_noqa_merged_into_the_existing_
         uri = open_doc(lsp, repo / "app.py")
         await wait_for_codes(lsp, uri, lambda c: {"PE301", "PE803"} <= c)
         # Line 6 already has a noqa comment for E501: that code is kept and ours added.
-        suppress = [a for a in await actions_at(lsp, uri, 5) if a.title == "Suppress with `# noqa: PE301`"]
+        suppress = [a for a in await actions_at(lsp, uri, 5) if a.title == "Suppress with # noqa: PE301"]
         assert len(suppress) == 1 and suppress[0].kind == types.CodeActionKind.QuickFix
         assert suppress[0].edit is not None
         text = apply_workspace_edit(APP, uri, suppress[0].edit)
         assert text.splitlines()[5] == "    time.sleep(1)  # noqa: E501, PE301"
         # Line 7 has no comment yet.
         (pe803,) = [a for a in await actions_at(lsp, uri, 6) if a.title.startswith("Suppress")]
-        assert pe803.title == "Suppress with `# noqa: PE803`" and pe803.edit is not None
+        assert pe803.title == "Suppress with # noqa: PE803" and pe803.edit is not None
         text = apply_workspace_edit(text, uri, pe803.edit)
         assert text.splitlines()[6] == "    when = datetime.utcnow()  # noqa: PE803"
         # Inside a multi-line f-string a comment would become text: not offered.

@@ -46,9 +46,8 @@ async def test_handoff_writes_document_and_asks_client_to_show_it(ml_repo: tuple
                 position=types.Position(line=0, character=9),
             )
         )
-        assert (
-            hover is not None and "ai-engineer" in hover.contents.value and "exists" in hover.contents.value
-        )
+        assert hover is not None and "ai-engineer" in hover.contents.value
+        assert f"({document.as_uri()})" in hover.contents.value  # the link to the document written
 
 
 async def test_config_edit_on_disk_changes_behaviour_and_broken_config_is_a_diagnostic(
@@ -73,6 +72,7 @@ async def test_config_edit_on_disk_changes_behaviour_and_broken_config_is_a_diag
             types.ExecuteCommandParams(command="pyengineer.showContext", arguments=[{"uri": uri}])
         )
         assert context["git"]["branch"] == "main" and context["ml_files"][0]["path"] == "model.py"
+        assert next(iter(context)) == "summary" and context["summary"]["ml_files"] == 1  # the summary leads
         # Fixed again: the config diagnostic clears.
         pyproject.write_text('[tool.pyengineer]\nprotected-branches = ["main"]\n', encoding="utf-8")
         await wait_for(lambda: config_uri in lsp.diagnostics and not lsp.diagnostics[config_uri])

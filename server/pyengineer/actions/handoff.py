@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyengineer.engine.source import ParsedSource
-from pyengineer.git.naming import slugify
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.workspace.handoffs import handoff_path
 
 NOTES_START = "<!-- pyengineer:notes -->"
 NOTES_END = "<!-- /pyengineer:notes -->"
@@ -120,11 +120,6 @@ def collect_facts(source: ParsedSource, context: WorkspaceContext, ml_libraries:
     return facts
 
 
-def handoff_path(root: Path, relative: str, folder: str) -> Path:
-    """Where the hand-off document for `relative` lives: one per source file, so a rerun updates it."""
-    return root / folder / f"{slugify(relative.removesuffix('.py'), limit=80) or 'handoff'}.md"
-
-
 def _bullets(items: list[str], empty: str) -> str:
     return "\n".join(f"- {item}" for item in items) if items else f"- {empty}"
 
@@ -161,7 +156,9 @@ def render_handoff(facts: HandoffFacts, context: WorkspaceContext, summary: str 
         "## Where",
         "",
         f"- File: `{facts.relative}`",
-        f"- Project: {context.root} ({context.package_manager or 'no package manager detected'})",
+        # The workspace's folder name, not its absolute path: the document is committed and shared, and a
+        # path on the writer's machine means nothing to its reader (and tells them a user name).
+        f"- Project: `{Path(context.root).name}` ({context.package_manager or 'no package manager detected'})",
         f"- Frameworks: {', '.join(context.frameworks) or 'none detected'}",
         f"- Git branch: {branch}; working tree: {status}",
         "",

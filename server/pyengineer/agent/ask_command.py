@@ -185,7 +185,7 @@ def _confirm_branch(root: Path, context: WorkspaceContext, edits: Sequence[Edit]
     if not (sys.stdin.isatty() and err.isatty()):
         print(
             f"pyengineer ask: not applied: you are on the protected branch {git.branch!r}. Create a feature "
-            f"branch first (for example `git switch -c {names[0]}`), then run the command again.",
+            f"branch first (for example: git switch -c {names[0]}), then run the command again.",
             file=err,
         )
         return False

@@ -201,8 +201,11 @@ def render_request(
     if path is not None:
         parts.append(f"The user is in {path}{_line_of(range_)}.")
     if findings:
+        # The message is one sentence; the why and the how the user sees in the hover are its detail.
         shown = "\n".join(
-            f"- {f.code} ({f.severity.value}) line {f.range.start.line + 1}: {f.message}" for f in findings
+            f"- {f.code} ({f.severity.value}) line {f.range.start.line + 1}: {f.message}"
+            + (f"\n  {' '.join(f.detail.split())}" if f.detail else "")
+            for f in findings
         )
         parts.append(f"pyengineer diagnostics there:\n{shown}")
     if path is not None and file_text is not None:

@@ -13,6 +13,9 @@ from pyengineer.findings import Finding, Fix, Range, Related, Severity
 from pyengineer.workspace.context import WorkspaceContext
 
 DOCS_URL = "https://github.com/pyengineer/pyengineer/blob/main/docs/rules.md"
+# A finding's message is one plain sentence that fits the Problems panel and Neovim's virtual text; the why and
+# the how go in its `detail` (tests/engine/test_messages.py holds every rule to this).
+MAX_MESSAGE = 100
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class RuleInput:
         fixes: Iterable[Fix] = (),
         data: dict[str, Any] | None = None,
         related: Iterable[Related] = (),
+        detail: str = "",
     ) -> Finding:
         """A finding of rule `code` on this document: `finding` with the document's path."""
         return finding(
@@ -46,6 +50,7 @@ class RuleInput:
             fixes=fixes,
             data=data,
             related=related,
+            detail=detail,
         )
 
 
@@ -126,6 +131,7 @@ def finding(
     fixes: Iterable[Fix] = (),
     data: dict[str, Any] | None = None,
     related: Iterable[Related] = (),
+    detail: str = "",
 ) -> Finding:
     """A finding of the registered rule `code`, with the rule's default severity.
 
@@ -144,6 +150,7 @@ def finding(
         fixes=tuple(fixes),
         data=data if data is not None else {},
         related=tuple(related),
+        detail=detail,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -52,6 +53,9 @@ class LineCodec:
         return Range(start=self.from_client(rng.start), end=self.from_client(rng.end))
 
 
+_START = types.Position(line=0, character=0)
+
+
 def diagnostic(
     finding: Finding, codec: LineCodec, data: dict[str, Any] | None = None, uri: str | None = None
 ) -> types.Diagnostic:
@@ -60,8 +64,16 @@ def diagnostic(
         types.DiagnosticRelatedInformation(
             location=types.Location(uri=uri, range=codec.range_to_client(info.range)), message=info.message
         )
+        if info.path == finding.path
+        # The start of another file (PE201's hand-off document) needs no text of it to convert.
+        else types.DiagnosticRelatedInformation(
+            location=types.Location(
+                uri=Path(info.path).as_uri(), range=types.Range(start=_START, end=_START)
+            ),
+            message=info.message,
+        )
         for info in finding.related
-        if uri is not None and info.path == finding.path
+        if uri is not None and (info.path == finding.path or info.range == Range.of(0, 0))
     ]
     return types.Diagnostic(
         range=codec.range_to_client(finding.range),

@@ -31,6 +31,18 @@ MAX_ANALYZED_CHARS = safe_io.MAX_SOURCE_BYTES
 MAX_KEPT_PARSE_CHARS = session_module.MAX_KEPT_PARSE_CHARS
 
 
+def being_changed(snapshot: DocumentSnapshot) -> bool:
+    """PE101's "being changed": git says the file is modified or untracked, or the buffer is not HEAD's text
+    (a hash against HEAD's blob, read once per HEAD: see git/committed.py). Runs in a worker thread."""
+    from pyengineer.git.committed import differs_from_committed
+
+    git = snapshot.context.git
+    if snapshot.changed or not snapshot.edited:
+        return snapshot.changed
+    # Off a protected branch nothing asks (PE101 is quiet): git is not run for the answer.
+    return not git.protected or differs_from_committed(snapshot.path, snapshot.text, git)
+
+
 def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
     """The findings for one snapshot (pure; runs in a worker thread)."""
     if len(snapshot.text) > MAX_ANALYZED_CHARS:
@@ -44,7 +56,7 @@ def analyze_snapshot(snapshot: DocumentSnapshot) -> list[Finding]:
     # The snapshot carries its document's analyzer; one without (a closed document) is analysed from scratch.
     analyzer = snapshot.analyzer or DocumentAnalyzer(snapshot.path, snapshot.relative, MAX_KEPT_PARSE_CHARS)
     findings = analyzer.analyze(
-        snapshot.text, snapshot.context, snapshot.settings, snapshot.changed, snapshot.relative
+        snapshot.text, snapshot.context, snapshot.settings, being_changed(snapshot), snapshot.relative
     )
     # The editor reports what the baseline does not hold, as `pyengineer check` does.
     return filter_document(

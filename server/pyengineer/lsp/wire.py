@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pyengineer.engine.registry import Rule, load_rules
-from pyengineer.findings import Finding, Severity
+from pyengineer.findings import Finding, Range, Severity
 from pyengineer.lsp.convert import _SEVERITY, SOURCE, clamped_line, client_units, split_lines
 from pyengineer.lsp.pygls_compat import write_frame
 from pyengineer.lsp.server import PyengineerServer
@@ -30,6 +31,7 @@ _RANGE = '{"range":{"start":{"line":%d,"character":%d},"end":{"line":%d,"charact
 # The rest of a diagnostic, up to the value of data.version (added per publish, with data.index).
 _REST = '"message":%s,"severity":%d,"code":%s,%s"source":%s,"data":{"code":%s,"uri":%s,"version":'
 _SOURCE_JSON = _string(SOURCE)
+_FILE_START = Range.of(0, 0)
 
 
 def _character(lines: list[str], line: int, text: str, character: int, encoding: str) -> int:
@@ -137,7 +139,13 @@ class DocumentDiagnostics:
         related = []
         for info in finding.related:
             if info.path != finding.path:
-                continue  # positions in another file need that file's text to convert
+                # Positions in another file need that file's text to convert, except its start (PE201's
+                # hand-off document).
+                if info.range == _FILE_START:
+                    start = {"line": 0, "character": 0}
+                    location = {"uri": Path(info.path).as_uri(), "range": {"start": start, "end": start}}
+                    related.append({"location": location, "message": info.message})
+                continue
             points = []
             for position in (info.range.start, info.range.end):
                 line = clamped_line(lines, position.line)

@@ -81,6 +81,7 @@ class FindingOut(_Out):
     code: str
     name: str | None
     message: str
+    detail: str = Field(default="", description="why it matters and how to fix it (Markdown)")
     severity: str
     path: str
     start: dict[str, int]

@@ -203,13 +203,16 @@ class DocumentSnapshot:
     relative: str
     text: str
     version: int | None
-    changed: bool
+    changed: bool  # git says the file is modified or untracked
     settings: Settings
     context: WorkspaceContext
     root: Path
     revision: int = 0  # Document.revision: which text this is (the version alone does not say)
     # The document's analyzer (None: analyse from scratch, for a document that is not open).
     analyzer: DocumentAnalyzer | None = None
+    # Typed in since it was opened: then the file is being changed only while the text is not HEAD's
+    # (publishing.being_changed compares, off the loop), so an edit undone is no change.
+    edited: bool = False
 
 
 class Session:
@@ -308,7 +311,8 @@ class Session:
             text=doc.text,
             version=doc.version,
             revision=doc.revision,
-            changed=doc.edited or self._git_changed(state.git, doc.path),
+            changed=self._git_changed(state.git, doc.path),
+            edited=doc.edited,
             settings=state.settings,
             context=context,
             root=state.root,

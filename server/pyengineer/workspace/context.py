@@ -7,9 +7,9 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from pyengineer.config import Settings
 from pyengineer.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
@@ -58,8 +58,25 @@ class MlFile(BaseModel):
     imports: tuple[MlImport, ...]
 
 
+class ContextSummary(BaseModel):
+    """What a reader of the context wants first: what the project is, in a few values (the rest follows)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project: str  # "python" or "not python"
+    package_manager: str | None = None
+    frameworks: tuple[str, ...] = ()
+    python_files: int = 0
+    ml_files: int = 0
+    branch: str | None = None  # None when detached or not a repository
+    protected: bool = False
+    changed_files: int = 0
+
+
 class WorkspaceContext(BaseModel):
-    """Everything we know about a workspace, cheap to copy and serializable (`pyengineer context --json`)."""
+    """Everything we know about a workspace, cheap to copy and serializable (`pyengineer context --json`).
+
+    Dumped, it opens with `summary` (ContextSummary), then the fields in the order below."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -85,6 +102,28 @@ class WorkspaceContext(BaseModel):
 
     def uses(self, framework: str) -> bool:
         return framework in self.frameworks
+
+    def summary(self) -> ContextSummary:
+        return ContextSummary(
+            project="python" if self.python_project else "not python",
+            package_manager=self.package_manager,
+            frameworks=self.frameworks,
+            python_files=self.python_file_count,
+            ml_files=len(self.ml_files),
+            branch=self.git.branch,
+            protected=self.git.protected,
+            changed_files=len(self.git.changed_files),
+        )
+
+    # The summary leads every dump (the CLI's --json, the editors' Show Context, MCP) instead of whichever key
+    # sorts first; it is derived, so reading a dump back ignores it.
+    @model_serializer(mode="wrap")
+    def _summary_first(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = handler(self)
+        mode = "json" if info.mode_is_json() else "python"
+        return {"summary": self.summary().model_dump(mode=mode), **fields}
 
     def annotations_required(self, relative: str) -> bool:
         """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations."""

@@ -10,9 +10,25 @@ from pathlib import Path
 from pyengineer.actions.edits import apply_text_edits
 from pyengineer.config import Settings
 from pyengineer.engine.analyze import analyze
+from pyengineer.engine.registry import MAX_MESSAGE
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding, Fix
 from pyengineer.workspace.context import WorkspaceContext
+
+# A finding's message and its fixes' titles are plain text (the Problems panel, quick-fix menus, the terminal).
+MARKUP = ("`", "**", "](")
+
+
+def assert_readable(finding: Finding) -> None:
+    """One plain sentence of at most MAX_MESSAGE characters; plain fix titles; the why and how in `detail`."""
+    message = finding.message
+    assert len(message) <= MAX_MESSAGE, f"{finding.code}: {len(message)} characters: {message}"
+    assert "\n" not in message and not any(m in message for m in MARKUP), f"{finding.code}: markup: {message}"
+    assert not message.endswith("."), f"{finding.code}: a sentence for a list, no full stop: {message}"
+    for fix in finding.fixes:
+        assert not any(m in fix.title for m in MARKUP), f"{finding.code}: markup in a fix title: {fix.title}"
+    assert finding.detail.strip(), f"{finding.code}: no detail for the hover: {message}"
+    assert message not in finding.detail, f"{finding.code}: the hover would say the message again"
 
 
 def check(
@@ -33,7 +49,12 @@ def check(
         root=str(root), python_project=True, python_project_reason="test", frameworks=tuple(frameworks)
     )
     chosen = (settings or Settings()).model_copy(update={"select": (code,)})
-    return [f for f in analyze(source, context, chosen) if f.code == code]
+    found = [f for f in analyze(source, context, chosen) if f.code == code]
+    for finding in found:
+        assert_readable(
+            finding
+        )  # every rule fixture holds the messages to it (tests/engine/test_messages.py)
+    return found
 
 
 def fixed_text(finding: Finding, fix: Fix | None = None) -> str:

@@ -29,7 +29,7 @@ def test_fastapi_dict_payload_gets_a_model_stub_from_the_keys_it_reads(tmp_path:
     assert len(findings) == 1
     finding = findings[0]
     assert finding.data["keys"] == ["name", "price", "tags"]
-    assert "payload: dict" in finding.message
+    assert "`payload: dict`" in finding.detail and "payload" in finding.message
     fix = finding.fixes[0]
     assert fix.safe
     assert fixed_text(finding) == dedent(
@@ -155,7 +155,7 @@ def test_fastapi_request_json_and_flask_and_django_raw_reads(tmp_path: Path) -> 
         relative="shop/views.py",
     )
     assert [f.data["read"] for f in django] == ["request.POST"]
-    assert "Django form" in django[0].message
+    assert "Django form" in django[0].detail
 
 
 def test_validated_bodies_and_models_are_fine(tmp_path: Path) -> None:
@@ -231,8 +231,8 @@ def test_route_without_the_auth_dependency_its_siblings_have(tmp_path: Path) -> 
     findings = check(tmp_path, "PE402", ROUTER, frameworks=("fastapi",))
     assert [f.data["endpoint"] for f in findings] == ["delete_item"]
     finding = findings[0]
-    assert "2 of 4 endpoints in `router`" in finding.message
-    assert "user: User = Depends(get_current_user)" in finding.message
+    assert "2 of 4 endpoints in `router`" in finding.detail
+    assert "user: User = Depends(get_current_user)" in finding.detail
     text = fixed_text(finding)
     assert "def delete_item(item_id: int, user: User = Depends(get_current_user)) -> None:" in text
 

@@ -113,8 +113,8 @@ def test_blocking_libraries_and_suggestions_use_the_project_context(tmp_path: Pa
         "subprocess.run()",
         "sqlite3.connect()",
     ]
-    assert "httpx is already a dependency" in findings[0].message
-    assert "aiosqlite" in findings[3].message
+    assert "httpx is already a dependency" in findings[0].detail
+    assert "aiosqlite" in findings[3].detail
     to_thread = findings[0].fixes[0]
     assert not to_thread.safe
     assert "response = await asyncio.to_thread(requests.get, url, timeout=5)" in fixed_text(
@@ -220,7 +220,7 @@ def test_sync_orm_in_async_fastapi_endpoint_is_pe302_once(tmp_path: Path) -> Non
     finding = findings[0]
     assert "create_item" in finding.message
     assert finding.data["calls"] == ["db.commit()", "db.refresh()"]
-    assert "threadpool" in finding.message
+    assert "threadpool" in finding.detail
     fix = finding.fixes[0]
     assert not fix.safe
     assert "\ndef create_item(name: str" in fixed_text(finding, fix)

@@ -63,7 +63,7 @@ def test_timezone_name_taken_by_django_gets_an_alias(tmp_path: Path) -> None:
         """,
         frameworks=("django",),
     )
-    assert "django.utils.timezone.now()" in findings[0].message
+    assert "django.utils.timezone.now()" in findings[0].detail
     text = fixed_text(findings[0])
     assert "from datetime import datetime, timezone as datetime_timezone\n" in text
     assert "return datetime.now(datetime_timezone.utc)" in text

@@ -29,8 +29,8 @@ def test_iterrows_filling_a_column_and_apply_axis_1(tmp_path: Path) -> None:
     # Only what is provably column arithmetic: `describe(r)` and a loop that prints are per-row work.
     assert [f.data.get("iterator") or "apply" for f in findings] == ["iterrows", "apply"]
     assert findings[0].data["columns"] == ["total"]
-    assert "'total'" in findings[0].message
-    assert "Instead: `df[\"total\"] = df['price'] * df['qty']`" in findings[0].message
+    assert "'total'" in findings[0].detail
+    assert "Instead: `df[\"total\"] = df['price'] * df['qty']`" in findings[0].detail
     vectorize = findings[1].fixes[0]
     assert not vectorize.safe
     assert 'df["net"] = df["total"] - df["discount"]\n' in fixed_text(findings[1])

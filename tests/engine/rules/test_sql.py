@@ -26,7 +26,7 @@ def test_sqlite_fstring_is_rewritten_to_qmark_parameters(tmp_path: Path) -> None
     assert len(findings) == 1
     finding = findings[0]
     assert finding.data == {"how": "an f-string", "style": "?"}
-    assert "`?` placeholders" in finding.message
+    assert "`?` placeholders" in finding.detail
     text = fixed_text(finding)
     assert 'cur.execute(f"SELECT * FROM {TABLE} WHERE name = ? AND org = ?", (name, org_id))' in text, text
 
@@ -69,13 +69,13 @@ def test_psycopg_percent_style_and_variables_followed_to_their_assignment(tmp_pa
         """,
     )
     assert [f.data["how"] for f in findings] == [
-        "`%` formatting",
-        "`str.format()`",
-        "string concatenation (`+=`)",
+        "% formatting",
+        "str.format()",
+        "string concatenation (+=)",
         "an f-string",
     ]
     assert all(f.data["style"] == "%s" for f in findings)
-    assert "(built in `query`)" in findings[0].message
+    assert "(built in `query`)" in findings[0].detail
     assert 'cur.execute("SELECT 100%% FROM t WHERE a = %s", (term,))' in fixed_text(findings[3])
 
 

@@ -221,7 +221,7 @@ def _model_fix(index: SyntaxIndex, endpoint: Endpoint, param: ast.arg, reads: _K
             Edit(path=index.source.path, range=index.range(name), new_text=f"{param.arg}.model_dump()")
         )
     return Fix(
-        title=f"Declare a pydantic model `{model}` for `{param.arg}`",
+        title=f"Declare a pydantic model {model} for {param.arg}",
         edits=tuple(edits),
         safe=not reads.whole,
         preferred=True,
@@ -329,14 +329,14 @@ def unvalidated_request_body(inp: RuleInput) -> Iterator[Finding]:
                 fix = _model_fix(index, endpoint, param, reads)
                 yield inp.report(
                     "PE401",
-                    message=(
-                        f"`{param.arg}: {index.segment(param.annotation)}` in `{func.name}` accepts any JSON "
-                        "object: FastAPI validates nothing and the OpenAPI docs show an untyped body. Declare a "
-                        "pydantic model"
+                    message=f"{func.name} takes any JSON object as {param.arg}: declare a pydantic model",
+                    detail=(
+                        f"`{param.arg}: {index.segment(param.annotation)}` accepts any JSON object: FastAPI "
+                        "validates nothing and the OpenAPI docs show an untyped body."
                         + (
-                            f" (the quick fix writes one from the keys this endpoint reads: {shown})."
+                            f" The quick fix writes a model from the keys this endpoint reads ({shown})."
                             if fix
-                            else "."
+                            else ""
                         )
                     ),
                     range=index.range(param),
@@ -359,9 +359,10 @@ def unvalidated_request_body(inp: RuleInput) -> Iterator[Finding]:
         node, spelled, keys = keyed[0]
         yield inp.report(
             "PE401",
-            message=(
-                f"`{func.name}` reads the raw request body (`{spelled}`) without validating it: "
-                f"{_advice(endpoint.framework)}."
+            message=f"{func.name} reads the raw request body ({spelled}) without validating it",
+            detail=(
+                "Whatever the client sends reaches the code as it is: missing keys raise deep inside, wrong types "
+                f"pass. {_advice(endpoint.framework)[0].upper()}{_advice(endpoint.framework)[1:]}."
             ),
             range=index.range(node),
             data={"function": func.name, "read": spelled, "keys": keys},
@@ -730,7 +731,7 @@ def _parameter_edit(index: SyntaxIndex, func: FunctionNode, text: str) -> Edit |
 def _auth_fix(index: SyntaxIndex, unit: _Unit, model: _Unit) -> Fix | None:
     assert model.auth is not None
     if model.auth_kind == "decorator":
-        return Fix(title=f"Add `{model.auth}`", edits=(_insert_decorator(index, unit.node, model.auth),))
+        return Fix(title=f"Add {model.auth}", edits=(_insert_decorator(index, unit.node, model.auth),))
     if model.auth_kind == "dependency" and unit.endpoint.decorator is not None:
         decorator = unit.endpoint.decorator
         if keyword_value(decorator, "dependencies") is not None:
@@ -739,7 +740,7 @@ def _auth_fix(index: SyntaxIndex, unit: _Unit, model: _Unit) -> Fix | None:
         before = Range.of(end.line, end.character - 1)
         separator = ", " if decorator.args or decorator.keywords else ""
         return Fix(
-            title=f"Add `dependencies={model.auth}`",
+            title=f"Add dependencies={model.auth}",
             edits=(
                 Edit(path=index.source.path, range=before, new_text=f"{separator}dependencies={model.auth}"),
             ),
@@ -752,11 +753,11 @@ def _auth_fix(index: SyntaxIndex, unit: _Unit, model: _Unit) -> Fix | None:
         if name in taken:
             return None
         edit = _parameter_edit(index, unit.node, model.auth)
-        return Fix(title=f"Add the parameter `{model.auth}`", edits=(edit,)) if edit else None
+        return Fix(title=f"Add the parameter {model.auth}", edits=(edit,)) if edit else None
     if model.auth_kind == "mixin" and isinstance(unit.node, ast.ClassDef) and unit.node.bases:
         start = index.range(unit.node.bases[0]).start
         return Fix(
-            title=f"Inherit from `{model.auth}`",
+            title=f"Inherit from {model.auth}",
             edits=(
                 Edit(path=index.source.path, range=Range(start=start, end=start), new_text=f"{model.auth}, "),
             ),
@@ -769,7 +770,7 @@ def _auth_fix(index: SyntaxIndex, unit: _Unit, model: _Unit) -> Fix | None:
         line = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
         gap = "\n" if isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) else ""
         return Fix(
-            title=f"Add `{model.auth}`",
+            title=f"Add {model.auth}",
             edits=(
                 Edit(
                     path=index.source.path,
@@ -815,9 +816,11 @@ def endpoint_without_auth(inp: RuleInput) -> Iterator[Finding]:
             yield inp.report(
                 "PE402",
                 message=(
-                    f"{len(protected)} of {len(units)} endpoints in {where} require authentication "
-                    f"(`{common}`), but `{unit.name}` does not. If it is public on purpose, say so with "
-                    "`# noqa: PE402`."
+                    f"{unit.name} has no authentication, unlike {len(protected)} of {len(units)} endpoints here"
+                ),
+                detail=(
+                    f"{len(protected)} of {len(units)} endpoints in {where} require `{common}`. If this one is "
+                    "public on purpose, say so with `# noqa: PE402`."
                 ),
                 range=index.name_range(node),
                 fixes=(fix,) if fix is not None else (),
@@ -875,13 +878,13 @@ def response_without_model(inp: RuleInput) -> Iterator[Finding]:
             if isinstance(k, ast.Constant) and isinstance(k.value, str)
         ]
         keys = list(dict.fromkeys(keys))
-        shown = f" (keys: {', '.join(keys[:6])}{'...' if len(keys) > 6 else ''})" if keys else ""
+        shown = f" (keys: {', '.join(keys[:4])}{'...' if len(keys) > 4 else ''})" if keys else ""
         yield inp.report(
             "PE403",
-            message=(
-                f"`{func.name}` returns a dict{shown} with no `response_model` or return annotation: the OpenAPI "
-                "docs show no response schema and FastAPI filters nothing, so whatever lands in the dict (a "
-                "password hash, an internal id) is sent. Declare a pydantic response model."
+            message=f"{func.name} returns a dict with no response model{shown}",
+            detail=(
+                "FastAPI sends whatever lands in the dict (a password hash, an internal id) and OpenAPI shows no "
+                "schema: declare a pydantic `response_model`."
             ),
             range=index.name_range(func),
             data={"function": func.name, "keys": keys},

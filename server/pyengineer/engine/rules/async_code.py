@@ -334,7 +334,7 @@ def _sleep_fix(index: SyntaxIndex, call: ast.Call) -> Fix | None:
     ]
     if asyncio.edit is not None:
         edits.append(asyncio.edit)
-    return Fix(title="Replace with `await asyncio.sleep(...)`", edits=tuple(edits), safe=True, preferred=True)
+    return Fix(title="Replace with await asyncio.sleep(...)", edits=tuple(edits), safe=True, preferred=True)
 
 
 def _make_sync_fix(index: SyntaxIndex, endpoint: Endpoint) -> Fix | None:
@@ -357,7 +357,7 @@ def _make_sync_fix(index: SyntaxIndex, endpoint: Endpoint) -> Fix | None:
     while end < len(text) and text[end] in " \t":
         end += 1
     return Fix(
-        title=f"Make `{func.name}` a plain `def` (FastAPI runs it in a threadpool)",
+        title=f"Make {func.name} a plain def (FastAPI runs it in a threadpool)",
         edits=(Edit(path=index.source.path, range=Range.of(line - 1, start, line - 1, end), new_text=""),),
     )
 
@@ -381,15 +381,14 @@ def blocking_call_in_async(inp: RuleInput) -> Iterator[Finding]:
         endpoint = endpoint_for(index, coroutine)
         if blocking.kind == "orm" and endpoint is not None and endpoint.framework in ("fastapi", "starlette"):
             continue  # PE302 says it with the endpoint's context
-        where = f"`async def {coroutine.name}`"
-        if endpoint is not None:
-            where = f"the {_title(endpoint.framework)} endpoint {where}"
-        message = (
-            f"{blocking.what} blocks the event loop inside {where}: every other request and task waits "
-            f"until it returns. Use {blocking.instead}."
+        where = "endpoint" if endpoint is not None else "async def"
+        message = f"{blocking.what} blocks the event loop in {where} {coroutine.name}"
+        detail = (
+            "A coroutine runs on the event loop: until this call returns, every other request, task and timer "
+            f"waits. Use {blocking.instead}."
         )
         if endpoint is not None and endpoint.framework == "fastapi" and blocking.kind != "sleep":
-            message += " Or declare the endpoint with plain `def`: FastAPI runs those in a threadpool."
+            detail += " Or declare the endpoint with plain `def`: FastAPI runs those in a threadpool."
         fixes: list[Fix] = []
         if blocking.kind == "sleep" and not _blocks_on_purpose(inp.source.relative, coroutine):
             sleep_fix = _sleep_fix(index, blocking.call)
@@ -400,6 +399,7 @@ def blocking_call_in_async(inp: RuleInput) -> Iterator[Finding]:
         yield inp.report(
             "PE301",
             message=message,
+            detail=detail,
             range=index.range(blocking.call),
             fixes=tuple(fixes),
             data={"call": blocking.what, "kind": blocking.kind, "function": coroutine.name},
@@ -421,7 +421,7 @@ def _to_thread_fix(index: SyntaxIndex, call: ast.Call) -> Fix:
     edits = [Edit(path=index.source.path, range=index.range(call), new_text=new_text)]
     if asyncio.edit is not None:
         edits.append(asyncio.edit)
-    return Fix(title="Run it in a thread with `await asyncio.to_thread(...)`", edits=tuple(edits))
+    return Fix(title="Run it in a thread with await asyncio.to_thread(...)", edits=tuple(edits))
 
 
 def _title(framework: str) -> str:
@@ -451,9 +451,9 @@ def sync_orm_in_async_endpoint(inp: RuleInput) -> Iterator[Finding]:
         if endpoint is None or endpoint.framework not in ("fastapi", "starlette"):
             continue
         names = list(dict.fromkeys(b.what for b in calls))
-        listed = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        listed = ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2 else "")
         remedy = (
-            "Declare it with plain `def` (FastAPI runs sync endpoints in a threadpool) or switch to "
+            "Declare it with plain `def` (FastAPI runs sync endpoints in a threadpool), or switch to "
             "`AsyncSession` / `create_async_engine` and `await` the calls."
             if endpoint.framework == "fastapi"
             else "Switch to `AsyncSession` / `create_async_engine` and `await` the calls, or wrap the work in "
@@ -462,9 +462,10 @@ def sync_orm_in_async_endpoint(inp: RuleInput) -> Iterator[Finding]:
         fix = _make_sync_fix(index, endpoint)
         yield inp.report(
             "PE302",
-            message=(
-                f"The {_title(endpoint.framework)} endpoint `async def {coroutine.name}` does sync database work "
-                f"({listed}): it runs on the event loop, so each query blocks every other request. {remedy}"
+            message=f"async endpoint {coroutine.name} does sync database work ({listed})",
+            detail=(
+                f"The {_title(endpoint.framework)} endpoint runs on the event loop, so each query blocks every "
+                f"other request until the database answers. {remedy}"
             ),
             range=index.range(calls[0].call),
             fixes=(fix,) if fix is not None else (),

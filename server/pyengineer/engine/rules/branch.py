@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pyengineer import names
-from pyengineer.engine.registry import RuleInput, rule
+from pyengineer.engine.registry import MAX_MESSAGE, RuleInput, rule
 from pyengineer.findings import Finding, Fix, Range, Severity
 from pyengineer.git.naming import suggest_branch_names
 
@@ -27,14 +27,23 @@ def protected_branch(inp: RuleInput) -> Iterator[Finding]:
     fix = any(f.severity == Severity.ERROR or f.code.startswith("PE9") for f in inp.prior)
     names = suggest_branch_names(inp.source.relative, inp.source.imported_top_levels, git.branches, fix=fix)
     first_line = inp.source.line_text(0)
+    message = f"Protected branch '{git.branch}': create a feature branch for this change"
+    if names and len(suggested := f"{message} (suggested: {names[0]})") <= MAX_MESSAGE:
+        message = suggested
+    how = (
+        f"**Create branch '{names[0]}'** (the quick fix) runs `git switch -c {names[0]}`: staged, unstaged "
+        "and untracked changes come along as they are."
+        if names
+        else "Create one with `git switch -c <name>`: your changes come along as they are."
+    )
+    if git.ahead and git.upstream and names:
+        how += f" **Move {_commits(git.ahead)} off '{git.branch}'** takes the unpushed commits too."
     yield inp.report(
         "PE101",
-        message=(
-            f"You are changing {inp.source.relative} on the protected branch '{git.branch}'. "
-            f"Create a feature branch first (suggested: {names[0]})."
-            if names
-            else f"You are changing {inp.source.relative} on the protected branch '{git.branch}'. "
-            "Create a feature branch first."
+        message=message,
+        detail=(
+            f"`{git.branch}` is protected: reviewed work lands there, and a change made on it directly is easy "
+            f"to push by accident and hard to review.\n\n{how}"
         ),
         range=Range.of(0, 0, 0, len(first_line)),
         fixes=tuple(
@@ -51,16 +60,19 @@ def protected_branch(inp: RuleInput) -> Iterator[Finding]:
     )
 
 
+def _commits(count: int) -> str:
+    return f"{count} commit{'s' if count != 1 else ''}"
+
+
 def _move_commits_fix(inp: RuleInput, names: list[str]) -> tuple[Fix, ...]:
     """When the protected branch already holds commits its upstream lacks: the rescue, offered beside the
     branch creation (it carries the commits as well as the uncommitted changes)."""
     git = inp.context.git
     if not (git.ahead and git.upstream and names):
         return ()
-    count = f"{git.ahead} commit{'s' if git.ahead != 1 else ''}"
     return (
         Fix(
-            title=f"Move {count} off '{git.branch}' to '{names[0]}' (keeps your changes)",
+            title=f"Move {_commits(git.ahead)} off '{git.branch}' to '{names[0]}' (keeps your changes)",
             command=MOVE_COMMITS_COMMAND,
             arguments=({"name": names[0], "path": inp.source.path},),
         ),

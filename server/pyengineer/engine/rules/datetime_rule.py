@@ -102,7 +102,7 @@ def _with_import(
     if import_edit is not None:
         edits.append(import_edit)
     caution = "" if safe else " (check comparisons and arithmetic with naive datetimes)"
-    return Fix(title=f"Replace with `{new_text}`{caution}", edits=tuple(edits), safe=safe, preferred=True)
+    return Fix(title=f"Replace with {new_text}{caution}", edits=tuple(edits), safe=safe, preferred=True)
 
 
 @rule(
@@ -118,9 +118,7 @@ def naive_utc_datetime(inp: RuleInput) -> Iterator[Finding]:
     if index is None:
         return
     django = (
-        " In Django code, `django.utils.timezone.now()` does this for you."
-        if inp.context.uses("django")
-        else ""
+        " In Django, `django.utils.timezone.now()` does this for you." if inp.context.uses("django") else ""
     )
     file_is_aware: bool | None = None
     for node in index.of_type(ast.Attribute):
@@ -141,18 +139,23 @@ def naive_utc_datetime(inp: RuleInput) -> Iterator[Finding]:
             safe = file_is_aware or _made_aware_at_once(index, parent)
             fix = _fix(index, parent, replacement, safe)
             where = index.range(parent)
-            what = f"`{node.attr}()` returns"
+            what = f"{node.attr}() returns a naive datetime that means"
         else:
             fix = _reference_fix(index, node)
             where = index.range(node)
-            what = f"`{index.snippet(node, 40)}`, passed as a function, returns"
+            what = f"{index.snippet(node, 30)} makes naive datetimes that mean"
         yield inp.report(
             "PE803",
-            message=(
-                f"{what} a naive datetime that only means UTC by convention: `.astimezone()`, "
-                "`.timestamp()` and comparisons treat it as local time, and it is deprecated since Python 3.12. "
-                f"Use an aware datetime: `datetime.{replacement}({'ts, ' if replacement != 'now' else ''}timezone.utc)`."
-                + django
+            message=f"{what} UTC only by convention",
+            detail=(
+                (
+                    "Passed as a function, it is called later, and each call returns one. "
+                    if not called
+                    else ""
+                )
+                + "`.astimezone()`, `.timestamp()` and comparisons treat it as local time, and it is deprecated "
+                f"since Python 3.12. Use an aware datetime: "
+                f"`datetime.{replacement}({'ts, ' if replacement != 'now' else ''}timezone.utc)`.{django}"
             ),
             range=where,
             fixes=(fix,) if fix is not None else (),

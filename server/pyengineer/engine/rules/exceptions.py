@@ -258,7 +258,7 @@ def _log_fix(index: SyntaxIndex, handler: ast.ExceptHandler, logger: str) -> Fix
     owner = index.function(handler)
     where = f" in {owner.name}" if owner is not None else ""
     return Fix(
-        title=f"Log it with `{logger}.exception(...)`",
+        title=f"Log it with {logger}.exception(...)",
         edits=(
             Edit(
                 path=index.source.path,
@@ -314,13 +314,24 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
                 continue
             likely = _likely_exceptions(index, try_node)
             names = [e for e, _ in likely]
-            spelled = "`except:`" if bare else f"`except {index.segment(handler.type)}:`"  # type: ignore[arg-type]
+            caught = "" if bare else f" {index.snippet(handler.type, 30)}"  # type: ignore[arg-type]
+            short = (
+                "Bare except: catches Ctrl-C and SystemExit and hides every bug"
+                if bare
+                else f"except{caught}: that does nothing hides every error, bugs included"
+            )
+            spelled = "`except:`" if bare else f"`except{caught}:`"
             problem = (
                 " also catches KeyboardInterrupt and SystemExit, and hides every bug in the `try` body"
                 if bare
                 else " that does nothing hides every error in the `try` body, bugs included"
             )
             if test_file:
+                short = (
+                    "Bare except: catches Ctrl-C and SystemExit, and this test's own failure"
+                    if bare
+                    else f"except{caught}: that does nothing hides this test's own failure"
+                )
                 problem += ": here the test's own assertion too, so the test can never fail"
             if likely:
                 suggestion = "Catch what it can actually raise: " + ", ".join(
@@ -346,11 +357,17 @@ def swallowed_exception(inp: RuleInput) -> Iterator[Finding]:
             end = header_end or Range.of(start.line, start.character + len("except")).end
             yield inp.report(
                 "PE601",
-                message=f"{spelled}{problem}. {suggestion}.",
+                message=short,
+                detail=f"{spelled}{problem}. {suggestion}.",
                 range=Range(start=start, end=end),
                 fixes=tuple(fixes),
                 data={"bare": bare, "likely": names},
             )
+
+
+def _short(text: str, limit: int = 30) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _handler_of(index: SyntaxIndex, node: ast.Raise) -> ast.ExceptHandler | None:
@@ -429,7 +446,7 @@ def raise_without_from(inp: RuleInput) -> Iterator[Finding]:
         if handler.type is not None:
             fixes.append(
                 Fix(
-                    title=f"Chain it: `raise ... from {name}`",
+                    title=f"Chain it: raise ... from {name}",
                     edits=(
                         *edits,
                         Edit(
@@ -443,7 +460,7 @@ def raise_without_from(inp: RuleInput) -> Iterator[Finding]:
             )
         fixes.append(
             Fix(
-                title="Hide the original on purpose: `raise ... from None`",
+                title="Hide the original on purpose: raise ... from None",
                 edits=(
                     Edit(
                         path=inp.source.path, range=Range(start=exc_end, end=exc_end), new_text=" from None"
@@ -453,10 +470,11 @@ def raise_without_from(inp: RuleInput) -> Iterator[Finding]:
         )
         yield inp.report(
             "PE602",
-            message=(
-                f"`raise {index.snippet(node.exc)}` inside `except {caught}` without `from`: the traceback says "
-                "'During handling of the above exception, another exception occurred', as if the new error were "
-                f"a bug in the handler. Write `raise ... from {name}` to chain it, or `from None` to hide it."
+            message=f"raise in except {_short(caught)} without from: the traceback reads as a bug in the handler",
+            detail=(
+                f"`raise {index.snippet(node.exc)}` without `from`: the traceback says 'During handling of the "
+                "above exception, another exception occurred', as if the new error were a bug in the handler. "
+                f"Write `raise ... from {name}` to chain it, or `from None` to hide it."
             ),
             range=index.range(node),
             fixes=tuple(fixes),

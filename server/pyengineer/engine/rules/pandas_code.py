@@ -246,10 +246,11 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
         example = f'{frame}["{column}"] = {_as_columns(value, row, frame)}'
         yield inp.report(
             "PE701",
-            message=(
-                f"`for ... in {frame}.{rows.func.attr}()` fills {', '.join(repr(c) for c in columns)} one cell at "
-                "a time with arithmetic on the row's columns: typically 100x slower than the same arithmetic on "
-                f"whole columns. Instead: `{example}`."
+            message=f"{frame}.{rows.func.attr}() loop fills columns cell by cell: use column arithmetic",
+            detail=(
+                f"The loop fills {', '.join(repr(c) for c in columns)} one cell at a time with arithmetic on the "
+                "row's columns: typically 100x slower than the same arithmetic on whole columns. Instead: "
+                f"`{example}`."
             ),
             range=index.range(rows),
             data={"iterator": rows.func.attr, "columns": columns},
@@ -270,10 +271,10 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
             frame = index.snippet(rows.func.value, 30)
             yield inp.report(
                 "PE701",
-                message=(
-                    f"`{built}` is built by a comprehension over `{frame}.{rows.func.attr}()` that does "
-                    "arithmetic on each row's columns: typically 100x slower than the same arithmetic on whole "
-                    f"columns. Instead: `{built} = {_as_columns(comp.elt, row, frame)}`."
+                message=f"{built} is built row by row over {frame}.{rows.func.attr}(): use column arithmetic",
+                detail=(
+                    "The comprehension does arithmetic on each row's columns: typically 100x slower than the same "
+                    f"arithmetic on whole columns. Instead: `{built} = {_as_columns(comp.elt, row, frame)}`."
                 ),
                 range=index.range(comp),
                 data={"iterator": rows.func.attr, "column": built},
@@ -289,22 +290,16 @@ def pandas_row_loop(inp: RuleInput) -> Iterator[Finding]:
         if vectorized is not None:
             fixes = (
                 Fix(
-                    title=f"Replace with `{vectorized}`",
+                    title=f"Replace with {' '.join(vectorized.split())}",
                     edits=(Edit(path=inp.source.path, range=index.range(call), new_text=vectorized),),
                     preferred=True,
                 ),
             )
-        hint = (
-            f" Here that is `{' '.join(vectorized.split())}`."
-            if vectorized
-            else ' Combine the columns directly (`df["a"] + df["b"]`, `np.where`).'
-        )
+        hint = f" Here that is `{' '.join(vectorized.split())}`." if vectorized else ""
         yield inp.report(
             "PE701",
-            message=(
-                f"`{frame}.apply(..., axis=1)` calls a Python function once per row: typically 100x slower than a "
-                f"vectorized column expression.{hint}"
-            ),
+            message=f"{frame}.apply(..., axis=1) calls a Python function once per row: use a column expression",
+            detail=f"A Python call per row is typically 100x slower than a vectorized column expression.{hint}",
             range=index.range(call),
             fixes=fixes,
             data={"vectorized": vectorized},

@@ -287,7 +287,7 @@ def _finding(
     in_tests: bool,
 ) -> Finding:
     line, col, end_line, end_col = where
-    what = f"assigned to `{match.name}`" if match.name else "in the code"
+    what = f"assigned to {match.name}" if match.name else "in the code"
     kind = "" if match.kind == ASSIGNMENT_KIND else f" (looks like a {match.kind.replace('-', ' ')})"
     fixes: tuple[Fix, ...] = ()
     variable = _env_name(match)
@@ -302,13 +302,13 @@ def _finding(
         ]
         if os_module.edit is not None:
             edits.append(os_module.edit)
-        fixes = (Fix(title=f'Read it from `os.environ["{variable}"]`', edits=tuple(edits), preferred=True),)
+        fixes = (Fix(title=f'Read it from os.environ["{variable}"]', edits=tuple(edits), preferred=True),)
     return inp.report(
         "PE802",
-        message=(
-            f"A hard-coded secret {what}{kind}: anyone who can read the repository can use it, and it stays "
-            f"in git history. {_where_from(inp)[0].upper()}{_where_from(inp)[1:]}; if it was ever committed, "
-            "rotate it."
+        message=f"Hard-coded secret {what}{kind}",
+        detail=(
+            "Anyone who can read the repository can use it, and it stays in git history. "
+            f"{_where_from(inp)[0].upper()}{_where_from(inp)[1:]}; if it was ever committed, rotate it."
         ),
         range=Range.of(line, col, end_line, end_col),
         severity=Severity.WARNING if in_tests else None,  # a test fixture's fake key is less urgent

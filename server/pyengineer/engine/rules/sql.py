@@ -81,7 +81,7 @@ def _built(index: SyntaxIndex, node: ast.expr) -> _Built | None:
         return _Built("an f-string", node, _literal_text(node))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
         if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
-            return _Built("`%` formatting", node, node.left.value)
+            return _Built("% formatting", node, node.left.value)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         text = _literal_text(node)
         if text:
@@ -93,7 +93,7 @@ def _built(index: SyntaxIndex, node: ast.expr) -> _Built | None:
         and isinstance(node.func.value, ast.Constant)
         and isinstance(node.func.value.value, str)
     ):
-        return _Built("`str.format()`", node, node.func.value.value)
+        return _Built("str.format()", node, node.func.value.value)
     return None
 
 
@@ -122,7 +122,7 @@ def _resolve(index: SyntaxIndex, node: ast.expr, call: ast.Call) -> tuple[_Built
         ):
             literal += " " + _literal_text(stmt.value)
             if not _is_static(index, stmt.value):
-                found = _Built("string concatenation (`+=`)", stmt.value, "")
+                found = _Built("string concatenation (+=)", stmt.value, "")
     if found is not None:
         found = replace(found, literal=f"{found.literal} {literal}")
     return (found, node) if found is not None else None
@@ -514,9 +514,10 @@ def sql_built_from_strings(inp: RuleInput) -> Iterator[Finding]:
             fixes = (fix,) if fix is not None else ()
         yield inp.report(
             "PE801",
-            message=(
-                f"SQL built with {built.how}{via} is passed to `{index.snippet(call.func, 40)}()`: a value with a "
-                f"quote in it breaks the query or injects SQL. Use {placeholder}."
+            message=f"SQL built with {built.how} is passed to {index.snippet(call.func, 30)}(): bind the values",
+            detail=(
+                f"The query{via} is built from strings: a value with a quote in it breaks the query or injects SQL. "
+                f"Use {placeholder}."
             ),
             range=index.range(argument),
             fixes=fixes,

@@ -287,8 +287,9 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
             continue
         parts = []
         if missing:
+            shown = ", ".join(missing) if len(missing) <= 2 else f"{len(missing)} parameters"
             parts.append(
-                "parameter" + ("s " if len(missing) > 1 else " ") + ", ".join(f"`{m}`" for m in missing)
+                ("parameter " if len(missing) == 1 else "" if len(missing) > 2 else "parameters ") + shown
             )
         if no_return:
             parts.append("the return type")
@@ -301,7 +302,7 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
                 line, col = position
                 fixes.append(
                     Fix(
-                        title="Add `-> None` (the function returns nothing)",
+                        title="Add -> None (the function returns nothing)",
                         edits=(Edit(path=inp.source.path, range=Range.of(line, col), new_text=" -> None"),),
                         safe=True,
                         preferred=True,
@@ -309,9 +310,10 @@ def missing_type_hints(inp: RuleInput) -> Iterator[Finding]:
                 )
         yield inp.report(
             "PE501",
-            message=(
-                f"The {public}{kind} `{func.name}` has no type hints for {' and '.join(parts)}: callers and "
-                "mypy cannot check how it is used."
+            message=f"{f'{public}{kind}'.capitalize()} {func.name} has no type hints for {' and '.join(parts)}",
+            detail=(
+                (f"Not annotated: {', '.join(f'`{m}`' for m in missing)}. " if len(missing) > 2 else "")
+                + "Callers and mypy cannot check how it is used, and the project type-checks this code."
             ),
             range=index.name_range(func),
             fixes=tuple(fixes),

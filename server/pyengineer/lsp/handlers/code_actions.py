@@ -146,7 +146,7 @@ def suppress_fix(
     if new is None:
         return None
     edit = Edit(path=snapshot.path, range=Range.of(line, 0, line, len(lines[line])), new_text=new)
-    return Fix(title=f"Suppress with `# noqa: {finding.code}`", edits=(edit,))
+    return Fix(title=f"Suppress with # noqa: {finding.code}", edits=(edit,))
 
 
 def fix_all(snapshot: DocumentSnapshot, findings: list[Finding]) -> Fix | None:

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from pyengineer.errors import GitSafetyError
-from pyengineer.lsp import workspaces
+from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.params import CreateBranchArgs, Target, command_argument
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.names import (  # the command IDs, declared once
@@ -168,6 +168,11 @@ def register(server: PyengineerServer) -> None:
             )
             raise JsonRpcInternalError(str(exc)) from None
         ls.show_message(f"pyengineer: hand-off document written to {written.relative_to(state.root)}")
+        # PE201 links to the document now: the kept analysis (same text, same context) predates it.
+        handed = ls.session.documents.get(path_to_uri(path))
+        if handed is not None:
+            handed.analyzer = None
+        publishing.republish(ls, state.root)
         if ls.client.show_document:
             await ls.window_show_document_async(
                 types.ShowDocumentParams(uri=path_to_uri(written), take_focus=True)
