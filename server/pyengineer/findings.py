@@ -100,7 +100,7 @@ class Finding(BaseModel):
     fixes: tuple[Fix, ...] = ()
     data: dict[str, Any] = Field(default_factory=dict)
     related: tuple[Related, ...] = ()
-    # In a notebook (engine/notebook.py): the cell's index in the file's `cells` array, and `range` is in the
+    # In a notebook (notebooks.py): the cell's index in the file's `cells` array, and `range` is in the
     # cell's own lines. None in a module, and in the module-coordinate findings analysis makes of a notebook.
     cell: int | None = None
 

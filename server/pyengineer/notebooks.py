@@ -1,5 +1,7 @@
 """Jupyter notebooks (nbformat 4.x) as one Python module: read, map positions, write back.
 
+A base module like findings.py (the workspace scan, the engine, the CLI and the LSP all use it).
+
 The engine checks Python modules; a notebook's code cells are checked as ONE module in cell order (an import
 in cell 1 counts in cell 5, as it does when the notebook runs). This module is the whole bridge, and knows
 nothing of the CLI or the LSP:
@@ -21,7 +23,8 @@ nothing of the CLI or the LSP:
 - `module.to_cells(findings)`: module-coordinate findings as in-cell ones (`Finding.cell` set, ranges,
   related places and fix edits in the cell's own lines). A fix whose edits cross a cell boundary or touch
   masked IPython syntax is dropped, never applied half.
-- `apply_cell_edits(texts, edits)`: the new text of each cell the edits (with `Edit.cell`) change.
+- `actions.edits.apply_cell_edits(texts, edits)`: the new text of each cell the edits (`Edit.cell`) change;
+  `actions.edits.apply_edits_to_files` writes the edits of a notebook's findings into the notebook.
 - `write_notebook(notebook, sources)`: the notebook's JSON text with the given cells' sources replaced and
   every other byte as it was (indent, key order, escapes, trailing newline, outputs, metadata); `source`
   stays a list of lines or a string, as each cell had it.
@@ -189,9 +192,9 @@ def parse_notebook(text: str, path: Path | str) -> Notebook:
     return Notebook(str(path), text, tuple(cells), _language(metadata))
 
 
-def read_notebook(path: Path | str, *, warn: bool = True) -> Notebook:
+def read_notebook(path: Path | str, *, follow_symlinks: bool = True, warn: bool = True) -> Notebook:
     """The notebook at `path`, read bounded; OSError when it cannot be read, NotebookError when malformed."""
-    data = safe_io.read_bytes(path, MAX_NOTEBOOK_BYTES, warn=warn)
+    data = safe_io.read_bytes(path, MAX_NOTEBOOK_BYTES, follow_symlinks=follow_symlinks, warn=warn)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -481,23 +484,6 @@ def _place(starts: Sequence[int], line: int) -> int | None:
 
 
 # --- edits and writing ----------------------------------------------------------------------------------------
-
-
-def apply_cell_edits(texts: Mapping[int, str], edits: Iterable[Edit]) -> dict[int, str]:
-    """The new text of each cell of `texts` (cell -> text) that `edits` (with `cell` set) change.
-
-    PyengineerError when an edit names a cell that is not there or two edits overlap.
-    """
-    from pyengineer.actions.edits import apply_text_edits
-
-    by_cell: dict[int, list[Edit]] = {}
-    for edit in edits:
-        if edit.cell is None or edit.cell not in texts:
-            raise PyengineerError(f"an edit names cell {edit.cell}, which is not a code cell of the notebook")
-        by_cell.setdefault(edit.cell, []).append(edit)
-    return {
-        cell: apply_text_edits(_normalise(texts[cell]), cell_edits) for cell, cell_edits in by_cell.items()
-    }
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

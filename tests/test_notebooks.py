@@ -1,4 +1,4 @@
-"""The notebook core (engine/notebook.py): the strict reader, IPython masking, the line map, the writer."""
+"""The notebook core (notebooks.py): the strict reader, IPython masking, the line map, the writer."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyengineer.engine.notebook import (
+from pyengineer.actions.edits import apply_cell_edits
+from pyengineer.findings import Edit, Finding, Fix, Range
+from pyengineer.notebooks import (
     NotebookError,
     NotebookModule,
-    apply_cell_edits,
     mask_ipython,
     parse_notebook,
     read_notebook,
     write_notebook,
 )
-from pyengineer.findings import Edit, Finding, Fix, Range
 
 
 def notebook_json(*cells: dict[str, Any], indent: int | None = 1, **extra: Any) -> str:
