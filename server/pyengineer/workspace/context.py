@@ -92,7 +92,10 @@ class WorkspaceContext(BaseModel):
         return framework in self.frameworks
 
     def annotations_required(self, relative: str) -> bool:
-        """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations."""
+        """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations.
+        Never a notebook: mypy and pyright check modules, not .ipynb files."""
+        if relative.endswith(NOTEBOOK_SUFFIX):
+            return False
         return any(config.checks(relative) for config in self.type_checking)
 
     def ml_file(self, relative: str) -> MlFile | None:
