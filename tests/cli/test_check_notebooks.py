@@ -294,3 +294,20 @@ def test_a_project_of_notebooks_alone_is_a_python_project(git_repo: RepoFactory)
     shutil.copy(NOTEBOOKS / "explore.ipynb", repo.root / "explore.ipynb")
     context = json.loads(run_cli("context", "--json", ".", cwd=repo.root).stdout)
     assert (context["python_project"], context["python_project_reason"]) == (True, "1 notebook found")
+
+
+def test_the_baseline_holds_notebook_findings_across_a_new_cell(project: GitRepo) -> None:
+    added = run_cli("check", *RULES, "--add-baseline", "explore.ipynb", cwd=project.root)
+    assert added.returncode == 0, added.stderr
+    assert run_cli("check", *RULES, "explore.ipynb", cwd=project.root).stdout == (
+        "All checks passed! (4 more in the baseline)\n"
+    )
+    path = project.root / "explore.ipynb"
+    data = json.loads(path.read_text())
+    data["cells"].insert(0, {"cell_type": "markdown", "id": "top", "metadata": {}, "source": ["# Top"]})
+    data["cells"][5]["source"] += ["\n", "later = datetime.utcnow()"]
+    path.write_text(json.dumps(data, indent=1))
+    result = run_cli("check", *RULES, "explore.ipynb", cwd=project.root)
+    *lines, summary = result.stdout.splitlines()
+    assert [line.split(" [")[0] for line in lines] == ["explore.ipynb:cell 6:4:9: PE803"]
+    assert summary == "Found 1 finding (4 more in the baseline)."
