@@ -373,7 +373,7 @@ def count_lines(root: Path) -> tuple[int, int]:
             continue
         notebook = _notebook_code(data, relative) if relative.endswith(".ipynb") else None
         # A notebook counts its code cells' lines, not its JSON (outputs, metadata).
-        lines += notebook[0].count("\n") + 1 if notebook is not None else data.count(b"\n")
+        lines += len(notebook[0].splitlines()) if notebook is not None else data.count(b"\n")
     return len(files), lines
 
 
