@@ -438,6 +438,11 @@ def _snapshot(root: Path) -> dict[str, bytes]:
     return out
 
 
+def _flags(path: str) -> int:
+    """Compile flags: a notebook may `await` at the top level (IPython runs its cells so)."""
+    return ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if path.endswith(".ipynb") else 0
+
+
 def _compilable(data: bytes, path: str) -> bytes | str:
     """What must compile of a file: a module's bytes, a notebook's code cells (IPython syntax masked)."""
     if not path.endswith(".ipynb"):
@@ -501,13 +506,12 @@ def check_fixes(name: str, source: Path, rules: list[str], workdir: Path) -> Fix
     for path in changed:
         codes = ",".join(sorted(set(by_path.get(path, ["(no safe fix chosen here)"]))))
         try:
-            compile(_compilable(fixed[path], path), str(root / path), "exec", dont_inherit=True)
+            compile(_compilable(fixed[path], path), str(root / path), "exec", _flags(path), dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             was_valid = True
             try:
-                compile(
-                    _compilable(original.get(path, b""), path), str(root / path), "exec", dont_inherit=True
-                )
+                original_code = _compilable(original.get(path, b""), path)
+                compile(original_code, str(root / path), "exec", _flags(path), dont_inherit=True)
             except (SyntaxError, ValueError):
                 was_valid = False
             if was_valid:
