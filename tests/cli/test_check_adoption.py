@@ -354,6 +354,7 @@ def test_a_rule_that_raises_is_reported_on_stderr_with_file_and_line_and_exits_2
             "code": "PE999",
             "name": "always-broken",
             "path": str(tmp_path.resolve() / "mod.py"),
+            "cell": None,
             "line": 5,
             "error": "IndentationError: unexpected indent",
         }
