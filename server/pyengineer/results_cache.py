@@ -33,7 +33,7 @@ from pyengineer.workspace.scan_cache import write_cache_file
 log = logging.getLogger(__name__)
 
 # 3: findings carry `detail`, and every message changed (a cache of the old ones would show them again).
-FORMAT = 3
+FORMAT = 4
 
 # The WorkspaceContext fields rules read (through `RuleInput.context` or `Rule.relevant`), baked into the key.
 # `git` is read by PE101 alone, a late rule, re-run on every check. tests/check/test_results_cache.py fails when

@@ -23,9 +23,9 @@ NOTEBOOKS = Path(__file__).parent / "notebooks"
 RULES = ["--select", "PE2,PE3,PE7,PE8"]  # the rules that have something to say about explore.ipynb
 
 EXPECTED = [
-    "explore.ipynb:cell 5:2:5: PE301 [warning] time.sleep() blocks the event loop inside `async def refresh`",
-    "explore.ipynb:cell 5:3:12: PE803 [warning] `utcnow()` returns a naive datetime",
-    "explore.ipynb:cell 6:1:19: PE701 [info] `orders.apply(..., axis=1)` calls a Python function once per row",
+    "explore.ipynb:cell 5:2:5: PE301 [warning] time.sleep() blocks the event loop in async def refresh",
+    "explore.ipynb:cell 5:3:12: PE803 [warning] utcnow() returns a naive datetime",
+    "explore.ipynb:cell 6:1:19: PE701 [info] orders.apply(..., axis=1) calls a Python function once per row",
     "explore.ipynb:cell 10:3:8: PE201 [info] 'torch' is an ML library",
 ]
 
