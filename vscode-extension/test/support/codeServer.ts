@@ -50,6 +50,20 @@ export interface SessionOptions {
   install: boolean;
 }
 
+/** Every file below `dir` whose name passes `accept`. */
+export function filesUnder(dir: string, accept: (name: string) => boolean): string[] {
+  const found: string[] = [];
+  for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      found.push(...filesUnder(full, accept));
+    } else if (accept(entry.name)) {
+      found.push(full);
+    }
+  }
+  return found;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -59,6 +73,8 @@ async function freePort(): Promise<number> {
     });
   });
 }
+
+let signalsHandled = false;
 
 export class CodeServerSession {
   private process: ChildProcess | undefined;
@@ -77,38 +93,16 @@ export class CodeServerSession {
     }
   }
 
-  /** The newest pyengineer and extension-host logs VS Code wrote, for failure messages. */
+  /** The pyengineer and extension-host logs VS Code wrote, for failure messages. */
   logTail = (): string => {
-    const found: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          walk(full);
-        } else if (/pyengineer|exthost/i.test(entry.name)) {
-          found.push(full);
-        }
-      }
-    };
-    walk(path.join(this.options.userDataDir, 'logs'));
+    const found = filesUnder(path.join(this.options.userDataDir, 'logs'), (name) => /pyengineer|exthost/i.test(name));
     const tails = found.map((file) => `--- ${file}\n${fs.readFileSync(file, 'utf8').slice(-3000)}`);
     return `\nhooks: ${JSON.stringify(this.readHooks())}\n${tails.join('\n')}\n--- code-server\n${this.log.slice(-1500)}`;
   };
 
   /** Our output channel's log file(s) as VS Code wrote them, joined. */
   outputLog(): string {
-    const found: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          walk(full);
-        } else if (/pyengineer/i.test(entry.name)) {
-          found.push(full);
-        }
-      }
-    };
-    walk(path.join(this.options.userDataDir, 'logs'));
+    const found = filesUnder(path.join(this.options.userDataDir, 'logs'), (name) => /pyengineer/i.test(name));
     return found.map((file) => fs.readFileSync(file, 'utf8')).join('\n');
   }
 
@@ -145,6 +139,13 @@ export class CodeServerSession {
         // already gone
       }
     });
+    if (!signalsHandled) {
+      // Stopped by a signal (the step's timeout): exit, so that the 'exit' handler above runs.
+      signalsHandled = true;
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        process.on(signal, () => process.exit(1));
+      }
+    }
     child.stdout?.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
     await waitFor(
