@@ -100,10 +100,13 @@ export class CodeServerSession {
     return `\nhooks: ${JSON.stringify(this.readHooks())}\n${tails.join('\n')}\n--- code-server\n${this.log.slice(-1500)}`;
   };
 
-  /** Our output channel's log file(s) as VS Code wrote them, joined. */
-  outputLog(): string {
-    const found = filesUnder(path.join(this.options.userDataDir, 'logs'), (name) => /pyengineer/i.test(name));
-    return found.map((file) => fs.readFileSync(file, 'utf8')).join('\n');
+  /**
+   * Our output channel's log as VS Code wrote it: of every start in this user-data folder, or of the newest only
+   * (VS Code makes one logs/<date-time>/ folder per start; the names sort by time).
+   */
+  outputLog(newest = false): string {
+    const found = filesUnder(path.join(this.options.userDataDir, 'logs'), (name) => /pyengineer/i.test(name)).sort();
+    return (newest ? found.slice(-1) : found).map((file) => fs.readFileSync(file, 'utf8')).join('\n');
   }
 
   async start(): Promise<void> {
