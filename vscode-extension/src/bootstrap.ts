@@ -264,6 +264,24 @@ async function commandExists(command: string): Promise<boolean> {
   return !error;
 }
 
+function lockHolder(lock: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(path.join(lock, 'pid'), 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined; // not written yet, or another machine's lock on a shared home: wait for it to age
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Takes the lock folder; waits while another window holds it, and takes over a stale one. */
 async function withLock<T>(lock: string, log: Logger, work: () => Promise<T>, isDone: () => boolean, pollMs = 1000): Promise<T | undefined> {
   fs.mkdirSync(path.dirname(lock), { recursive: true });
@@ -271,6 +289,8 @@ async function withLock<T>(lock: string, log: Logger, work: () => Promise<T>, is
   for (;;) {
     try {
       fs.mkdirSync(lock);
+      // Who holds it: a window reloaded mid-install leaves the folder behind, and its process is gone.
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -286,8 +306,9 @@ async function withLock<T>(lock: string, log: Logger, work: () => Promise<T>, is
     } catch {
       continue; // released between mkdir and stat
     }
-    if (age > STALE_LOCK_MS) {
-      log(`removing a stale lock ${lock} (${Math.round(age / 60_000)} minutes old)`);
+    const holder = lockHolder(lock);
+    if (age > STALE_LOCK_MS || (holder !== undefined && !isAlive(holder))) {
+      log(`removing a stale lock ${lock} (${holder !== undefined && !isAlive(holder) ? `process ${holder} is gone` : `${Math.round(age / 60_000)} minutes old`})`);
       fs.rmSync(lock, { recursive: true, force: true });
       continue;
     }

@@ -4,7 +4,7 @@
  * dependencies), including a half-finished install and a new extension version.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +24,7 @@ import {
   probePython,
   pythonCandidates,
   readMarker,
+  sha256Of,
 } from '../../src/bootstrap';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pyengineer-bootstrap-'));
@@ -194,4 +195,20 @@ test('no suitable interpreter among the candidates: the one message, nothing ins
     (error: unknown) =>
       error instanceof BootstrapError && /needs Python 3\.11 or newer .*\(python3 on PATH is 3\.9\.18\)/.test(error.message),
   );
+});
+
+test("a lock left by a window that died mid-install is taken over, not waited for", async () => {
+  const storage = path.join(base, 'locked');
+  const wheel = makeWheel('0.0.5');
+  const layout = envLayout(storage, await sha256Of(wheel), process.platform);
+  // The lock and a half-made environment of a process that has exited.
+  const gone = spawnSync('true').pid;
+  fs.mkdirSync(layout.lock, { recursive: true });
+  fs.writeFileSync(path.join(layout.lock, 'pid'), String(gone));
+  fs.mkdirSync(layout.envDir, { recursive: true });
+  const log: string[] = [];
+  const ensured = await ensureEnvironment({ storage, wheel, pythonExtensionInterpreter: undefined, platform: process.platform, log: (l) => log.push(l), uv: null });
+  assert.equal(ensured.installedNow, true);
+  assert.ok(log.some((l) => l.includes(`process ${gone} is gone`)), log.join('\n'));
+  assert.ok(!fs.existsSync(layout.lock));
 });
