@@ -17,6 +17,7 @@ import { Launch, checkInstalled, chooseLaunch, defaultHome, installCommand } fro
 import { branchNameProblem, isProtectedBranch } from './refName';
 import { changeNeedsRestart, toServerSettings } from './settings';
 import { AskResult, askOutcome } from './ask';
+import { privateEnvironmentLaunch, usesPrivateEnvironment } from './privateEnv';
 import { PyengineerStatus, headLabel, parseStatus, presentStatus, statusFor } from './status';
 import { TestHooks } from './testHooks';
 
@@ -168,12 +169,29 @@ class PyengineerExtension implements vscode.Disposable {
       });
       return;
     }
-    const launch = choice.launch;
+    let launch = choice.launch;
     this.launch = launch;
     this.log(`starting ${[launch.command, ...launch.args].join(' ')} (from ${launch.origin_description})`);
     this.showStopped('starting…');
 
-    const installed = await checkInstalled(launch);
+    let installed = await checkInstalled(launch);
+    if (!installed.ok && usesPrivateEnvironment(launch)) {
+      // No pyengineer where we looked: run the wheel this extension carries from its own environment (bootstrap.ts).
+      this.log(`${installed.problem} Using the private environment.`);
+      const own = await privateEnvironmentLaunch(this.context, launch, (line) => this.log(line));
+      if ('failed' in own) {
+        this.showStopped('not installed');
+        this.hooks?.record('error', own.failed);
+        void vscode.window.showErrorMessage(own.failed, 'Show Log').then((pick) => pick && this.output.show());
+        return;
+      }
+      if ('launch' in own) {
+        launch = own.launch;
+        this.launch = launch;
+        installed = { ok: true };
+        this.log(`starting ${[launch.command, ...launch.args].join(' ')} (from ${launch.origin_description})`);
+      }
+    }
     if (!installed.ok) {
       this.log(installed.problem);
       this.showStopped('not installed');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type LaunchOrigin = 'serverPath' | 'interpreter' | 'pythonExtension' | 'path';
+export type LaunchOrigin = 'serverPath' | 'interpreter' | 'pythonExtension' | 'path' | 'privateEnvironment';
 
 export interface Launch {
   command: string;

@@ -7,17 +7,13 @@
  * PYENGINEER_ARTIFACTS (where screenshots go, default <repo>/test-artifacts/vscode).
  */
 import assert from 'node:assert/strict';
-import { ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
+import { CodeServerSession, QUIET_SETTINGS } from '../support/codeServer';
 import { EDITED_MODEL, Scenario, createScenario, currentBranch, projectRoot, serverExecutable, waitFor } from '../support/scenario';
-
-const execFileAsync = promisify(execFile);
 
 interface HookDiagnostic {
   code: string | null;
@@ -35,9 +31,7 @@ interface HookState {
 }
 
 let scenario: Scenario;
-let codeServer: ChildProcess | undefined;
-let codeServerLog = '';
-let browser: Browser | undefined;
+let session: CodeServerSession | undefined;
 let page: Page;
 let hooksFile: string;
 let userDataDir: string;
@@ -55,11 +49,7 @@ function required(name: string): string {
 }
 
 function readHooks(): HookState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(hooksFile, 'utf8')) as HookState;
-  } catch {
-    return undefined;
-  }
+  return session?.readHooks() as HookState | undefined;
 }
 
 function modelCodes(state: HookState | undefined): string[] {
@@ -67,32 +57,8 @@ function modelCodes(state: HookState | undefined): string[] {
   return entry ? entry.items.map((d) => String(d.code)) : [];
 }
 
-/** The newest log files VS Code wrote for our output channel and the extension host, for failure messages. */
 function logTail(): string {
-  const found: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        walk(full);
-      } else if (/pyengineer|exthost/i.test(entry.name)) {
-        found.push(full);
-      }
-    }
-  };
-  walk(path.join(userDataDir, 'logs'));
-  const tails = found.map((file) => `--- ${file}\n${fs.readFileSync(file, 'utf8').slice(-2500)}`);
-  return `\nhooks: ${JSON.stringify(readHooks())}\n${tails.join('\n')}\n--- code-server\n${codeServerLog.slice(-1500)}`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+  return session ? session.logTail() : '';
 }
 
 async function screenshot(name: string): Promise<string> {
@@ -124,23 +90,13 @@ before(async () => {
   }
   settingsFile = path.join(userDataDir, 'User', 'settings.json');
   baseSettings = {
-        'pyengineer.serverPath': server,
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'workbench.welcomePage.walkthroughs.openOnInstall': false,
-        'security.workspace.trust.enabled': false,
-        'telemetry.telemetryLevel': 'off',
-        'extensions.autoCheckUpdates': false,
-        'extensions.ignoreRecommendations': true,
-        'chat.disableAIFeatures': true,
-        'workbench.secondarySideBar.defaultVisibility': 'hidden',
-        'update.mode': 'none',
-        'git.openRepositoryInParentFolders': 'never',
-        // The test types settings.json: keep what it types literal.
-        'editor.autoClosingBrackets': 'never',
-        'editor.autoClosingQuotes': 'never',
-        'editor.autoSurround': 'never',
-        'editor.formatOnType': false,
+    'pyengineer.serverPath': server,
+    ...QUIET_SETTINGS,
+    // The test types settings.json: keep what it types literal.
+    'editor.autoClosingBrackets': 'never',
+    'editor.autoClosingQuotes': 'never',
+    'editor.autoSurround': 'never',
+    'editor.formatOnType': false,
   };
   fs.writeFileSync(settingsFile, JSON.stringify(baseSettings, null, 2));
   // serverPath and interpreter are machine-overridable: in code-server (a remote window) they are read from the
@@ -161,83 +117,14 @@ before(async () => {
   delete env.VSCODE_IPC_HOOK_CLI;
   delete env.ANTHROPIC_API_KEY; // the API key test needs the server to start without one
 
-  const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
-  const install = await execFileAsync(codeServerBin, [...common, '--install-extension', vsix], { env, timeout: 120_000 });
-  assert.match(install.stdout + install.stderr, /successfully installed/i, install.stdout + install.stderr);
-
-  const port = await freePort();
-  codeServer = spawn(
-    codeServerBin,
-    [
-      ...common,
-      '--auth', 'none',
-      '--disable-telemetry',
-      '--disable-update-check',
-      '--disable-workspace-trust',
-      '--disable-getting-started-override',
-      '--bind-addr', `127.0.0.1:${port}`,
-    ],
-    { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  // If this process is stopped early (timeout), take code-server and everything it started along.
-  const pid = codeServer.pid;
-  process.on('exit', () => {
-    try {
-      if (pid) {
-        process.kill(-pid, 'SIGKILL');
-      }
-    } catch {
-      // already gone
-    }
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => process.exit(1));
-  }
-  codeServer.stdout?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
-  codeServer.stderr?.on('data', (chunk: Buffer) => (codeServerLog += chunk.toString()));
-  await waitFor(
-    'code-server to listen',
-    60_000,
-    async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      return response?.ok ? true : undefined;
-    },
-    () => `\n${codeServerLog}`,
-  );
-
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(scenario.repo)}`);
-  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  session = new CodeServerSession({ codeServer: codeServerBin, vsix, userDataDir, extensionsDir, hooksFile, env, install: true });
+  await session.start();
+  page = session.page;
+  await session.openFolder(scenario.repo);
 });
 
 after(async () => {
-  await browser?.close().catch(() => undefined);
-  if (codeServer?.pid) {
-    try {
-      process.kill(-codeServer.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    try {
-      process.kill(-codeServer.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  await session?.stop();
   if (process.env.PYENGINEER_KEEP_SCENARIO !== '1') {
     scenario?.cleanup();
   }
@@ -253,10 +140,7 @@ afterEach(async (t) => {
 
 async function openModelFile(): Promise<void> {
   // As a user would: double-click model.py in the Explorer (a kept tab, not a preview another file replaces).
-  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'model.py' }).first();
-  await row.waitFor({ state: 'visible', timeout: 60_000 });
-  await row.dblclick();
-  await page.locator('.tab[aria-label*="model.py"]').first().waitFor({ timeout: 30_000 });
+  await session!.openFile('model.py');
 }
 
 test('the extension starts the server and PE101/PE201 reach VS Code', async () => {
