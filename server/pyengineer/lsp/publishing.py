@@ -40,6 +40,9 @@ _analyzers: dict[str, DocumentAnalyzer] = {}
 # (up to MAX_KEPT_PARSE_CHARS of source, several MB of syntax tree) until the server exited.
 _open: set[str] = set()
 _analyzers_lock = threading.Lock()
+# uri -> what shows its diagnostics in place of a textDocument/publishDiagnostics for that uri (a notebook's
+# go to its cells: lsp/notebooks.py), in push and pull mode alike; called only for the current revision.
+publishers: dict[str, Callable[[PyengineerServer, DocumentSnapshot, list[Finding]], None]] = {}
 
 
 def analyzer(snapshot: DocumentSnapshot) -> DocumentAnalyzer:
@@ -200,7 +203,9 @@ async def _publish_later(ls: PyengineerServer, uri: str, delay: float | None) ->
             f"limit of {MAX_ANALYZED_CHARS:,} (docs/reliability.md)",
             types.MessageType.Warning,
         )
-    if not ls.pull_diagnostics and _published.get(uri) != (snapshot.version, findings):
+    if (publisher := publishers.get(uri)) is not None:
+        publisher(ls, snapshot, findings)
+    elif not ls.pull_diagnostics and _published.get(uri) != (snapshot.version, findings):
         # The first load of a workspace republishes what the didOpen just published, for the same version:
         # the client is sent a version's diagnostics again only when they differ.
         _published[uri] = (snapshot.version, findings)

@@ -31,6 +31,7 @@ from pygls.protocol.language_server import lsp_method
 from pygls.workspace import TextDocument, Workspace
 
 from pyengineer import __version__
+from pyengineer.lsp.handlers import NOTEBOOK_SYNC
 from pyengineer.lsp.logging_bridge import ClientLogHandler
 from pyengineer.session import Session
 
@@ -313,6 +314,7 @@ class PyengineerServer(LanguageServer):
             __version__,
             protocol_cls=PyengineerProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=NOTEBOOK_SYNC,
             max_workers=4,
         )
         self.session = Session()

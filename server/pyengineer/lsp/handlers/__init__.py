@@ -32,6 +32,7 @@ DEFERRED_MODULES = (
     "ask",
     "tests",
     "problems",
+    "notebooks",  # after code_actions and hover: it extends their handlers to notebook cells
 )
 
 # What DEFERRED_MODULES register (method -> options), advertised by `initialize` before they are imported.
@@ -52,7 +53,21 @@ DEFERRED_FEATURES: dict[str, Any] = {
     types.TEXT_DOCUMENT_HOVER: None,
     types.WORKSPACE_DID_CHANGE_WATCHED_FILES: None,
     "pyengineer/ask": None,
+    types.NOTEBOOK_DOCUMENT_DID_OPEN: None,
+    types.NOTEBOOK_DOCUMENT_DID_CHANGE: None,
+    types.NOTEBOOK_DOCUMENT_DID_SAVE: None,
+    types.NOTEBOOK_DOCUMENT_DID_CLOSE: None,
 }
+# Jupyter notebooks' Python cells are synced as notebook documents (lsp/notebooks.py); advertised through the
+# server's `notebook_document_sync` option, which pygls puts in the `initialize` answer.
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[
+        types.NotebookDocumentFilterWithCells(
+            notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")]
+        )
+    ],
+    save=True,
+)
 DEFERRED_COMMANDS = (
     "pyengineer.suggestBranchNames",
     "pyengineer.createBranch",
