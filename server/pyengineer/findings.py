@@ -58,6 +58,8 @@ class Edit(BaseModel):
     path: str
     range: Range
     new_text: str
+    # In a notebook: the cell's index in the file's `cells` array, and `range` is in the cell's own lines.
+    cell: int | None = None
 
 
 class Fix(BaseModel):
@@ -82,6 +84,7 @@ class Related(BaseModel):
     path: str
     range: Range
     message: str
+    cell: int | None = None  # as Edit.cell
 
 
 class Finding(BaseModel):
@@ -97,6 +100,9 @@ class Finding(BaseModel):
     fixes: tuple[Fix, ...] = ()
     data: dict[str, Any] = Field(default_factory=dict)
     related: tuple[Related, ...] = ()
+    # In a notebook (notebooks.py): the cell's index in the file's `cells` array, and `range` is in the
+    # cell's own lines. None in a module, and in the module-coordinate findings analysis makes of a notebook.
+    cell: int | None = None
 
     @property
     def line(self) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pyengineer.errors import PyengineerError
 from pyengineer.findings import Edit, Position
+from pyengineer.notebooks import is_notebook, read_notebook, write_notebook
 from pyengineer.workspace import safe_io
 
 
@@ -43,11 +44,33 @@ def apply_text_edits(text: str, edits: Iterable[Edit]) -> str:
     return "".join(out)
 
 
+def apply_cell_edits(texts: Mapping[int, str], edits: Iterable[Edit]) -> dict[int, str]:
+    """The new text of each cell of `texts` (cell -> text) that `edits` (with `Edit.cell` set) change.
+
+    PyengineerError when an edit names a cell that is not there, or two edits overlap.
+    """
+    by_cell: dict[int, list[Edit]] = {}
+    for edit in edits:
+        if edit.cell is None or edit.cell not in texts:
+            raise PyengineerError(f"an edit names cell {edit.cell}, which is not a code cell of the notebook")
+        by_cell.setdefault(edit.cell, []).append(edit)
+    return {cell: apply_text_edits(texts[cell], cell_edits) for cell, cell_edits in by_cell.items()}
+
+
+def _edited_notebook(path: str, edits: list[Edit]) -> str:
+    """The JSON text of the notebook at `path` with `edits` (in-cell) applied, its layout kept."""
+    notebook = read_notebook(path, follow_symlinks=False, warn=False)
+    sources = apply_cell_edits({c.index: c.source for c in notebook.code_cells}, edits)
+    return write_notebook(notebook, sources)
+
+
 def apply_edits_to_files(edits: Iterable[Edit], roots: Iterable[Path]) -> dict[str, str]:
     """Apply edits to files on disk, grouped by path; returns the new text of each file written.
 
-    Every file must be inside one of the workspace `roots`, and is written by `safe_io.write_text` (never
-    through a symlink, never outside the root): a refused path raises UnsafeFileError naming it.
+    Edits with `Edit.cell` are in a notebook's cells: the cells are edited and the notebook is written back
+    with its JSON layout, outputs and metadata as they were. Every file must be inside one of the workspace
+    `roots`, and is written by `safe_io.write_text` (never through a symlink, never outside the root): a
+    refused path raises UnsafeFileError naming it.
     """
     roots = list(roots)
     by_path: dict[str, list[Edit]] = {}
@@ -59,6 +82,9 @@ def apply_edits_to_files(edits: Iterable[Edit], roots: Iterable[Path]) -> dict[s
     for path, file_edits in by_path.items():
         root = _root_of(path, roots)
         safe_io.check_writable(root, path)
+        if is_notebook(path) and any(e.cell is not None for e in file_edits):
+            results[path] = root, _edited_notebook(path, file_edits)
+            continue
         try:
             # keep_newlines: a fix must not rewrite every line ending of a CRLF file.
             original = safe_io.read_text(

@@ -12,7 +12,7 @@ def _key(position: Position) -> tuple[int, int]:
 
 
 def _overlaps(a: Edit, b: Edit) -> bool:
-    if a.path != b.path:
+    if a.path != b.path or a.cell != b.cell:  # a notebook's cells have their own lines
         return False
     a_start, a_end, b_start, b_end = (
         _key(a.range.start),
