@@ -26,11 +26,11 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from pyengineer.engine.notebook import CellSpan, NotebookModule
 from pyengineer.findings import Finding
 from pyengineer.lsp import publishing, wire, workspaces
 from pyengineer.lsp.convert import client_units
 from pyengineer.lsp.server import PyengineerServer
+from pyengineer.notebooks import CellSpan, NotebookModule
 from pyengineer.session import DocumentSnapshot
 
 log = logging.getLogger(__name__)
