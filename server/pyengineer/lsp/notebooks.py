@@ -30,8 +30,9 @@ from pyengineer.findings import Finding
 from pyengineer.lsp import publishing, wire, workspaces
 from pyengineer.lsp.convert import client_units
 from pyengineer.lsp.server import PyengineerServer
-from pyengineer.notebooks import CellSpan, NotebookModule
+from pyengineer.notebooks import BrokenCell, CellSpan, NotebookModule, mask_ipython
 from pyengineer.session import DocumentSnapshot
+from pyengineer.workspace.imports import PARSE_ERRORS, parse_module
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Notebook:
     # cell URI -> (version, findings) last pushed; a cell not here was never sent anything.
     pushed: dict[str, tuple[int | None, list[Finding]]] = field(default_factory=dict)
     by_cell: dict[str, CellSpan] = field(default_factory=dict)  # cell URI (unquoted) -> its span
+    parts: dict[str, _Part] = field(default_factory=dict)  # the last build's cells, by source (_build)
 
 
 # notebook URI (unquoted, as pygls keys it) -> its state
@@ -93,10 +95,56 @@ def _code_cells(ls: PyengineerServer, uri: str) -> list[tuple[str, str, int | No
     return cells
 
 
-def _build(cells: list[tuple[str, str, int | None]]) -> Layout:
-    """The module of the cells (masking, and blanking a cell that does not parse: a worker thread)."""
-    module = NotebookModule.from_cells([source for _, source, _ in cells])
-    return Layout(module, tuple(uri for uri, _, _ in cells), tuple(version for _, _, version in cells))
+@dataclass(frozen=True)
+class _Part:
+    """One cell's share of the module: its masked text (blank lines if it does not parse) and masked lines."""
+
+    body: str
+    masked: frozenset[int]
+    broken: tuple[int, int, str] | None  # (line, column, message) of the syntax error that blanked it
+
+
+def _part(source: str) -> _Part:
+    """Mask the cell's IPython syntax and parse it alone: Jupyter runs a cell by itself, so a cell that parses
+    alone parses in the module, and a broken one is blanked (the others are checked in full)."""
+    body, masked = mask_ipython(source)
+    try:
+        parse_module(body)
+    except SyntaxError as exc:
+        lines = source.count("\n") + 1
+        where = (max((exc.lineno or 1) - 1, 0), max((exc.offset or 1) - 1, 0), exc.msg)
+        return _Part("\n" * (lines - 1), frozenset(range(lines)), where)
+    except PARSE_ERRORS:
+        pass  # too deep or too large to parse: the analysis says what it says of such code
+    return _Part(body, masked, None)
+
+
+def _build(
+    cells: list[tuple[str, str, int | None]], parts: dict[str, _Part]
+) -> tuple[Layout, dict[str, _Part]]:
+    """The module of the cells (a worker thread). `parts`: the last build's, by cell source: a keystroke
+    masks and parses only the cell it changed, where `NotebookModule.from_cells` would do the whole notebook
+    (5,000 lines: ~0.3 s of the keystroke)."""
+    kept: dict[str, _Part] = {}
+    spans: list[CellSpan] = []
+    broken: list[BrokenCell] = []
+    bodies: list[str] = []
+    originals: list[str] = []
+    line = 0
+    for position, (_, raw, _) in enumerate(cells):
+        source = raw.replace("\r\n", "\n").replace("\r", "\n") if "\r" in raw else raw
+        part = kept.get(source) or parts.get(source) or _part(source)
+        kept[source] = part
+        count = source.count("\n") + 1
+        spans.append(CellSpan(position, position, line, count, part.masked))
+        if part.broken is not None:
+            broken.append(BrokenCell(position, *part.broken))
+        bodies.append(part.body)
+        originals.append(source)
+        line += count
+    module = NotebookModule("\n".join(bodies), tuple(spans), None, tuple(broken), tuple(originals))
+    layout = Layout(module, tuple(uri for uri, _, _ in cells), tuple(version for _, _, version in cells))
+    return layout, kept
 
 
 def locate(uri: str) -> tuple[Notebook, CellSpan] | None:
@@ -115,7 +163,7 @@ async def _rebuild(ls: PyengineerServer, state: Notebook, version: int | None, f
     async with state.lock:
         if _notebooks.get(_key(state.uri)) is not state:
             return  # closed meanwhile
-        layout = await ls.run_sync(_build, _code_cells(ls, state.uri))
+        layout, state.parts = await ls.run_sync(_build, _code_cells(ls, state.uri), state.parts)
         if _notebooks.get(_key(state.uri)) is not state:
             return
         if first:
