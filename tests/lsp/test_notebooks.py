@@ -215,6 +215,13 @@ async def test_cells_get_in_cell_diagnostics_and_follow_edits_additions_and_remo
         assert found(lsp, magic)[0][1:3] == (4, 0)
         assert found(lsp, last)[0][1:3] == (3, 0)
 
+        # A cell that does not parse (typing in progress) is left out; the others keep their diagnostics.
+        client.edit(added, 0, 0, 0, "def broken(:\n")
+        await wait_codes(lsp, added, [])
+        client.edit(last, 0, 0, 0, "import sys\n")
+        await wait_for(lambda: found(lsp, last) and found(lsp, last)[0][1] == 4, timeout=20)
+        assert codes_of(lsp, magic) == ["PE601"] and codes_of(lsp, last) == ["PE601"]
+
         # A removed cell's diagnostics are cleared.
         removed = client.remove(3)
         assert removed == magic
@@ -231,7 +238,12 @@ async def test_code_actions_and_hover_in_a_cell_address_the_cell(tmp_path: Path)
     )
     path = repo / "train.ipynb"
     write_notebook(path, [("code", "x = 1\n")])
-    async with lsp_session([repo], capabilities=notebook_capabilities()) as lsp:
+    # A client that pulls diagnostics (as VS Code does): a cell's are pushed all the same.
+    caps = notebook_capabilities()
+    caps.text_document.diagnostic = types.DiagnosticClientCapabilities()  # type: ignore[union-attr]
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)  # type: ignore[union-attr]
+    async with lsp_session([repo], capabilities=caps) as lsp:
+        assert lsp.server_capabilities.diagnostic_provider is not None  # type: ignore[attr-defined]
         client = Client(lsp, path)
         head, body = client.open([(CODE, "import torch\n"), (CODE, "y = 1\n" + BARE_EXCEPT)])
         await wait_for(lambda: "PE601" in codes_of(lsp, body), timeout=20)
@@ -286,4 +298,12 @@ async def test_protected_branch_and_ml_marking_for_a_notebook(tmp_path: Path) ->
         await wait_for(lambda: "PE201" in codes_of(lsp, second), timeout=20)
         pe201 = next(d for d in lsp.diagnostics[second] if d.code == "PE201")
         assert pe201.range.start.line == 0
+        await wait_for(lambda: "PE101" in codes_of(lsp, first) + codes_of(lsp, second), timeout=20)
+        # Saved: git now sees the notebook changed, and PE101 stays.
+        path.write_text(path.read_text(encoding="utf-8").replace('"x = 1', '"import torch'), encoding="utf-8")
+        lsp.notebook_document_did_save(
+            types.DidSaveNotebookDocumentParams(
+                notebook_document=types.NotebookDocumentIdentifier(uri=client.uri)
+            )
+        )
         await wait_for(lambda: "PE101" in codes_of(lsp, first) + codes_of(lsp, second), timeout=20)
