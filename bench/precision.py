@@ -14,7 +14,10 @@ that have no label yet. The labels live in bench/corpus/labels/PEnnn.jsonl, one 
 
 The key survives unrelated edits: the project name (not its version), the file's path in the project, the rule,
 the innermost enclosing `def`/`class` (dotted, or `<module>`), a hash of the finding's stripped line, and the
-occurrence of that (path, rule, symbol, hash) in the file. The sample of a rule is its findings ordered by a
+occurrence of that (path, rule, symbol, hash) in the file. Notebooks (.ipynb) are checked as `pyengineer
+check` checks them: their code cells as one module; the symbol and the occurrence are counted in that module,
+the line hashed is the cell's, and a label's `line` is the line in cell `cell` (so a new markdown cell above
+moves nothing). The sample of a rule is its findings ordered by a
 seeded hash of their keys, first N: a fixed draw that only moves by the findings that come or go.
 
 Exit status 1 when a default-on rule reports a labelled false positive again, a kept true positive is lost, a
@@ -214,6 +217,18 @@ class Reported:
     message: str
     severity: str
     symbol: str
+    cell: int | None = None  # in a notebook: the cell's 1-based number, and `line` is in that cell
+
+
+def _notebook_code(data: bytes, path: str) -> tuple[str, Any] | None:
+    """A notebook's code cells as one module (its cells' own text) and its NotebookModule; None if malformed."""
+    from pyengineer.notebooks import NotebookError, parse_notebook
+
+    try:
+        module = parse_notebook(data.decode("utf-8", errors="replace"), path).module()
+    except NotebookError:
+        return None
+    return "\n".join(module.originals), module
 
 
 def keyed(project: str, root: Path, findings: Iterable[Any]) -> list[Reported]:
@@ -224,18 +239,29 @@ def keyed(project: str, root: Path, findings: Iterable[Any]) -> list[Reported]:
     out: list[Reported] = []
     for path, items in sorted(by_file.items()):
         try:
-            text = Path(path).read_bytes().decode("utf-8", errors="replace")
+            data = Path(path).read_bytes()
         except OSError:
-            text = ""
+            data = b""
+        text = data.decode("utf-8", errors="replace")
+        notebook = _notebook_code(data, path) if path.endswith(".ipynb") else None
+        if notebook is not None:
+            text = notebook[0]
         lines = text.splitlines()
-        symbols = _symbols(text)
+        # A notebook's IPython lines are masked in its module (which parses), as the rules saw it.
+        symbols = _symbols(notebook[1].text if notebook is not None else text)
         relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
         seen: Counter[tuple[str, str, str]] = Counter()
         items.sort(key=lambda f: (f.range.start.line, f.range.start.character, f.code))
+        if notebook is not None:
+            # Keyed in module order (the cell, then the line in it), like a module's findings.
+            items.sort(key=lambda f: (notebook[1].position(f.cell, f.range.start.line, 0), f.code))
         for finding in items:
             line = finding.range.start.line + 1
-            row = lines[line - 1] if 0 < line <= len(lines) else ""
-            symbol = enclosing(symbols, line)
+            at = line  # the module line
+            if notebook is not None and finding.cell is not None:
+                at = notebook[1].position(finding.cell, finding.range.start.line, 0)[0] + 1
+            row = lines[at - 1] if 0 < at <= len(lines) else ""
+            symbol = enclosing(symbols, at)
             digest = line_hash(row)
             n = seen[(finding.code, symbol, digest)]
             seen[(finding.code, symbol, digest)] += 1
@@ -243,7 +269,7 @@ def keyed(project: str, root: Path, findings: Iterable[Any]) -> list[Reported]:
             out.append(
                 Reported(
                     key, project, relative, finding.code, line, row.strip(), finding.message,
-                    str(finding.severity), symbol,
+                    str(finding.severity), symbol, None if finding.cell is None else finding.cell + 1,
                 )
             )  # fmt: skip
     return out
@@ -337,13 +363,17 @@ def count_lines(root: Path) -> tuple[int, int]:
     from pyengineer.workspace.scan import walk
 
     settings = load_settings(root)
-    files = walk(root, IgnoreRules.for_root(root, settings.exclude)).python_files
+    walked = walk(root, IgnoreRules.for_root(root, settings.exclude))
+    files = walked.python_files + walked.notebooks
     lines = 0
     for relative in files:
         try:
-            lines += (root / relative).read_bytes().count(b"\n")
+            data = (root / relative).read_bytes()
         except OSError:
-            pass
+            continue
+        notebook = _notebook_code(data, relative) if relative.endswith(".ipynb") else None
+        # A notebook counts its code cells' lines, not its JSON (outputs, metadata).
+        lines += notebook[0].count("\n") + 1 if notebook is not None else data.count(b"\n")
     return len(files), lines
 
 
@@ -398,12 +428,22 @@ def _chosen(findings: list[Any]) -> list[Any]:
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    """The bytes of every regular Python file under `root`, by relative path (what a fix may have changed)."""
+    """The bytes of every regular Python file and notebook under `root`, by relative path (what a fix may have
+    changed)."""
     out: dict[str, bytes] = {}
-    for path in root.rglob("*.py"):
-        if path.is_file() and not path.is_symlink():
-            out[path.relative_to(root).as_posix()] = path.read_bytes()
+    for pattern in ("*.py", "*.ipynb"):
+        for path in root.rglob(pattern):
+            if path.is_file() and not path.is_symlink():
+                out[path.relative_to(root).as_posix()] = path.read_bytes()
     return out
+
+
+def _compilable(data: bytes, path: str) -> bytes | str:
+    """What must compile of a file: a module's bytes, a notebook's code cells (IPython syntax masked)."""
+    if not path.endswith(".ipynb"):
+        return data
+    notebook = _notebook_code(data, path)
+    return notebook[1].text if notebook is not None else "not a notebook any more ("  # fails to compile
 
 
 def _group(reported: Iterable[Reported]) -> Counter[tuple[str, str, str]]:
@@ -461,11 +501,13 @@ def check_fixes(name: str, source: Path, rules: list[str], workdir: Path) -> Fix
     for path in changed:
         codes = ",".join(sorted(set(by_path.get(path, ["(no safe fix chosen here)"]))))
         try:
-            compile(fixed[path], str(root / path), "exec", dont_inherit=True)
+            compile(_compilable(fixed[path], path), str(root / path), "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             was_valid = True
             try:
-                compile(original.get(path, b""), str(root / path), "exec", dont_inherit=True)
+                compile(
+                    _compilable(original.get(path, b""), path), str(root / path), "exec", dont_inherit=True
+                )
             except (SyntaxError, ValueError):
                 was_valid = False
             if was_valid:
@@ -617,11 +659,23 @@ def render_fixes(checks: list[FixCheck]) -> str:
     )
 
 
-def _context(root: Path, path: str, line: int, around: int = 6) -> str:
+def _context(root: Path, path: str, line: int, around: int = 6, cell: int | None = None) -> str:
     try:
-        lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        data = (root / path).read_bytes()
     except OSError:
         return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if cell is not None:  # the cell's own lines
+        from pyengineer.notebooks import NotebookError, parse_notebook
+
+        try:
+            lines = (
+                parse_notebook(data.decode("utf-8", errors="replace"), path)
+                .cells[cell - 1]
+                .source.split("\n")
+            )
+        except (NotebookError, IndexError):
+            return ""
     first = max(1, line - around)
     return "\n".join(
         f"{'>' if n == line else ' '}{n:5} {lines[n - 1]}"
@@ -731,24 +785,25 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"\n{code}: {len(r.unlabelled_sample)} sampled findings without a label")
         for item in r.unlabelled_sample[: args.show]:
-            print(f"  {item['key']}\n    {item['path']}:{item['line']}: {item['text'][:110]}")
+            where = f"cell {item['cell']}:{item['line']}" if item["cell"] is not None else str(item["line"])
+            print(f"  {item['key']}\n    {item['path']}:{where}: {item['text'][:110]}")
         for item in r.unlabelled_sample:
-            todo.append(
-                json.dumps(
-                    {
-                        "key": item["key"],
-                        "label": "",
-                        "reason": "",
-                        "line": item["line"],
-                        "text": item["text"],
-                    }
-                )
-            )
+            entry = {
+                "key": item["key"],
+                "label": "",
+                "reason": "",
+                "line": item["line"],
+                "text": item["text"],
+            }
+            if item["cell"] is not None:
+                entry["cell"] = item["cell"]
+            todo.append(json.dumps(entry))
             if args.todo:
-                context = _context(roots[item["project"]], item["path"], item["line"])
-                todo.append(
-                    f"# {item['project']}/{item['path']}:{item['line']}  {item['message'][:200]}\n{context}"
+                context = _context(roots[item["project"]], item["path"], item["line"], cell=item["cell"])
+                where = (
+                    f"cell {item['cell']}:{item['line']}" if item["cell"] is not None else str(item["line"])
                 )
+                todo.append(f"# {item['project']}/{item['path']}:{where}  {item['message'][:200]}\n{context}")
     RESULTS.mkdir(exist_ok=True)
     name = "precision-quick" if args.quick else "precision"
     if args.todo and todo:

@@ -18,6 +18,7 @@ from pyengineer.engine.analyze import RuleFailure, analyze_parts
 from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
 from pyengineer.git.state import read_git_state
+from pyengineer.notebooks import NotebookError, NotebookModule, is_notebook, read_notebook
 from pyengineer.results_cache import ResultsCache, dump_findings, load_findings, text_digest
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
@@ -39,6 +40,10 @@ class ProjectCheck:
     baselined: int = 0  # findings left out because the baseline holds them
     files: list[CheckedFile] = field(default_factory=list)  # with keep_files: every file's findings
     cached: int = 0  # files whose findings came from the results cache (the late rules still ran)
+    problems: list[str] = field(
+        default_factory=list
+    )  # files that could not be checked (a malformed notebook)
+    notes: list[str] = field(default_factory=list)  # what was checked only in part (a notebook's broken cell)
 
 
 def load_project(root: Path, overrides: dict[str, object] | None = None) -> tuple[Settings, WorkspaceContext]:
@@ -66,7 +71,8 @@ def _python_files(root: Path, target: Path, settings: Settings) -> Iterable[Path
     base = relative_posix(root, target)
     prefix = "" if base == "." else base + "/"
     # Walk from the root so that every .gitignore above `target` applies.
-    for relative in walk(root, IgnoreRules.for_root(root, settings.exclude)).python_files:
+    walked = walk(root, IgnoreRules.for_root(root, settings.exclude))
+    for relative in sorted(walked.python_files + walked.notebooks):
         if relative.startswith(prefix):
             yield root / relative
 
@@ -108,6 +114,17 @@ class _FileResult:
     unfiltered: list[Finding] | None  # with keep_files: before the baseline was applied
     entry: list[Any] | None  # the new results-cache entry, when the file was analysed and no rule failed
     hit: bool  # the findings came from the cache
+    problem: str | None = None  # why the file could not be checked at all
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Text:
+    """What is analysed of one file: its text, or a notebook's code cells as one module (notebooks.py)."""
+
+    text: str
+    module: NotebookModule | None = None
+    problem: str | None = None  # a notebook that is not one: the error to report instead
 
 
 def _read(path: Path) -> str | None:
@@ -118,14 +135,41 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def _load(path: Path, relative: str) -> _Text | None:
+    """The text to analyse of the file at `path`; None when it cannot be read (or is not Python)."""
+    if not is_notebook(path):
+        text = _read(path)
+        return None if text is None else _Text(text)
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as exc:
+        return _Text("", problem=f"{relative}: {exc.problem}")
+    except OSError:
+        return None
+    if not notebook.is_python:
+        return None
+    # The results cache keys a notebook by its module's text: a new output or a moved markdown cell does not
+    # change what the rules see (the findings are placed in the cells after the cache, from the current map).
+    module = notebook.module()
+    return _Text(module.text, module)
+
+
+def _problem(job: _Job, relative: str, problem: str) -> _FileResult:
+    return _FileResult(job.index, job.project, relative, [], 0, (), None, None, None, False, problem)
+
+
 def _check_file(
-    job: _Job, project: _Project, keep_lines: bool, caching: bool, text: str | None = None
+    job: _Job, project: _Project, keep_lines: bool, caching: bool, loaded: _Text | None = None
 ) -> _FileResult | None:
     path = Path(job.path)
-    text = _read(path) if text is None else text
-    if text is None:
+    relative = relative_posix(project.root, path)
+    loaded = _load(path, relative) if loaded is None else loaded
+    if loaded is None:
         return None
-    source = ParsedSource(job.path, text, relative_posix(project.root, path))
+    if loaded.problem is not None:
+        return _problem(job, relative, loaded.problem)
+    text = loaded.text
+    source = ParsedSource(job.path, text, relative)
     digest = text_digest(text) if caching else ""
     early = load_findings(job.cached[1]) if job.cached is not None and job.cached[0] == digest else None
     analysis = analyze_parts(source, project.context, project.settings, changed=job.changed, early=early)
@@ -135,6 +179,15 @@ def _check_file(
     findings = analysis.findings
     if project.baseline is not None:
         findings = project.baseline.filter(source.relative, source.lines, findings)
+    notes: tuple[str, ...] = ()
+    if loaded.module is not None:
+        # Baselines and the cache hold the module's positions; what is shown is in the cells.
+        findings = loaded.module.to_cells(findings)
+        notes = tuple(
+            f"{relative}:cell {b.cell + 1}:{b.line + 1}:{b.column + 1}: syntax error: {b.message}; "
+            "the cell is left out of the checks until it parses (the other cells are checked)"
+            for b in loaded.module.broken
+        )
     return _FileResult(
         index=job.index,
         project=job.project,
@@ -146,6 +199,7 @@ def _check_file(
         unfiltered=analysis.findings if keep_lines else None,
         entry=entry,
         hit=early is not None,
+        notes=notes,
     )
 
 
@@ -264,11 +318,11 @@ def check_paths(
             index += 1
             if entry is not None:
                 # A hit costs less than sending it to a worker: finish it here, from the text read once.
-                text = _read(path)
-                if text is None:
+                loaded = _load(path, relative_posix(root, path))
+                if loaded is None:
                     continue
-                if text_digest(text) == entry[0]:
-                    result = _check_file(job, states[number], keep_files, True, text)
+                if loaded.problem is None and text_digest(loaded.text) == entry[0]:
+                    result = _check_file(job, states[number], keep_files, True, loaded)
                     if result is not None:
                         done.append(result)
                     continue
@@ -282,6 +336,10 @@ def check_paths(
     for result in results:
         number = result.project
         project = checks[number]
+        project.notes.extend(result.notes)
+        if result.problem is not None:
+            project.problems.append(result.problem)
+            continue
         project.failures.extend(result.failures)
         if result.lines is not None and result.unfiltered is not None:
             project.files.append(CheckedFile(result.relative, result.lines, result.unfiltered))

@@ -102,13 +102,18 @@ def _check(args: argparse.Namespace) -> int:
     failures = [f for p in projects for f in p.failures]
     for failure in failures:
         print(f"pyengineer: error: {failure.describe()}", file=sys.stderr)
+    problems = [problem for p in projects for problem in p.problems]
+    for problem in problems:
+        print(f"pyengineer: error: {problem}", file=sys.stderr)
+    for note in (n for p in projects for n in p.notes):
+        print(f"pyengineer: {note}", file=sys.stderr)
     if args.add_baseline:
         return _write_baselines(projects, failures)
     findings = [f for p in projects for f in p.findings]
     baselined = sum(p.baselined for p in projects)
     render = {"text": render_text, "json": render_json, "sarif": render_sarif}[args.format]
-    sys.stdout.write(render(findings, failures, baselined))
-    if failures:
+    sys.stdout.write(render(findings, failures, baselined, problems))
+    if failures or problems:
         return EXIT_ERROR
     failing = any(f.severity.rank >= p.settings.fail_on.rank for p in projects for f in p.findings)
     return EXIT_FINDINGS if failing else EXIT_CLEAN

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyengineer.workspace.context import WorkspaceContext
+from pyengineer.workspace.context import MlImport, WorkspaceContext
 from pyengineer.workspace.frameworks import BY_KEY
 
 
@@ -24,6 +24,21 @@ def _git_line(context: WorkspaceContext) -> str:
     return f"{where}; {extra}"
 
 
+def _in_notebooks(evidence: tuple[str, ...]) -> str:
+    """ " (notebooks only)" or " (also in 2 notebooks)" when notebooks' imports are evidence for a framework."""
+    notebooks = sum(1 for e in evidence if e.startswith("notebook:"))
+    if not notebooks:
+        return ""
+    if notebooks == len(evidence):
+        return " (notebooks only)"
+    return f" (also in {notebooks} notebook{'s' if notebooks != 1 else ''})"
+
+
+def _where(ml: MlImport) -> str:
+    at = f"cell {ml.cell}:{ml.line}" if ml.cell is not None else str(ml.line)
+    return f"{ml.module}:{at}" + (" (type-only)" if ml.type_only else "")
+
+
 def summarize(context: WorkspaceContext) -> str:
     out = [f"Project root:     {context.root}"]
     kind = "Python project" if context.python_project else "not a Python project"
@@ -32,7 +47,11 @@ def summarize(context: WorkspaceContext) -> str:
         out.append(f"Package manager:  {context.package_manager} ({context.package_manager_reason})")
     else:
         out.append("Package manager:  none detected")
-    frameworks = ", ".join(BY_KEY[k].title for k in context.frameworks if k in BY_KEY)
+    frameworks = ", ".join(
+        BY_KEY[k].title + _in_notebooks(context.framework_evidence.get(k, ()))
+        for k in context.frameworks
+        if k in BY_KEY
+    )
     out.append(f"Frameworks:       {frameworks or 'none detected'}")
     out.append(f"Git:              {_git_line(context)}")
     if context.config_file:
@@ -45,10 +64,8 @@ def summarize(context: WorkspaceContext) -> str:
     if context.ml_files:
         out.append(f"ML files ({len(context.ml_files)}; model code is the ai-engineer's):")
         for ml in context.ml_files:
-            lines = ", ".join(
-                f"{m.module}:{m.line}" + (" (type-only)" if m.type_only else "") for m in ml.imports
-            )
-            out.append(f"  {ml.path}: {lines}")
+            lines = ", ".join(_where(m) for m in ml.imports)
+            out.append(f"  {ml.path}{' (notebook)' if ml.notebook else ''}: {lines}")
     else:
         out.append("ML files:         none")
     return "\n".join(out) + "\n"

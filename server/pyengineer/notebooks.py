@@ -37,6 +37,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,19 @@ class Notebook:
     @property
     def code_cells(self) -> list[Cell]:
         return [c for c in self.cells if c.kind == "code"]
+
+    @cached_property
+    def source_spans(self) -> list[tuple[int, int] | None]:
+        """Per cell, the (start, end) offsets in `text` of its `source` value."""
+        return _source_spans(self.text)
+
+    @cached_property
+    def ensure_ascii(self) -> bool:
+        """The file escapes non-ASCII characters (`\\u00e9`) instead of writing them (Jupyter's way)."""
+        escaped = re.search(
+            r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})", self.text
+        )
+        return escaped is not None and self.text.isascii()
 
     def module(self) -> NotebookModule:
         code = self.code_cells
@@ -576,16 +590,10 @@ def write_notebook(notebook: Notebook, sources: Mapping[int, str]) -> str:
     a string stays a string. Non-ASCII characters are written as the file wrote them (escaped or not).
     """
     text = notebook.text
-    spans = _source_spans(text)
+    spans = notebook.source_spans
     if len(spans) != len(notebook.cells):
         raise NotebookError(notebook.path, "the cells changed while the notebook was being written")
-    escaped = (
-        re.search(
-            r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})", text
-        )
-        is not None
-    )
-    ensure_ascii = escaped and text.isascii()
+    ensure_ascii = notebook.ensure_ascii
     newline = "\r\n" if "\r\n" in text else "\n"
     out: list[str] = []
     cursor = 0
@@ -605,3 +613,39 @@ def write_notebook(notebook: Notebook, sources: Mapping[int, str]) -> str:
         cursor = end
     out.append(text[cursor:])
     return "".join(out)
+
+
+def json_position(notebook: Notebook, cell: int, line: int, character: int) -> tuple[int, int]:
+    """The 1-based (line, column) of the notebook's JSON text where in-cell (`line`, `character`) is written:
+    inside the string of that source line (SARIF regions, which viewers read in the file as text)."""
+    spans = notebook.source_spans
+    text = notebook.text
+    span = spans[cell] if 0 <= cell < len(spans) else None
+    if span is None:
+        return 1, 1
+    start = span[0]
+    lines = notebook.cells[cell].source.split("\n")
+    line = min(max(line, 0), len(lines) - 1)
+    offset = sum(len(x) + 1 for x in lines[:line]) + min(max(character, 0), len(lines[line]))
+    # The strings the source is written in: one, or one per list item (usually one per line).
+    items: list[tuple[int, str]] = []
+    if text[start] == "[":
+        i = _skip(text, start + 1)
+        while text[i : i + 1] == '"':
+            value, after = _DECODER.raw_decode(text, i)
+            items.append((i, value))
+            i = _skip(text, after)
+            if text[i : i + 1] == ",":
+                i = _skip(text, i + 1)
+    else:
+        items.append((start, _DECODER.raw_decode(text, start)[0]))
+    at = start
+    for item_start, value in items:
+        at = item_start
+        if offset < len(value) or (offset == len(value) and not value.endswith("\n")):
+            prefix = json.dumps(value[:offset], ensure_ascii=notebook.ensure_ascii)[1:-1]
+            at = item_start + 1 + len(prefix)
+            break
+        offset -= len(value)
+    line_start = text.rfind("\n", 0, at) + 1
+    return text.count("\n", 0, at) + 1, at - line_start + 1

@@ -12,7 +12,8 @@ from urllib.parse import quote
 from pyengineer import __version__
 from pyengineer.engine.analyze import RuleFailure
 from pyengineer.engine.registry import load_rules
-from pyengineer.findings import Finding, Fix, Severity
+from pyengineer.findings import Finding, Fix, Range, Severity
+from pyengineer.notebooks import Notebook, NotebookError, json_position, read_notebook
 
 JSON_SCHEMA_VERSION = 1
 _SARIF_LEVEL = {
@@ -36,15 +37,28 @@ def _plural(n: int, word: str) -> str:
 
 
 def text_line(finding: Finding) -> str:
-    """`path:line:column: CODE [severity] message`, line and column 1-based."""
+    """`path:line:column: CODE [severity] message`, line and column 1-based; in a notebook
+    `path:cell N:line:column: ...` (N counts every cell of the notebook from 1, line and column are in the cell)."""
+    cell = f"cell {finding.cell + 1}:" if finding.cell is not None else ""
     return (
-        f"{display_path(finding.path)}:{finding.line + 1}:{finding.column + 1}: "
+        f"{display_path(finding.path)}:{cell}{finding.line + 1}:{finding.column + 1}: "
         f"{finding.code} [{finding.severity.value}] {finding.message}"
     )
 
 
-def render_text(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (), baselined: int = 0) -> str:
-    """One line per finding, then a summary. "All checks passed!" only when every rule ran and found nothing."""
+def _cell(cell: int | None) -> int | None:
+    """The 1-based cell number shown for a notebook position (the models hold the 0-based index)."""
+    return cell + 1 if cell is not None else None
+
+
+def render_text(
+    findings: Sequence[Finding],
+    failures: Sequence[RuleFailure] = (),
+    baselined: int = 0,
+    problems: Sequence[str] = (),
+) -> str:
+    """One line per finding, then a summary. "All checks passed!" only when every rule ran and found nothing
+    and every file could be read (`problems`: the files that could not be, such as a malformed notebook)."""
     lines = [text_line(f) for f in findings]
     fixable = sum(1 for f in findings if any(fix.safe and fix.edits for fix in f.fixes))
     notes = []
@@ -54,7 +68,7 @@ def render_text(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (
         notes.append(f"{baselined} more in the baseline")
     if findings:
         summary = f"Found {_plural(len(findings), 'finding')}" + (f" ({', '.join(notes)})." if notes else ".")
-    elif failures:
+    elif failures or problems:
         summary = "No findings" + (f" ({', '.join(notes)})" if notes else "")
     else:
         summary = "All checks passed!" + (f" ({', '.join(notes)})" if notes else "")
@@ -65,6 +79,8 @@ def render_text(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (
             f"{_plural(len(rules), 'rule')} failed to run ({', '.join(rules)}): their findings are missing; "
             "see the errors on stderr."
         )
+    if problems:
+        lines.append(f"{_plural(len(problems), 'file')} could not be checked; see the errors on stderr.")
     return "\n".join(lines) + "\n"
 
 
@@ -87,6 +103,7 @@ def _fix_json(fix: Fix) -> dict[str, Any]:
         "edits": [
             {
                 "path": e.path,
+                "cell": _cell(e.cell),
                 "start": {"line": e.range.start.line + 1, "column": e.range.start.character + 1},
                 "end": {"line": e.range.end.line + 1, "column": e.range.end.character + 1},
                 "new_text": e.new_text,
@@ -104,6 +121,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "severity": finding.severity.value,
         "path": finding.path,
+        # In a notebook: the cell's number (1-based, every cell counted), and start/end are in the cell.
+        "cell": _cell(finding.cell),
         "start": {"line": finding.range.start.line + 1, "column": finding.range.start.character + 1},
         "end": {"line": finding.range.end.line + 1, "column": finding.range.end.character + 1},
         "url": rule.url if rule else None,
@@ -111,6 +130,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "related": [
             {
                 "path": r.path,
+                "cell": _cell(r.cell),
                 "start": {"line": r.range.start.line + 1, "column": r.range.start.character + 1},
                 "end": {"line": r.range.end.line + 1, "column": r.range.end.character + 1},
                 "message": r.message,
@@ -120,7 +140,12 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def render_json(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (), baselined: int = 0) -> str:
+def render_json(
+    findings: Sequence[Finding],
+    failures: Sequence[RuleFailure] = (),
+    baselined: int = 0,
+    problems: Sequence[str] = (),
+) -> str:
     return (
         json.dumps(
             {
@@ -129,6 +154,7 @@ def render_json(findings: Sequence[Finding], failures: Sequence[RuleFailure] = (
                 "findings": [finding_json(f) for f in findings],
                 "rule_failures": [failure_json(f) for f in failures],
                 "baselined": baselined,
+                "file_errors": list(problems),
             },
             indent=2,
         )
@@ -158,9 +184,10 @@ def _sarif_location(path: str, line: int, column: int, end_line: int, end_column
     }
 
 
-def _sarif_invocation(failures: Sequence[RuleFailure]) -> dict[str, Any]:
-    """The run's invocation: not successful, with one error notification each, when a rule failed."""
-    notifications = []
+def _sarif_invocation(failures: Sequence[RuleFailure], problems: Sequence[str] = ()) -> dict[str, Any]:
+    """The run's invocation: not successful, with one error notification each, when a rule failed or a file
+    could not be checked."""
+    notifications: list[dict[str, Any]] = [{"level": "error", "message": {"text": p}} for p in problems]
     for failure in failures:
         notification: dict[str, Any] = {
             "level": "error",
@@ -170,14 +197,47 @@ def _sarif_invocation(failures: Sequence[RuleFailure]) -> dict[str, Any]:
         if failure.line:
             notification["locations"] = [_sarif_location(failure.path, failure.line, 1, failure.line, 1)]
         notifications.append(notification)
-    invocation: dict[str, Any] = {"executionSuccessful": not failures}
+    invocation: dict[str, Any] = {"executionSuccessful": not failures and not problems}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     return invocation
 
 
+class _NotebookRegions:
+    """SARIF regions of notebook findings: lines and columns of the notebook's JSON file (every viewer opens
+    an artifact as text), where the cell's source line is written; the cell and its own line and column are
+    the result's properties."""
+
+    def __init__(self) -> None:
+        self._notebooks: dict[str, Notebook | None] = {}
+
+    def location(self, path: str, cell: int, rng: Range) -> tuple[dict[str, Any], dict[str, Any]]:
+        notebook = self._notebooks.get(path, ...)
+        if notebook is ...:
+            try:
+                notebook = read_notebook(path, warn=False)
+            except (OSError, NotebookError):
+                notebook = None
+            self._notebooks[path] = notebook
+        start = end = (1, 1)
+        if isinstance(notebook, Notebook):
+            start = json_position(notebook, cell, rng.start.line, rng.start.character)
+            end = json_position(notebook, cell, rng.end.line, rng.end.character)
+        properties = {
+            "notebookCell": cell + 1,
+            "cellStartLine": rng.start.line + 1,
+            "cellStartColumn": rng.start.character + 1,
+            "cellEndLine": rng.end.line + 1,
+            "cellEndColumn": rng.end.character + 1,
+        }
+        return _sarif_location(path, start[0], start[1], end[0], end[1]), properties
+
+
 def render_sarif(
-    findings: Sequence[Finding], failures: Sequence[RuleFailure] = (), baselined: int = 0
+    findings: Sequence[Finding],
+    failures: Sequence[RuleFailure] = (),
+    baselined: int = 0,
+    problems: Sequence[str] = (),
 ) -> str:
     rules = load_rules()
     used = sorted({f.code for f in findings} | set(rules))
@@ -195,24 +255,29 @@ def render_sarif(
             descriptor["helpUri"] = rule.url  # SARIF omits absent properties; null is invalid
         driver_rules.append(descriptor)
     results = []
+    regions = _NotebookRegions()
     for f in findings:
-        results.append(
-            {
-                "ruleId": f.code,
-                "ruleIndex": rule_index[f.code],
-                "level": _SARIF_LEVEL[f.severity],
-                "message": {"text": f.message},
-                "locations": [
-                    _sarif_location(
-                        f.path,
-                        f.range.start.line + 1,
-                        f.range.start.character + 1,
-                        f.range.end.line + 1,
-                        f.range.end.character + 1,
-                    )
-                ],
-            }
-        )
+        properties: dict[str, Any] | None = None
+        if f.cell is not None:
+            location, properties = regions.location(f.path, f.cell, f.range)
+        else:
+            location = _sarif_location(
+                f.path,
+                f.range.start.line + 1,
+                f.range.start.character + 1,
+                f.range.end.line + 1,
+                f.range.end.character + 1,
+            )
+        result: dict[str, Any] = {
+            "ruleId": f.code,
+            "ruleIndex": rule_index[f.code],
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": f.message},
+            "locations": [location],
+        }
+        if properties is not None:
+            result["properties"] = properties
+        results.append(result)
     sarif = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -226,7 +291,7 @@ def render_sarif(
                         "rules": driver_rules,
                     }
                 },
-                "invocations": [_sarif_invocation(failures)],
+                "invocations": [_sarif_invocation(failures, problems)],
                 "results": results,
             }
         ],

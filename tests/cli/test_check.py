@@ -220,15 +220,16 @@ def test_json_format_schema(
     code, out, _ = run_main(capsys, monkeypatch, ml_on_main.root, "check", *FIRST_RULES, "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert set(report) == {"version", "tool", "findings", "rule_failures", "baselined"}
-    assert (report["rule_failures"], report["baselined"]) == ([], 0)
+    assert set(report) == {"version", "tool", "findings", "rule_failures", "baselined", "file_errors"}
+    assert (report["rule_failures"], report["baselined"], report["file_errors"]) == ([], 0, [])
     assert report["version"] == 1
     assert report["tool"] == {"name": "pyengineer", "version": __version__}
     pe101, pe201 = report["findings"]
     for finding in (pe101, pe201):
         assert set(finding) == {
-            "code", "name", "message", "severity", "path", "start", "end", "url", "fixes", "related"
+            "code", "name", "message", "severity", "path", "cell", "start", "end", "url", "fixes", "related"
         }  # fmt: skip
+        assert finding["cell"] is None  # a module, not a notebook
         assert finding["path"] == str(ml_on_main.root.resolve() / "model.py")
         assert set(finding["start"]) == set(finding["end"]) == {"line", "column"}
         for fix in finding["fixes"]:

@@ -18,7 +18,7 @@ def is_test_path(relative: str) -> bool:
     name = path.name
     return (
         name.startswith("test_")
-        or name.endswith("_test.py")
+        or name.endswith(("_test.py", "_test.ipynb"))
         or name in ("tests.py", "conftest.py")
         or bool(_TEST_PARTS & set(path.parts[:-1]))
     )

@@ -94,7 +94,7 @@ def in_test_code(relative: str) -> bool:
     path = PurePosixPath(relative)
     return (
         path.name.startswith("test_")
-        or path.name.endswith("_test.py")
+        or path.name.endswith(("_test.py", "_test.ipynb"))
         or path.name in ("conftest.py", "tests.py")  # Django's app-level tests.py
         or any(part in ("tests", "test", "testing") for part in path.parts[:-1])
     )

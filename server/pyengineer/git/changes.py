@@ -68,7 +68,7 @@ def changed_files(path: Path, ref: str | None = None) -> tuple[Path, frozenset[s
     found = {
         os.path.normpath(top / name)
         for name in names
-        if name.endswith((".py", ".pyi")) and os.path.isfile(top / name)
+        if name.endswith((".py", ".pyi", ".ipynb")) and os.path.isfile(top / name)
     }
     return top, frozenset(found)
 

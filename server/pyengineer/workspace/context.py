@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pyengineer.config import Settings
 from pyengineer.git.state import GitState, read_git_state
+from pyengineer.notebooks import NOTEBOOK_SUFFIX
 from pyengineer.workspace.dependencies import (
     pipfile_dependencies,
     pyproject_dependencies,
@@ -48,6 +49,9 @@ class MlImport(BaseModel):
     line: int
     type_only: bool = False
     dynamic: bool = False
+    # In a notebook: the cell's 1-based number in the notebook's cells (markdown and raw cells counted, as
+    # `check` shows it: "cell 3"); `line` is then the line in the cell.
+    cell: int | None = None
 
 
 class MlFile(BaseModel):
@@ -56,6 +60,7 @@ class MlFile(BaseModel):
     path: str
     libraries: tuple[str, ...]
     imports: tuple[MlImport, ...]
+    notebook: bool = False  # a Jupyter notebook (its imports are located by cell)
 
 
 class WorkspaceContext(BaseModel):
@@ -87,7 +92,10 @@ class WorkspaceContext(BaseModel):
         return framework in self.frameworks
 
     def annotations_required(self, relative: str) -> bool:
-        """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations."""
+        """True if one of the project's type checkers (or its py.typed) holds `relative` to annotations.
+        Never a notebook: mypy and pyright check modules, not .ipynb files."""
+        if relative.endswith(NOTEBOOK_SUFFIX):
+            return False
         return any(config.checks(relative) for config in self.type_checking)
 
     def ml_file(self, relative: str) -> MlFile | None:
@@ -100,7 +108,14 @@ class WorkspaceContext(BaseModel):
 def ml_imports(imports: Iterable[ImportRecord], ml_libraries: Iterable[str]) -> tuple[MlImport, ...]:
     libraries = ml_libraries if isinstance(ml_libraries, frozenset) else frozenset(ml_libraries)
     return tuple(
-        MlImport(library=r.top_level, module=r.module, line=r.line, type_only=r.type_only, dynamic=r.dynamic)
+        MlImport(
+            library=r.top_level,
+            module=r.module,
+            line=r.line,
+            type_only=r.type_only,
+            dynamic=r.dynamic,
+            cell=r.cell + 1 if r.cell is not None else None,
+        )
         for r in imports
         if r.top_level in libraries
     )
@@ -195,13 +210,15 @@ class WorkspaceIndex:
     def scan(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Walk the whole tree and scan every Python file (reusing results for unchanged files)."""
         walked = walk(self.root, IgnoreRules.for_root(self.root, self.settings.exclude))
-        total = len(walked.python_files)
+        # Notebooks are Python files here: their imports count for the ML files and the frameworks.
+        python_files = sorted(walked.python_files + walked.notebooks)
+        total = len(python_files)
         with self._lock:
             known = self.files
         cached = self._cache.load() if self._cache is not None and not known else {}
         known = known or cached
         fresh: dict[str, FileScan] = {}
-        for i, relative in enumerate(walked.python_files):
+        for i, relative in enumerate(python_files):
             previous = known.get(relative)
             scanned = self._rescan_if_changed(relative, previous)
             if scanned is not None:
@@ -245,7 +262,7 @@ class WorkspaceIndex:
             ):
                 markers_changed = True
                 continue
-            if not name.endswith((".py", ".pyi")):
+            if not name.endswith((".py", ".pyi", NOTEBOOK_SUFFIX)):
                 if not path.exists() and any(k.startswith(relative + "/") for k in self.files):
                     # A folder was removed: drop what was under it.
                     with self._lock:
@@ -295,7 +312,12 @@ class WorkspaceIndex:
         and its sync database objects (read only for the few files that import SQLAlchemy)."""
         ml = ml_imports(scanned.imports, self._ml_libraries)
         ml_file = (
-            MlFile(path=relative, libraries=tuple(dict.fromkeys(m.library for m in ml)), imports=ml)
+            MlFile(
+                path=relative,
+                libraries=tuple(dict.fromkeys(m.library for m in ml)),
+                imports=ml,
+                notebook=relative.endswith(NOTEBOOK_SUFFIX),
+            )
             if ml
             else None
         )
@@ -367,6 +389,7 @@ class WorkspaceIndex:
         with self._lock:
             importing = sorted(self._importing.items())
             file_count = len(self.files)
+            notebook_count = sum(1 for k in self.files if k.endswith(NOTEBOOK_SUFFIX))
             if self._first is None and self.files:
                 self._first = min(self.files)
             first = self._first
@@ -393,10 +416,12 @@ class WorkspaceIndex:
                 ml_files.append(ml_file)
             engines.extend(f"{relative}:{name}" for name in file_engines)
             factories.extend(f"{relative}:{name}" for name in file_factories)
+            # A notebook's imports are evidence marked as such: exploring in pandas is not serving with it.
+            kind = "notebook" if relative.endswith(NOTEBOOK_SUFFIX) else "import"
             for key in framework_keys:
                 sources = evidence.setdefault(key, [])
-                if len(sources) < 20 and f"import:{relative}" not in sources:
-                    sources.append(f"import:{relative}")
+                if len(sources) < 20 and f"{kind}:{relative}" not in sources:
+                    sources.append(f"{kind}:{relative}")
         # Included requirements files are markers too: the user asked where each marker is.
         all_markers = list(markers)
         for marker in markers:
@@ -409,9 +434,11 @@ class WorkspaceIndex:
                             Marker(kind="requirements", path=rel, detail=f"included by {marker.path}")
                         )
         if first is not None:
-            all_markers.append(Marker(kind="python-files", path=first, detail=f"{file_count} .py files"))
+            all_markers.append(
+                Marker(kind="python-files", path=first, detail=_count_files(file_count, notebook_count))
+            )
         package_manager, pm_reason = detect_package_manager(all_markers, pyproject)
-        python_project, reason = _python_project(all_markers, file_count)
+        python_project, reason = _python_project(all_markers, file_count, notebook_count)
         frameworks = tuple(key for key in BY_KEY if key in evidence)
         return WorkspaceContext(
             root=str(self.root),
@@ -432,7 +459,16 @@ class WorkspaceIndex:
         )
 
 
-def _python_project(markers: list[Marker], python_files: int) -> tuple[bool, str]:
+def _count_files(python_files: int, notebooks: int) -> str:
+    """ "12 .py files"; "10 .py files, 2 notebooks" when some of them are notebooks."""
+    if not notebooks:
+        return f"{python_files} .py file{'s' if python_files != 1 else ''}"
+    modules = python_files - notebooks
+    shown = f"{modules} .py file{'s' if modules != 1 else ''}, " if modules else ""
+    return f"{shown}{notebooks} notebook{'s' if notebooks != 1 else ''}"
+
+
+def _python_project(markers: list[Marker], python_files: int, notebooks: int = 0) -> tuple[bool, str]:
     for kind in (
         "pyproject.toml",
         "setup.py",
@@ -450,11 +486,11 @@ def _python_project(markers: list[Marker], python_files: int) -> tuple[bool, str
         if marker.kind == "venv":
             return True, f"virtual environment {marker.path}/ found"
     if python_files:
-        return True, f"{python_files} .py file{'s' if python_files != 1 else ''} found"
+        return True, f"{_count_files(python_files, notebooks)} found"
     return (
         False,
         "not a Python project: no pyproject.toml, setup.py, setup.cfg, requirements*.txt, Pipfile, "
-        "lock file, virtual environment or .py file",
+        "lock file, virtual environment, .py file or notebook",
     )
 
 

@@ -35,6 +35,7 @@ ALWAYS_SKIPPED_DIRS = frozenset(
         "dist",
         ".idea",
         ".vscode",
+        ".ipynb_checkpoints",  # Jupyter's autosaved copies of every notebook: checking them repeats each finding
     }
 )
 

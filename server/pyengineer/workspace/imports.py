@@ -29,6 +29,8 @@ class ImportRecord(BaseModel):
     end_col: int
     type_only: bool = False  # under `if TYPE_CHECKING:`
     dynamic: bool = False  # importlib.import_module("x") / __import__("x")
+    # A notebook's import in the workspace scan: the cell's index in the notebook, `line` in the cell's lines.
+    cell: int | None = None
 
     @property
     def top_level(self) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyengineer.notebooks import NOTEBOOK_SUFFIX, NotebookError, read_notebook
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.frameworks import BY_MODULE
 from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name
@@ -131,10 +132,36 @@ def scan_source(text: str, modules: frozenset[str], tree: ast.AST | None = None)
     return tuple(r for r in scan_imports(text, tree) if r.top_level in modules)
 
 
+def scan_notebook(
+    root: Path, relative: str, modules: frozenset[str], prefilter: re.Pattern[bytes]
+) -> FileScan | None:
+    """Scan one notebook's code cells as one module; the imports are placed in their cells. None if it
+    cannot be read, is malformed (`pyengineer check` reports that) or is not a Python notebook."""
+    path = root / relative
+    try:
+        notebook = read_notebook(path)
+        stat = path.stat()
+    except (OSError, NotebookError):
+        return None
+    if not notebook.is_python:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    if not may_import(notebook.text.encode("utf-8", "surrogatepass"), prefilter):
+        return FileScan(relative, stamp, ())
+    module = notebook.module()
+    placed = []
+    for record in scan_source(module.text, modules, module.tree):
+        cell, line, _ = module.locate(record.line - 1, record.col)
+        placed.append(record.model_copy(update={"line": line + 1, "cell": cell}))
+    return FileScan(relative, stamp, tuple(placed))
+
+
 def scan_file(
     root: Path, relative: str, modules: frozenset[str], prefilter: re.Pattern[bytes]
 ) -> FileScan | None:
-    """Scan one file; None if it cannot be read."""
+    """Scan one file (a module or a notebook); None if it cannot be read."""
+    if relative.endswith(NOTEBOOK_SUFFIX):
+        return scan_notebook(root, relative, modules, prefilter)
     path = root / relative
     try:
         # Bounded: a file above MAX_SOURCE_BYTES is skipped, with a warning naming it, and never read.
@@ -150,6 +177,7 @@ def scan_file(
 @dataclass
 class WalkResult:
     python_files: list[str] = field(default_factory=list)
+    notebooks: list[str] = field(default_factory=list)  # Jupyter notebooks (.ipynb), apart: they are JSON
     markers: list[Marker] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)  # every folder walked ("" for the root)
 
@@ -160,7 +188,7 @@ def walk(
     on_dir: Callable[[str], None] | None = None,
     on_file: Callable[[str, os.DirEntry[str], bool], None] | None = None,
 ) -> WalkResult:
-    """Every non-ignored Python file and marker under root (paths relative, posix).
+    """Every non-ignored Python file, notebook and marker under root (paths relative, posix).
 
     `on_file(relative, entry, ignored)` sees every file of the walked folders, ignored or not (a regular file,
     or a symlink to a file inside the root): the agent lists its visible files from it, and learns where the
@@ -216,10 +244,13 @@ def walk(
                 continue
             if entry.name.endswith((".py", ".pyi")):
                 result.python_files.append(relative)
+            elif entry.name.endswith(NOTEBOOK_SUFFIX):
+                result.notebooks.append(relative)
             # Checked for .py files too: setup.py is both a Python file and a marker.
             kind = marker_kind(entry.name, parent_name)
             if kind is not None:
                 result.markers.append(Marker(kind=kind, path=relative))
         stack.extend(sorted(subdirs, reverse=True))
     result.python_files.sort()
+    result.notebooks.sort()
     return result
