@@ -256,6 +256,8 @@ async def test_code_actions_and_hover_in_a_cell_address_the_cell(tmp_path: Path)
             )
         )
         assert actions
+        # The agent edits the file it was asked about: for a cell that would be the .ipynb's JSON. Not offered.
+        assert not any(a.title.startswith("Ask python-engineer") for a in actions)
         suppress = next(a for a in actions if isinstance(a, types.CodeAction) and "noqa" in a.title)
         assert suppress.edit is not None and suppress.edit.document_changes is not None
         change = suppress.edit.document_changes[0]

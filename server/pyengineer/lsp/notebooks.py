@@ -29,6 +29,7 @@ from lsprotocol import types
 from pyengineer.findings import Finding
 from pyengineer.lsp import publishing, wire, workspaces
 from pyengineer.lsp.convert import client_units
+from pyengineer.lsp.handlers import ask
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.notebooks import BrokenCell, CellSpan, NotebookModule, mask_ipython
 from pyengineer.session import DocumentSnapshot
@@ -36,7 +37,6 @@ from pyengineer.workspace.imports import PARSE_ERRORS, parse_module
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_TYPE = "jupyter-notebook"
 PYTHON = "python"
 # How long a request about a cell waits for the module of the latest change to be built.
 BUILD_WAIT = 10.0
@@ -402,8 +402,22 @@ async def _locate_current(uri: str) -> tuple[Notebook, Layout, CellSpan] | None:
     return found[0], layout, found[1]
 
 
+# The agent's actions (handlers/ask.py) carry a range of the text they were asked about, and the agent edits
+# that file: in a notebook that would be the .ipynb file's JSON, at the module's lines. Not offered in cells.
+
+
+def _agent_action(action: Any) -> bool:
+    data = getattr(action, "data", None)
+    command = getattr(action, "command", None)
+    return (isinstance(data, dict) and data.get("resolver") == ask.RESOLVER) or (
+        getattr(command, "command", command) == ask.ASK_COMMAND
+    )
+
+
 def _cell_action(ls: PyengineerServer, state: Notebook, layout: Layout, action: Any) -> Any:
     """A code action computed on the module, its edit addressed to the cells (None: it cannot be)."""
+    if _agent_action(action):
+        return None
     if isinstance(action, types.CodeAction) and action.edit is not None:
         edit = _cell_workspace_edit(ls, state, layout, action.edit)
         if edit is None:
