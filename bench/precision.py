@@ -373,7 +373,7 @@ def count_lines(root: Path) -> tuple[int, int]:
             continue
         notebook = _notebook_code(data, relative) if relative.endswith(".ipynb") else None
         # A notebook counts its code cells' lines, not its JSON (outputs, metadata).
-        lines += notebook[0].count("\n") + 1 if notebook is not None else data.count(b"\n")
+        lines += len(notebook[0].splitlines()) if notebook is not None else data.count(b"\n")
     return len(files), lines
 
 
@@ -436,6 +436,11 @@ def _snapshot(root: Path) -> dict[str, bytes]:
             if path.is_file() and not path.is_symlink():
                 out[path.relative_to(root).as_posix()] = path.read_bytes()
     return out
+
+
+def _flags(path: str) -> int:
+    """Compile flags: a notebook may `await` at the top level (IPython runs its cells so)."""
+    return ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if path.endswith(".ipynb") else 0
 
 
 def _compilable(data: bytes, path: str) -> bytes | str:
@@ -501,13 +506,12 @@ def check_fixes(name: str, source: Path, rules: list[str], workdir: Path) -> Fix
     for path in changed:
         codes = ",".join(sorted(set(by_path.get(path, ["(no safe fix chosen here)"]))))
         try:
-            compile(_compilable(fixed[path], path), str(root / path), "exec", dont_inherit=True)
+            compile(_compilable(fixed[path], path), str(root / path), "exec", _flags(path), dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             was_valid = True
             try:
-                compile(
-                    _compilable(original.get(path, b""), path), str(root / path), "exec", dont_inherit=True
-                )
+                original_code = _compilable(original.get(path, b""), path)
+                compile(original_code, str(root / path), "exec", _flags(path), dont_inherit=True)
             except (SyntaxError, ValueError):
                 was_valid = False
             if was_valid:

@@ -124,3 +124,57 @@ def test_the_result_is_written_as_json(precision: ModuleType, project: Path, tmp
         "files_changed": 1,
         "failures": [],
     }
+
+
+def _notebook(*sources: str, markdown_first: bool = False) -> str:
+    cells = [
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": s}
+        for s in sources
+    ]
+    if markdown_first:
+        cells.insert(0, {"cell_type": "markdown", "metadata": {}, "source": "# Notes"})
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
+def test_a_notebooks_fix_is_checked_like_a_modules(
+    precision: ModuleType, project: Path, tmp_path: Path
+) -> None:
+    (project / "explore.ipynb").write_text(
+        _notebook("%matplotlib inline\nimport time\n", SOURCE.split("\n\n\n")[1])
+    )
+    (tmp_path / "work").mkdir()
+    result = precision.check_fixes("app", project, ["PE301"], tmp_path / "work")
+    assert result.failures == []
+    assert result.applied == {"PE301": 2} and result.files_changed == 2
+    fixed = json.loads((tmp_path / "work" / "app" / "explore.ipynb").read_text())
+    assert "    await asyncio.sleep(1)\n" in fixed["cells"][1]["source"]
+
+
+def test_notebook_findings_are_keyed_by_their_cells_lines(
+    precision: ModuleType, project: Path, tmp_path: Path
+) -> None:
+    from pyengineer.checking import check_paths
+
+    path = project / "explore.ipynb"
+    path.write_text(_notebook("import time\n", "async def handler():\n    time.sleep(1)\n"))
+    reported = precision.keyed(
+        "app", project, check_paths([path], {"select": ["PE301"]}, use_cache=False)[0].findings
+    )
+    assert [(r.key, r.cell, r.line, r.text) for r in reported] == [
+        (
+            "app|explore.ipynb|PE301|handler|" + precision.line_hash("time.sleep(1)") + "|0",
+            2,
+            2,
+            "time.sleep(1)",
+        )
+    ]
+    # A markdown cell added above: the cell's number moves, the key does not.
+    path.write_text(
+        _notebook("import time\n", "async def handler():\n    time.sleep(1)\n", markdown_first=True)
+    )
+    again = precision.keyed(
+        "app", project, check_paths([path], {"select": ["PE301"]}, use_cache=False)[0].findings
+    )
+    assert [(r.key, r.cell) for r in again] == [(reported[0].key, 3)]
+    files, lines = precision.count_lines(project)
+    assert files == 2 and lines == 5 + 4  # service.py, and the notebook's code lines (not its JSON)

@@ -154,6 +154,14 @@ def _load(path: Path, relative: str) -> _Text | None:
     return _Text(module.text, module)
 
 
+def _in_cell(failure: RuleFailure, module: NotebookModule) -> RuleFailure:
+    """A rule failure on a notebook, its line placed in its cell."""
+    if not failure.line:
+        return failure
+    cell, line, _ = module.locate(failure.line - 1, 0)
+    return dataclasses.replace(failure, cell=cell, line=line + 1)
+
+
 def _problem(job: _Job, relative: str, problem: str) -> _FileResult:
     return _FileResult(job.index, job.project, relative, [], 0, (), None, None, None, False, problem)
 
@@ -177,12 +185,14 @@ def _check_file(
     if caching and early is None and not analysis.failures:
         entry = [digest, dump_findings(analysis.early)]
     findings = analysis.findings
+    failures = analysis.failures
     if project.baseline is not None:
         findings = project.baseline.filter(source.relative, source.lines, findings)
     notes: tuple[str, ...] = ()
     if loaded.module is not None:
         # Baselines and the cache hold the module's positions; what is shown is in the cells.
         findings = loaded.module.to_cells(findings)
+        failures = tuple(_in_cell(f, loaded.module) for f in failures)
         notes = tuple(
             f"{relative}:cell {b.cell + 1}:{b.line + 1}:{b.column + 1}: syntax error: {b.message}; "
             "the cell is left out of the checks until it parses (the other cells are checked)"
@@ -194,7 +204,7 @@ def _check_file(
         relative=source.relative,
         findings=findings,
         baselined=len(analysis.findings) - len(findings),
-        failures=analysis.failures,
+        failures=failures,
         lines=source.lines if keep_lines else None,
         unfiltered=analysis.findings if keep_lines else None,
         entry=entry,

@@ -28,6 +28,12 @@ nothing of the CLI or the LSP:
 - `write_notebook(notebook, sources)`: the notebook's JSON text with the given cells' sources replaced and
   every other byte as it was (indent, key order, escapes, trailing newline, outputs, metadata); `source`
   stays a list of lines or a string, as each cell had it.
+- `json_position(notebook, cell, line, character)`: where an in-cell position is written in the file's JSON
+  (1-based line and column; SARIF regions).
+
+Cell numbers in the models (`Finding.cell`, `Edit.cell`, `Related.cell`, `RuleFailure.cell`) are the 0-based
+index in the notebook's `cells`; what users see (text "cell 3", JSON `cell`) is that index + 1. The results
+cache and baselines hold module coordinates (the cache is keyed by `module.text`), `to_cells` runs after them.
 """
 
 from __future__ import annotations

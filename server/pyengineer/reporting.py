@@ -89,6 +89,7 @@ def failure_json(failure: RuleFailure) -> dict[str, Any]:
         "code": failure.code,
         "name": failure.name,
         "path": failure.path,
+        "cell": _cell(failure.cell),
         "line": failure.line,
         "error": failure.error,
     }
@@ -194,7 +195,7 @@ def _sarif_invocation(failures: Sequence[RuleFailure], problems: Sequence[str] =
             "message": {"text": failure.describe()},
             "descriptor": {"id": failure.code},
         }
-        if failure.line:
+        if failure.line and failure.cell is None:  # a notebook's cell line is not a line of its file
             notification["locations"] = [_sarif_location(failure.path, failure.line, 1, failure.line, 1)]
         notifications.append(notification)
     invocation: dict[str, Any] = {"executionSuccessful": not failures and not problems}

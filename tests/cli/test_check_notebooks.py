@@ -16,6 +16,7 @@ import pytest
 from pyengineer.checking import check_paths
 
 from tests.cli.test_check import run_cli, run_main
+from tests.cli.test_check_adoption import broken_rule  # noqa: F401 (a fixture)
 from tests.repos import GitRepo, RepoFactory
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -294,3 +295,57 @@ def test_a_project_of_notebooks_alone_is_a_python_project(git_repo: RepoFactory)
     shutil.copy(NOTEBOOKS / "explore.ipynb", repo.root / "explore.ipynb")
     context = json.loads(run_cli("context", "--json", ".", cwd=repo.root).stdout)
     assert (context["python_project"], context["python_project_reason"]) == (True, "1 notebook found")
+
+
+def test_the_baseline_holds_notebook_findings_across_a_new_cell(project: GitRepo) -> None:
+    added = run_cli("check", *RULES, "--add-baseline", "explore.ipynb", cwd=project.root)
+    assert added.returncode == 0, added.stderr
+    assert run_cli("check", *RULES, "explore.ipynb", cwd=project.root).stdout == (
+        "All checks passed! (4 more in the baseline)\n"
+    )
+    path = project.root / "explore.ipynb"
+    data = json.loads(path.read_text())
+    data["cells"].insert(0, {"cell_type": "markdown", "id": "top", "metadata": {}, "source": ["# Top"]})
+    data["cells"][5]["source"] += ["\n", "later = datetime.utcnow()"]
+    path.write_text(json.dumps(data, indent=1))
+    result = run_cli("check", *RULES, "explore.ipynb", cwd=project.root)
+    *lines, summary = result.stdout.splitlines()
+    assert [line.split(" [")[0] for line in lines] == ["explore.ipynb:cell 6:4:9: PE803"]
+    assert summary == "Found 1 finding (4 more in the baseline)."
+
+
+def test_a_rule_that_fails_on_a_notebook_is_reported_in_its_cell(
+    tmp_path: Path,
+    broken_rule: str,  # noqa: F811 (the fixture)
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# Two functions"},
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": "def a():\n    pass\n",
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": "x = 1\ndef b():\n    pass",
+        },
+    ]
+    (tmp_path / "two.ipynb").write_text(
+        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    code, out, err = run_main(
+        capsys, monkeypatch, tmp_path, "check", "--select", broken_rule, "--format", "json"
+    )
+    assert code == 2
+    assert (
+        "rule PE999 (always-broken) failed on two.ipynb:cell 3:2: IndentationError: unexpected indent" in err
+    )
+    (failure,) = _report(out)["rule_failures"]
+    assert (failure["cell"], failure["line"]) == (3, 2)

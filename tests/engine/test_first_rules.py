@@ -169,6 +169,7 @@ def test_pe201_related_imports_are_in_the_json_output() -> None:
     assert finding_json(finding)["related"] == [
         {
             "path": "/p/app/users.py",
+            "cell": None,
             "start": {"line": 2, "column": 8},
             "end": {"line": 2, "column": 11},
             "message": "also imports 'jax'",

@@ -32,9 +32,11 @@ class RuleFailure:
     relative: str  # relative to the workspace root, posix
     line: int | None  # 1-based: the line of the syntax node the rule was on, when one can be told
     error: str  # "IndentationError: unexpected indent"
+    cell: int | None = None  # in a notebook: the cell's index, and `line` is in the cell (notebooks.py)
 
     def describe(self) -> str:
-        where = f"{self.relative}:{self.line}" if self.line else self.relative
+        cell = f":cell {self.cell + 1}" if self.cell is not None else ""
+        where = f"{self.relative}{cell}:{self.line}" if self.line else self.relative
         return f"rule {self.code} ({self.name}) failed on {where}: {self.error}"
 
 
