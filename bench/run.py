@@ -35,6 +35,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import generate_repo  # noqa: E402
+import notebook_keystroke  # noqa: E402
 
 PYLSP_VENV = generate_repo.bench_cache_dir() / "pylsp-venv"
 RESULTS = HERE / "results" / "latest.json"
@@ -1039,7 +1040,7 @@ def environment(plan: Plan) -> dict[str, Any]:
     }
 
 
-SECTIONS = ("scan", "incremental", "keystroke", "start", "memory", "switch", "guard")
+SECTIONS = ("scan", "incremental", "keystroke", "notebook", "start", "memory", "switch", "guard")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1070,6 +1071,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_incremental(repo, plan, rows)
         if "keystroke" in sections:
             bench_keystrokes(plan, rows, pylsp, tmp)
+        if "notebook" in sections:
+            notebook_keystroke.bench_notebook_keystrokes(sys.modules[__name__], plan, rows, tmp)
         if "start" in sections:
             bench_start(plan, rows, tmp)
         if "memory" in sections:

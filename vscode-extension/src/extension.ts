@@ -212,7 +212,12 @@ class PyengineerExtension implements vscode.Disposable {
       initializationOptions.apiKey = apiKey;
     }
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [{ scheme: 'file', language: 'python' }],
+      // Python files, and the Python cells of Jupyter notebooks: the server syncs those notebooks as notebook
+      // documents (its notebookDocumentSync) and answers code actions and hovers for their cells.
+      documentSelector: [
+        { scheme: 'file', language: 'python' },
+        { notebook: 'jupyter-notebook', language: 'python' },
+      ],
       synchronize: { configurationSection: 'pyengineer' },
       initializationOptions,
       outputChannel: this.output,

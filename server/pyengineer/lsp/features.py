@@ -54,6 +54,22 @@ FEATURES: tuple[Feature, ...] = (
     Feature(types.TEXT_DOCUMENT_HOVER, "hover"),
     Feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES, "watched_files"),
     Feature(names.ASK_REQUEST, "ask"),
+    # After code_actions and hover: lsp/notebooks.py extends their handlers to notebook cells.
+    Feature(types.NOTEBOOK_DOCUMENT_DID_OPEN, "notebooks"),
+    Feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE, "notebooks"),
+    Feature(types.NOTEBOOK_DOCUMENT_DID_SAVE, "notebooks"),
+    Feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE, "notebooks"),
+)
+
+# Jupyter notebooks' Python cells are synced as notebook documents (lsp/notebooks.py); advertised through the
+# server's `notebook_document_sync` option, which pygls puts in the `initialize` answer.
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[
+        types.NotebookDocumentFilterWithCells(
+            notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")]
+        )
+    ],
+    save=True,
 )
 
 COMMANDS: tuple[Command, ...] = (

@@ -28,6 +28,7 @@ from pygls.protocol.language_server import lsp_method
 
 from pyengineer import __version__
 from pyengineer.lsp.capabilities import ClientFeatures
+from pyengineer.lsp.features import NOTEBOOK_SYNC
 from pyengineer.lsp.logging_bridge import ClientLogHandler
 from pyengineer.lsp.pygls_compat import (
     CompatProtocol,
@@ -257,6 +258,7 @@ class PyengineerServer(CompatServer, ServerState):
             __version__,
             protocol_cls=PyengineerProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=NOTEBOOK_SYNC,
             max_workers=4,
         )
         self.session = Session()

@@ -165,6 +165,63 @@ test('VS Code offers the Create branch and Hand off quick fixes', async () => {
   assert.ok(titles.includes('Hand off to ai-engineer'), JSON.stringify(titles));
 });
 
+/** A real nbformat 4 notebook: a markdown cell, then a code cell importing torch (with its output). */
+const NOTEBOOK = {
+  cells: [
+    { cell_type: 'markdown', metadata: {}, source: ['# Explore\n', '\n', 'A look at the model.'] },
+    {
+      cell_type: 'code',
+      execution_count: 1,
+      metadata: {},
+      outputs: [{ output_type: 'stream', name: 'stdout', text: ['tensor([0.])\n'] }],
+      source: ['%matplotlib inline\n', 'import torch\n', '\n', 'print(torch.zeros(1))\n'],
+    },
+  ],
+  metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' } },
+  nbformat: 4,
+  nbformat_minor: 5,
+};
+
+test('a Jupyter notebook opens in the notebook editor and its cell gets diagnostics and quick fixes', async () => {
+  // No Jupyter extension is installed: VS Code's built-in ipynb support opens it (Quick Open, as a user would).
+  fs.writeFileSync(path.join(scenario.repo, 'explore.ipynb'), `${JSON.stringify(NOTEBOOK, null, 1)}\n`);
+  await page.keyboard.press('Control+P');
+  const quickOpen = page.locator('.quick-input-widget input');
+  await quickOpen.waitFor({ state: 'visible', timeout: 15_000 });
+  await quickOpen.fill('explore.ipynb');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'explore.ipynb' }).first().waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Enter');
+  const notebookEditor = page.locator('.notebook-editor').first();
+  // Opened in the notebook editor, not as JSON text: VS Code's own ipynb support is the default editor for it.
+  await notebookEditor.waitFor({ state: 'visible', timeout: 60_000 });
+  const inCell = (state: HookState | undefined) =>
+    state?.diagnostics.find((d) => d.uri.startsWith('vscode-notebook-cell:') && d.uri.includes('/explore.ipynb'));
+  const cell = await waitFor('PE201 in the code cell of explore.ipynb', 120_000, () => {
+    const entry = inCell(readHooks());
+    return entry?.items.some((d) => d.code === 'PE201') ? entry : undefined;
+  }, logTail);
+  const pe201 = cell.items.find((d) => d.code === 'PE201')!;
+  // The cell's own line 1 (`import torch`, below the masked magic), not a line of the notebook file.
+  assert.equal(pe201.range[0], 1, JSON.stringify(cell));
+  // The quick fixes of the cell, as a user gets them: the cursor on `torch`, then Ctrl+.
+  await page.locator('.notebook-editor .cell-editor-container .view-line', { hasText: /import.torch/ }).first().click();
+  await page.keyboard.press('End');
+  // Before Ctrl+., the cell's editor needs its model attached (until then VS Code has no code actions for it).
+  await page.waitForTimeout(1000);
+  await page.keyboard.press('Control+.');
+  const handOff = page.locator('.action-widget', { hasText: 'Hand off to ai-engineer' }).first();
+  await handOff.waitFor({ state: 'visible', timeout: 30_000 });
+  await page.waitForTimeout(500);
+  await screenshot('screenshot-notebook-quick-fix.png');
+  await page.keyboard.press('Escape');
+  await page.waitForTimeout(800);
+  await screenshot('screenshot-notebook.png');
+  // Closing the notebook clears its cells' diagnostics.
+  await page.keyboard.press('Control+W');
+  await waitFor('the cell diagnostics cleared on close', 30_000, () => (inCell(readHooks()) ? undefined : true), logTail);
+  await openModelFile();
+});
+
 test('the status bar shows the protected branch', async () => {
   const entry = statusEntry();
   await entry.waitFor({ state: 'visible', timeout: 30_000 });
