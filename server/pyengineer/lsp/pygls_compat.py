@@ -46,8 +46,6 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.workspace import PositionCodec, TextDocument, Workspace
 
-from pyengineer.lines import lines_with_ends
-
 log = logging.getLogger("pyengineer")
 
 
@@ -68,7 +66,10 @@ class LspTextDocument(TextDocument):
 
     @property
     def lines(self) -> Sequence[str]:
-        # Broken where LSP breaks lines (str.splitlines also ends them at \f, \x85, U+2028...).
+        # Broken where LSP breaks lines (str.splitlines also ends them at \f, \x85, U+2028...). Imported here:
+        # pyengineer.lines imports the pydantic models, which `initialize` must not wait for (test_startup).
+        from pyengineer.lines import lines_with_ends
+
         return tuple(lines_with_ends(self.source))
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:

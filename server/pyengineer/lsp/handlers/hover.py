@@ -52,6 +52,11 @@ def finding_markdown(finding: Finding) -> str:
     return f"{head}\n\n{finding.detail}"
 
 
+def _extent(finding: Finding) -> tuple[int, int]:
+    start, end = finding.range.start, finding.range.end
+    return end.line - start.line, end.character - start.character if end.line == start.line else 0
+
+
 def register(server: PyengineerServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: PyengineerServer, params: types.HoverParams) -> types.Hover | None:
@@ -70,7 +75,8 @@ def register(server: PyengineerServer) -> None:
         if here:
             return types.Hover(
                 contents=_contents(ls, "\n\n---\n\n".join(finding_markdown(f) for f in here)),
-                range=codec.range_to_client(here[0].range) if len(here) == 1 else None,
+                # Several findings here (PE101 spans the first line): the narrowest is the one pointed at.
+                range=codec.range_to_client(min(here, key=_extent).range),
             )
         if "import" not in line_text:
             return None
