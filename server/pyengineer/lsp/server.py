@@ -341,6 +341,8 @@ class PyengineerServer(LanguageServer):
         # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
         self.configured: asyncio.Event | None = None
         self.llm_usage: dict[str, dict[str, Any]] = {}
+        # "vscode", "neovim" or "other", from initialize (lsp/hints.py): whose commands our advice names.
+        self.editor = "other"
         # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
         self.handlers_loaded = False
         self.on_handlers_loaded: list[Callable[[], None]] = []
