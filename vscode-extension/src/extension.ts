@@ -47,7 +47,8 @@ class PyengineerExtension implements vscode.Disposable {
   private pythonWatch: vscode.Disposable | undefined;
   /** The key the running server has (undefined: none sent yet), so that one change is sent, and logged, once. */
   private sentApiKey: string | null | undefined;
-  private shadowChecked = false;
+  /** The shadowed-settings message last shown in this window: each distinct one is said once. */
+  private shadowReported = '';
   readonly hooks: TestHooks | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -148,20 +149,18 @@ class PyengineerExtension implements vscode.Disposable {
 
   /**
    * serverPath and interpreter are machine settings: in a remote window VS Code reads them only from the Remote
-   * settings and drops a User value without a word. Say so once per window, with the fix. The User settings file
+   * settings and drops a User value without a word. Say so once per window (on each start that finds a new
+   * case), with the fix. The User settings file
    * is read where VS Code keeps it beside the extension's global storage (code-server keeps it on the server);
    * where it is out of reach (the local side of Remote-SSH) there is nothing to compare and nothing is said.
    */
   private async reportShadowedSettings(config: vscode.WorkspaceConfiguration): Promise<void> {
-    if (this.shadowChecked) {
-      return;
-    }
-    this.shadowChecked = true;
     const file = vscode.Uri.joinPath(this.context.globalStorageUri, '..', '..', 'settings.json');
     let text: string;
     try {
       text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
-    } catch {
+    } catch (error) {
+      this.log(`not checking for ignored User settings: cannot read ${file.toString()}: ${String(error)}`);
       return;
     }
     const shadowed = shadowedUserSettings(parseJsonc(text), (key) => config.inspect(key));
@@ -169,6 +168,10 @@ class PyengineerExtension implements vscode.Disposable {
       return;
     }
     const message = shadowedMessage(shadowed);
+    if (message === this.shadowReported) {
+      return;
+    }
+    this.shadowReported = message;
     this.log(message);
     const pick = await this.notify('warning', message, 'Open Remote Settings');
     if (pick) {

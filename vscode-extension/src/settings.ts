@@ -219,8 +219,8 @@ export function shadowedMessage(keys: string[]): string {
   const names = keys.join(' and ');
   const verb = keys.length === 1 ? 'is' : 'are';
   return (
-    `pyengineer: ${names} ${verb} set in your User settings, which VS Code ignores in a remote window ` +
-    `(code-server, Remote-SSH, WSL, containers): ${keys.length === 1 ? 'it is a machine setting' : 'they are machine settings'}. ` +
-    'Put the value in the Remote settings (Preferences: Open Remote Settings (JSON)).'
+    `pyengineer: ${names} ${verb} set in your User settings but not applied in this remote window ` +
+    `(code-server, Remote-SSH, WSL, containers): ${keys.length === 1 ? 'it is a machine setting' : 'they are machine settings'}, ` +
+    'read from the Remote settings. Put the value there (Preferences: Open Remote Settings (JSON)).'
   );
 }

@@ -120,7 +120,7 @@ test('a machine setting written in User settings but not applied (a remote windo
   assert.deepEqual(shadowedUserSettings(undefined, () => ({})), []);
   assert.equal(parseJsonc('not json'), undefined);
   const message = shadowedMessage(['pyengineer.serverPath']);
-  assert.match(message, /pyengineer\.serverPath is set in your User settings/);
+  assert.match(message, /pyengineer\.serverPath is set in your User settings but not applied/);
   assert.match(message, /Open Remote Settings \(JSON\)/);
   assert.equal(parseJsonc('{"a": "// not a comment", "b": "x\\"y"}')?.a, '// not a comment');
 });
