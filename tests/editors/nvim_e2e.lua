@@ -96,6 +96,31 @@ end
 if os.getenv("PYENGINEER_LSP_DEBUG") == "1" then
   vim.lsp.set_log_level("debug")
 end
+-- Every notification, from the plugin (vim.notify) and from the server (window/showMessage), counted from
+-- the start: one event must be said once. Replaced before the plugin loads, as a notification plugin would be.
+local notes = {}
+local builtin_notify = vim.notify
+vim.notify = function(message, level, opts)
+  table.insert(notes, { message = tostring(message), level = level })
+  return builtin_notify(message, level, opts)
+end
+local server_messages = {}
+local builtin_show_message = vim.lsp.handlers["window/showMessage"]
+vim.lsp.handlers["window/showMessage"] = function(err, result, ctx, config)
+  table.insert(server_messages, result and result.message or "?")
+  return builtin_show_message(err, result, ctx, config)
+end
+
+local function notes_matching(pattern)
+  local found = {}
+  for _, note in ipairs(notes) do
+    if note.message:find(pattern) then
+      table.insert(found, note)
+    end
+  end
+  return found
+end
+
 local pyengineer = require("pyengineer")
 pyengineer.setup({ server_path = server, settings = { debounceMs = 50 } })
 
@@ -164,6 +189,9 @@ local function run()
   end
   check("a Create branch code action is offered", has_create,
     "titles: " .. vim.inspect(titles) .. " errors: " .. table.concat(errors, "; "))
+  -- No key, and Neovim cannot grey an action out: the agent's fix is not offered (and never for PE101).
+  check("no 'Ask python-engineer for a fix' on PE101 without a key", not vim.tbl_contains(titles, "Ask python-engineer for a fix"),
+    vim.inspect(titles))
 
   -- :PyengineerBranch without a name asks with the server's suggestion prefilled; accept it as a user would.
   local prompted = nil
@@ -180,6 +208,13 @@ local function run()
     return git_branch() == suggested
   end, 100)
   check(":PyengineerBranch switches git to the suggested branch", switched, "HEAD is " .. git_branch())
+  vim.wait(5000, function()
+    return #notes_matching("Switched to the new branch") > 0
+  end, 50)
+  vim.wait(500, function()
+    return false
+  end, 50)
+  check("the switch is said once", #notes_matching("Switched to the new branch") == 1, vim.inspect(notes))
   check("the edited file is byte-identical", read_file(name) == read_file(expected_file))
 
   local gone = vim.wait(20000, function()
@@ -206,7 +241,10 @@ local function run()
   check("the statusline follows", explicit_status, pyengineer.statusline(bufnr))
   check("the edited file is still byte-identical", read_file(name) == read_file(expected_file))
 
-  -- :PyengineerHandoff writes the note and shows it.
+  -- :PyengineerHandoff writes the note and shows it in a split: the code stays in its window.
+  vim.cmd("only")
+  vim.cmd("buffer " .. bufnr)
+  local code_window = vim.api.nvim_get_current_win()
   vim.cmd("PyengineerHandoff")
   local handoffs = repo .. "/docs/handoffs/"
   local note = nil
@@ -229,6 +267,11 @@ local function run()
   vim.wait(1000, function()
     return false
   end, 50)
+  check("the hand-off opens in a split, the code keeps its window",
+    vim.api.nvim_win_is_valid(code_window) and vim.api.nvim_win_get_buf(code_window) == bufnr
+      and #vim.api.nvim_list_wins() >= 2,
+    "windows: " .. #vim.api.nvim_list_wins())
+  check("the hand-off is said once", #notes_matching("Hand%-off document written") == 1, vim.inspect(notes))
   vim.cmd("only")
   vim.cmd("buffer " .. bufnr)
 
@@ -248,29 +291,42 @@ local function run()
   check(":PyengineerContext shows the context", text:find('"feature/nvim-explicit"', 1, true) ~= nil, text:sub(1, 600))
   vim.cmd("only")
 
-  -- :PyengineerAsk without an API key says how to get one, and opens no empty answer.
-  local notes = {}
-  local original_notify = vim.notify
-  vim.notify = function(message, level)
-    table.insert(notes, { message = tostring(message), level = level })
-  end
+  -- :PyengineerAsk without an API key says how to get one here (:PyengineerApiKey), once, and opens nothing.
+  local before = #notes
   vim.cmd("PyengineerAsk Is this safe?")
   local told = vim.wait(30000, function()
-    for _, note in ipairs(notes) do
-      if note.message:find("python-engineer:", 1, true) and note.level == vim.log.levels.WARN then
-        return true
-      end
-    end
+    return #notes_matching("No Anthropic API key") > 0
+  end, 50)
+  vim.wait(500, function()
     return false
   end, 50)
-  vim.notify = original_notify
-  check(":PyengineerAsk without a key says so", told, vim.inspect(notes))
+  local asked = notes_matching("No Anthropic API key")
+  check(":PyengineerAsk without a key says so once, naming :PyengineerApiKey",
+    told and #asked == 1 and asked[1].level == vim.log.levels.WARN and asked[1].message:find(":PyengineerApiKey", 1, true) ~= nil
+      and #notes == before + 1,
+    vim.inspect(notes))
+  check("no answer window without a key", vim.fn.bufexists("pyengineer://answer") == 0)
+
+  -- Said once, by the plugin: the server sent no window/showMessage for any command above.
+  check("the server sent no showMessage for the commands", #server_messages == 0, vim.inspect(server_messages))
+  -- Every notification fits on the command line (no "Press ENTER" prompt), and none is waiting for one.
+  local too_long = {}
+  for _, note in ipairs(notes) do
+    if note.message:find("\n", 1, true) or vim.fn.strdisplaywidth(note.message) >= vim.o.columns then
+      table.insert(too_long, note.message)
+    end
+  end
+  check("every notification is one line that fits", #too_long == 0, vim.inspect(too_long))
+  local mode = vim.api.nvim_get_mode()
+  check("no hit-enter prompt is pending", mode.mode:sub(1, 1) ~= "r" and not mode.blocking, vim.inspect(mode))
 
   -- :checkhealth pyengineer reports no errors.
   vim.cmd("checkhealth pyengineer")
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
   check(":checkhealth pyengineer runs our check", report:find("server command", 1, true) ~= nil, report:sub(1, 1500))
   check(":checkhealth pyengineer has no errors", report:find("ERROR", 1, true) == nil, report:sub(1, 1500))
+  check(":checkhealth pyengineer reports the LLM state and the base URL",
+    report:find("no Anthropic API key", 1, true) ~= nil and report:find("base URL", 1, true) ~= nil, report)
 
   finish()
 end

@@ -127,7 +127,8 @@ def test_what_the_editors_send_still_works(server: RawServer, repo: Path) -> Non
     assert "error" not in execute(server, "pyengineer.showContext", [[]])  # an empty Lua table
     assert "error" not in execute(server, "pyengineer.showContext", None)
     created = execute(server, "pyengineer.createBranch", [{"uri": uri, "name": " feature/typed "}])
-    assert created["result"] == {"branch": "feature/typed", "previous": "main"}
+    assert created["result"]["status"] == "ok", created
+    assert (created["result"]["branch"], created["result"]["previous"]) == ("feature/typed", "main")
     assert head(repo) == "feature/typed"
 
 

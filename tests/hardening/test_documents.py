@@ -59,7 +59,9 @@ def test_the_same_version_with_new_text_gets_the_new_texts_diagnostics(tmp_path:
     repo = make_repo(tmp_path / "repo", {"model.py": ML_TEXT})
     raw = RawServer(tmp_path)
     try:
-        raw.initialize(repo)
+        # A key (never used: listing actions calls no API): the agent's fix is offered where a finding is, and
+        # a client that cannot grey an action out gets it only with a key.
+        raw.initialize(repo, options={"apiKey": "sk-ant-listing-only"})
         uri = (repo / "model.py").as_uri()
         open_document(raw, uri, ML_TEXT)
         assert pe201_lines(last_publish(raw, uri, 1)) == [0]

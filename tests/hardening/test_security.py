@@ -311,7 +311,7 @@ def test_the_api_key_never_appears_in_anything_the_server_writes(
         raw.pump(1.0)
     finally:
         raw.close()
-    assert asked[0]["result"]["status"] == "error" and asked[0]["result"]["kind"] == "authentication", asked[
+    assert asked[0]["result"]["status"] == "failed" and asked[0]["result"]["kind"] == "authentication", asked[
         0
     ]
     assert asked[1]["result"]["status"] == "ok", asked[1]

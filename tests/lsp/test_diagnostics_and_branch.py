@@ -52,12 +52,14 @@ async def test_pull_client_create_branch_action_and_terminal_checkout(ml_repo: t
             types.ExecuteCommandParams(command=resolved.command.command, arguments=resolved.command.arguments)
         )
         assert result["branch"] == "feature/model" and result["previous"] == "main"
+        assert result["status"] == "ok" and "feature/model" in result["message"]
         assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "feature/model"
         assert model.read_bytes() == before
         assert git(repo, "status", "--porcelain").strip() == "M model.py"
         await wait_for(lambda: lsp.diagnostic_refresh_count > 0)
         await wait_for_codes(lsp, uri, lambda c: "PE101" not in c and "PE201" in c)
-        assert any("feature/model" in m.message for m in lsp.messages)
+        # One voice: the client shows the result's message; the server sends no showMessage of its own.
+        assert lsp.messages == []
 
         # A checkout in a terminal: the watcher notices and asks the client to pull again.
         refreshes = lsp.diagnostic_refresh_count
@@ -101,13 +103,14 @@ async def test_refused_branch_leaves_repo_untouched(ml_repo: tuple[Path, Path]) 
     async with lsp_session([repo], client="neovim@v0.7.0") as lsp:
         uri = open_doc(lsp, model)
         await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
-        with pytest.raises(Exception, match="already exists"):
-            await lsp.workspace_execute_command_async(
-                types.ExecuteCommandParams(
-                    command="pyengineer.createBranch", arguments=[{"uri": uri, "name": "feature/model"}]
-                )
+        # An expected refusal is a typed result, not a JSON-RPC error, and is said once (by the client).
+        result = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="pyengineer.createBranch", arguments=[{"uri": uri, "name": "feature/model"}]
             )
-        assert any(m.type == types.MessageType.Error and "already exists" in m.message for m in lsp.messages)
+        )
+        assert result["status"] == "refused" and "already exists" in result["message"], result
+        assert lsp.messages == []
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == before_head
     assert model.read_bytes() == before
 
@@ -146,13 +149,13 @@ async def test_pe101_offers_moving_unpushed_commits_and_the_command_moves_them(t
         result = await lsp.workspace_execute_command_async(
             types.ExecuteCommandParams(command=move.command.command, arguments=move.command.arguments)
         )
-        assert result["branch"] == "feature/app" and result["old_tip"] == tip
+        assert result["branch"] == "feature/app" and result["oldTip"] == tip and result["status"] == "ok"
         assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "feature/app"
         assert git(repo, "rev-parse", "main").strip() == git(repo, "rev-parse", "origin/main").strip()
         assert (repo / "app.py").read_bytes() == before
         await wait_for_codes(lsp, uri, lambda c: "PE101" not in c)
-        assert any("moved 1 commit off 'main'" in m.message for m in lsp.messages)
-        with pytest.raises(Exception, match="not a protected branch"):
-            await lsp.workspace_execute_command_async(
-                types.ExecuteCommandParams(command="pyengineer.moveCommits", arguments=[{"uri": uri}])
-            )
+        assert "Moved 1 commit off 'main'" in result["message"] and lsp.messages == []
+        again = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="pyengineer.moveCommits", arguments=[{"uri": uri}])
+        )
+        assert again["status"] == "refused" and "not a protected branch" in again["message"], again

@@ -41,11 +41,11 @@ def project(tmp_path: Path, venv: Path) -> Path:
 async def test_untrusted_workspace_runs_no_tests(project: Path) -> None:
     async with lsp_session([project], client="neovim@v0.11.0", env=SERVER_ENV) as lsp:
         await wait_for(lambda: lsp.statuses)  # type: ignore[attr-defined]
-        with pytest.raises(Exception, match="trust"):
-            await lsp.workspace_execute_command_async(
-                types.ExecuteCommandParams(command="pyengineer.runTests", arguments=[{"scope": "project"}])
-            )
-        assert any("trust" in m.message for m in lsp.messages)
+        result = await lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="pyengineer.runTests", arguments=[{"scope": "project"}])
+        )
+        assert result["status"] == "refused" and "trust" in result["message"], result
+        assert lsp.messages == []
 
 
 async def test_failures_are_published_where_they_happened_and_cleared_when_fixed(project: Path) -> None:

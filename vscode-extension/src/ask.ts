@@ -1,20 +1,23 @@
 /**
- * The answer of `pyengineer.ask`: `{explanation, applied}` on success; the server may add a `status`
- * ("ok", "limit", "cancelled", "unavailable", "error") with a `message`. Pure, unit-tested.
+ * The answer of `pyengineer.ask` (server/pyengineer/lsp/results.py AskResult): `{status, message}` always,
+ * `explanation` (the model's Markdown, for a document) and `applied` when the model answered. Pure, unit-tested.
  */
 
 export interface AskResult {
   status?: string;
   message?: string;
+  kind?: string | null;
   explanation?: string;
   applied?: boolean;
   reason?: string | null;
 }
 
 export type AskOutcome =
-  | { kind: 'answer'; explanation: string; applied: boolean; note?: string }
+  /** The model answered: show `explanation` as a document, and `message` once (`warn`: it stopped early). */
+  | { kind: 'answer'; explanation: string; applied: boolean; message: string; warn: boolean }
   | { kind: 'cancelled' }
-  | { kind: 'unavailable'; message: string }
+  /** No key or disabled: `message` says what to do; `needsKey` offers the Set Anthropic API Key button. */
+  | { kind: 'unavailable'; message: string; needsKey: boolean }
   | { kind: 'error'; message: string };
 
 export function askOutcome(result: AskResult | null | undefined): AskOutcome {
@@ -26,11 +29,17 @@ export function askOutcome(result: AskResult | null | undefined): AskOutcome {
     return { kind: 'cancelled' };
   }
   if (result.status === 'unavailable') {
-    return { kind: 'unavailable', message: message ?? 'the LLM agent is not available' };
+    const text = message ?? 'the LLM agent is not available';
+    return { kind: 'unavailable', message: text, needsKey: /API key/i.test(text) && !/disabled/i.test(text) };
   }
   if (typeof result.explanation === 'string' && result.explanation.trim() !== '') {
-    const note = result.status === 'limit' && message ? `stopped early: ${message}` : undefined;
-    return { kind: 'answer', explanation: result.explanation, applied: result.applied === true, note };
+    return {
+      kind: 'answer',
+      explanation: result.explanation,
+      applied: result.applied === true,
+      message: message ?? 'python-engineer answered.',
+      warn: result.status !== 'ok',
+    };
   }
   return { kind: 'error', message: message ?? `no explanation in the answer (status ${String(result.status ?? 'missing')})` };
 }

@@ -15,9 +15,10 @@ import {
 
 import { Launch, checkInstalled, chooseLaunch, defaultHome, installCommand } from './launch';
 import { branchNameProblem, isProtectedBranch } from './refName';
-import { changeNeedsRestart, toServerSettings } from './settings';
+import { changeNeedsRestart, parseJsonc, shadowedMessage, shadowedUserSettings, toServerSettings } from './settings';
 import { AskResult, askOutcome } from './ask';
 import { privateEnvironmentLaunch, usesPrivateEnvironment } from './privateEnv';
+import { CommandResult, parseResult, resultLevel, resultText } from './results';
 import { PyengineerStatus, headLabel, parseStatus, presentStatus, statusFor } from './status';
 import { TestHooks } from './testHooks';
 
@@ -45,6 +46,10 @@ class PyengineerExtension implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private lifecycle: Promise<void> = Promise.resolve();
   private pythonWatch: vscode.Disposable | undefined;
+  /** The key the running server has (undefined: none sent yet), so that one change is sent, and logged, once. */
+  private sentApiKey: string | null | undefined;
+  /** The shadowed-settings message last shown in this window: each distinct one is said once. */
+  private shadowReported = '';
   readonly hooks: TestHooks | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -143,8 +148,41 @@ class PyengineerExtension implements vscode.Disposable {
     });
   }
 
+  /**
+   * serverPath and interpreter are machine settings: in a remote window VS Code reads them only from the Remote
+   * settings and drops a User value without a word. Say so once per window (on each start that finds a new
+   * case), with the fix. The User settings file
+   * is read where VS Code keeps it beside the extension's global storage (code-server keeps it on the server);
+   * where it is out of reach (the local side of Remote-SSH) there is nothing to compare and nothing is said.
+   */
+  private async reportShadowedSettings(config: vscode.WorkspaceConfiguration): Promise<void> {
+    const file = vscode.Uri.joinPath(this.context.globalStorageUri, '..', '..', 'settings.json');
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
+    } catch (error) {
+      this.log(`not checking for ignored User settings: cannot read ${file.toString()}: ${String(error)}`);
+      return;
+    }
+    const shadowed = shadowedUserSettings(parseJsonc(text), (key) => config.inspect(key));
+    if (shadowed.length === 0) {
+      return;
+    }
+    const message = shadowedMessage(shadowed);
+    if (message === this.shadowReported) {
+      return;
+    }
+    this.shadowReported = message;
+    this.log(message);
+    const pick = await this.notify('warning', message, 'Open Remote Settings');
+    if (pick) {
+      await vscode.commands.executeCommand('workbench.action.openRemoteSettings');
+    }
+  }
+
   private async doStart(): Promise<void> {
     const config = vscode.workspace.getConfiguration('pyengineer');
+    void this.reportShadowedSettings(config);
     const trusted = vscode.workspace.isTrusted;
     const serverPath = config.get<string>('serverPath');
     const interpreter = config.get<string>('interpreter');
@@ -162,7 +200,7 @@ class PyengineerExtension implements vscode.Disposable {
       this.showStopped('not started');
       this.log(choice.refused);
       this.hooks?.record('error', choice.refused);
-      void vscode.window.showErrorMessage(choice.refused, 'Open Settings').then((pick) => {
+      void this.notify('error', choice.refused, 'Open Settings').then((pick) => {
         if (pick) {
           void vscode.commands.executeCommand('workbench.action.openSettings', 'pyengineer.');
         }
@@ -207,10 +245,12 @@ class PyengineerExtension implements vscode.Disposable {
       args: launch.args,
       options: { cwd, env: { ...process.env } },
     };
-    const initializationOptions: Record<string, unknown> = { settings: toServerSettings(config), trusted };
+    // `editor` tells the server whose commands and settings to name in its advice (lsp/hints.py).
+    const initializationOptions: Record<string, unknown> = { settings: toServerSettings(config), trusted, editor: 'vscode' };
     if (apiKey) {
       initializationOptions.apiKey = apiKey;
     }
+    this.sentApiKey = apiKey ?? null;
     const clientOptions: LanguageClientOptions = {
       // Python files, and the Python cells of Jupyter notebooks: the server syncs those notebooks as notebook
       // documents (its notebookDocumentSync) and answers code actions and hovers for their cells.
@@ -261,7 +301,7 @@ class PyengineerExtension implements vscode.Disposable {
       this.log(message);
       this.showStopped('failed');
       this.hooks?.record('error', message);
-      void vscode.window.showErrorMessage(message, 'Show Log').then((pick) => {
+      void this.notify('error', message, 'Show Log').then((pick) => {
         if (pick) {
           this.output.show();
         }
@@ -271,7 +311,9 @@ class PyengineerExtension implements vscode.Disposable {
 
   private async explainNotInstalled(launch: Launch, problem: string, installable: boolean): Promise<void> {
     const actions = installable ? ['How to Install', 'Open Settings'] : ['Open Settings', 'How to Install'];
-    const pick = await vscode.window.showErrorMessage(problem, ...actions);
+    // In a remote window a serverPath in the User settings is not applied: name the settings that are.
+    const where = vscode.env.remoteName !== undefined ? ' (in a remote window, set pyengineer.serverPath in the Remote settings)' : '';
+    const pick = await this.notify('error', `${problem}${where}`, ...actions);
     if (pick === 'Open Settings') {
       await vscode.commands.executeCommand('workbench.action.openSettings', 'pyengineer.');
       return;
@@ -341,10 +383,32 @@ class PyengineerExtension implements vscode.Disposable {
     return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token)) as T;
   }
 
+  /** Gives the running server a new key (null clears it); the same key twice is sent once. */
   setApiKey(apiKey: string | null): void {
-    if (this.client?.isRunning()) {
+    if (this.client?.isRunning() && apiKey !== this.sentApiKey) {
+      this.sentApiKey = apiKey;
       void this.client.sendNotification(SET_API_KEY_NOTIFICATION, { apiKey });
     }
+  }
+
+  /**
+   * Shows a command's result once, at its status' level (the server stays silent about it), and logs it once.
+   * Resolves to the button picked, if any.
+   */
+  async say(result: CommandResult, ...buttons: string[]): Promise<string | undefined> {
+    const level = resultLevel(result);
+    const text = resultText(result);
+    this.log(`${result.status}: ${result.message}`);
+    return level === 'silent' ? undefined : this.notify(level, text, ...buttons);
+  }
+
+  /** Shows a message of the extension's own (not a server result), once, and records it for the tests. */
+  notify(level: 'info' | 'warning' | 'error', text: string, ...buttons: string[]): Thenable<string | undefined> {
+    this.hooks?.record('message', text);
+    if (level === 'error') {
+      return vscode.window.showErrorMessage(text, ...buttons);
+    }
+    return level === 'warning' ? vscode.window.showWarningMessage(text, ...buttons) : vscode.window.showInformationMessage(text, ...buttons);
   }
 
   currentStatus(): PyengineerStatus | undefined {
@@ -403,6 +467,36 @@ class ReadOnlyDocuments implements vscode.TextDocumentContentProvider {
 
 const readOnlyDocuments = new ReadOnlyDocuments();
 
+/**
+ * Runs a server command and shows its typed result once (the server sends no message of its own for it).
+ * `then` runs before the message, for what the result asks of the editor (open the hand-off).
+ */
+async function runAndSay(
+  ext: PyengineerExtension,
+  command: string,
+  argument: unknown,
+  then?: (result: CommandResult) => Promise<void>,
+): Promise<CommandResult | undefined> {
+  let answer: unknown;
+  try {
+    answer = await ext.serverCommand<unknown>(command, argument);
+  } catch (error) {
+    // A JSON-RPC error: a bad request, or the server could not run it at all.
+    ext.log(`${command} failed: ${errorText(error)}`);
+    ext.hooks?.record('error', errorText(error));
+    void ext.notify('error', `pyengineer: ${errorText(error)}`);
+    return undefined;
+  }
+  const result = parseResult(answer);
+  if (!result) {
+    ext.log(`${command}: unexpected answer ${JSON.stringify(answer)}`);
+    return undefined;
+  }
+  await then?.(result);
+  void ext.say(result);
+  return result;
+}
+
 function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionContext): void {
   const register = (id: string, handler: (...args: unknown[]) => unknown): void => {
     context.subscriptions.push(vscode.commands.registerCommand(id, handler));
@@ -447,20 +541,7 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     if (name === undefined) {
       return undefined;
     }
-    try {
-      const result = await ext.serverCommand<{ branch: string; previous: string | null }>('pyengineer.createBranch', {
-        ...where,
-        name: name.trim(),
-      });
-      // The server announces the switch itself (window/showMessage); log it here rather than say it twice.
-      ext.log(`switched to '${result.branch}' (from '${result.previous ?? 'no branch'}')`);
-      return result;
-    } catch (error) {
-      // The server also shows its reason with window/showMessage; keep ours in the log to avoid a duplicate.
-      ext.log(`createBranch refused: ${errorText(error)}`);
-      ext.hooks?.record('error', errorText(error));
-      return undefined;
-    }
+    return runAndSay(ext, 'pyengineer.createBranch', { ...where, name: name.trim() });
   });
 
   register('pyengineer.moveCommitsOffProtectedBranch', async () => {
@@ -483,19 +564,7 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     if (name === undefined) {
       return undefined;
     }
-    try {
-      const result = await ext.serverCommand<{ branch: string; protected_branch: string; commits: string[] }>(
-        'pyengineer.moveCommits',
-        { ...where, name: name.trim() },
-      );
-      // The server says what it did (window/showMessage); the log keeps the details.
-      ext.log(`moved ${result.commits.length} commit(s) off '${result.protected_branch}' to '${result.branch}'`);
-      return result;
-    } catch (error) {
-      ext.log(`moveCommits refused: ${errorText(error)}`);
-      ext.hooks?.record('error', errorText(error));
-      return undefined;
-    }
+    return runAndSay(ext, 'pyengineer.moveCommits', { ...where, name: name.trim() });
   });
 
   register('pyengineer.handOff', async () => {
@@ -503,17 +572,16 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     if (!editor) {
       return;
     }
-    try {
-      const result = await ext.serverCommand<{ path: string }>('pyengineer.handoff', { uri: editor.document.uri.toString() });
-      const file = vscode.Uri.file(result.path);
-      const shown = vscode.window.visibleTextEditors.some((e) => e.document.uri.fsPath === file.fsPath);
-      if (!shown) {
-        await vscode.window.showTextDocument(file, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+    const result = await runAndSay(ext, 'pyengineer.handoff', { uri: editor.document.uri.toString() }, async (r) => {
+      if (r.status === 'ok' && typeof r.path === 'string' && r.shown !== true) {
+        // The server asks VS Code to show it (window/showDocument); open it here only when that did not happen.
+        const file = vscode.Uri.file(r.path);
+        if (!vscode.window.visibleTextEditors.some((e) => e.document.uri.fsPath === file.fsPath)) {
+          await vscode.window.showTextDocument(file, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+        }
       }
-      void vscode.window.showInformationMessage(`pyengineer: hand-off written to ${vscode.workspace.asRelativePath(file)}.`);
-    } catch (error) {
-      void vscode.window.showErrorMessage(`pyengineer: hand-off failed: ${errorText(error)}`);
-    }
+    });
+    return result;
   });
 
   register('pyengineer.askPythonEngineer', async () => {
@@ -552,28 +620,24 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
         return;
       }
       if (outcome.kind === 'unavailable') {
-        const pick = await vscode.window.showWarningMessage(
-          `python-engineer is not available: ${outcome.message}`,
-          'Set Anthropic API Key',
-        );
-        if (pick) {
+        const buttons = outcome.needsKey ? ['Set Anthropic API Key'] : ['Open Settings'];
+        const pick = await ext.notify('warning', `python-engineer is not available: ${outcome.message}`, ...buttons);
+        if (pick === 'Set Anthropic API Key') {
           await vscode.commands.executeCommand('pyengineer.setApiKey');
+        } else if (pick) {
+          await vscode.commands.executeCommand('workbench.action.openSettings', 'pyengineer.llm');
         }
         return;
       }
       if (outcome.kind === 'error') {
-        void vscode.window.showErrorMessage(`pyengineer: ask failed: ${outcome.message}`);
+        void ext.notify('error', `pyengineer: ask failed: ${outcome.message}`);
         return;
       }
+      // The explanation is Markdown and many lines: a document, and one short message beside it.
       await readOnlyDocuments.show('python-engineer answer.md', `# python-engineer\n\n${outcome.explanation}\n`);
-      if (outcome.note) {
-        void vscode.window.showWarningMessage(`pyengineer: ${outcome.note}`);
-      }
-      if (outcome.applied) {
-        void vscode.window.showInformationMessage('pyengineer: the suggested edit was applied.');
-      }
+      void ext.notify(outcome.warn ? 'warning' : 'info', `pyengineer: ${outcome.message}`);
     } catch (error) {
-      void vscode.window.showErrorMessage(`pyengineer: ask failed: ${errorText(error)}`);
+      void ext.notify('error', `pyengineer: ask failed: ${errorText(error)}`);
     }
   });
 
@@ -597,23 +661,27 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     if (!pick) {
       return;
     }
+    let answer: unknown;
     try {
-      const result = await vscode.window.withProgress(
+      answer = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `pyengineer: running tests (${pick.scope})…`, cancellable: true },
         (_p, token) =>
           ext.serverCommand<unknown>('pyengineer.runTests', { ...(uri ? { uri: uri.toString() } : {}), scope: pick.scope }, token),
       );
-      ext.log(`runTests result: ${JSON.stringify(result, null, 2)}`);
-      const summary =
-        result !== null && typeof result === 'object' && typeof (result as { summary?: unknown }).summary === 'string'
-          ? (result as { summary: string }).summary
-          : 'finished';
-      const pickShow = await vscode.window.showInformationMessage(`pyengineer tests: ${summary}`, 'Show Output');
-      if (pickShow) {
-        ext.showOutput();
-      }
     } catch (error) {
-      void vscode.window.showErrorMessage(`pyengineer: running tests failed: ${errorText(error)}`);
+      void ext.notify('error', `pyengineer: running tests failed: ${errorText(error)}`);
+      return;
+    }
+    const result = parseResult(answer);
+    if (!result) {
+      void ext.notify('error', 'pyengineer: running tests failed: the server sent no result');
+      return;
+    }
+    const output = typeof result.output === 'string' ? result.output : '';
+    // pytest's output is many lines: a document on request, not the log and not the toast.
+    const shown = await ext.say(result, ...(output.trim() !== '' ? ['Show Output'] : []));
+    if (shown === 'Show Output') {
+      await readOnlyDocuments.show('test output.txt', output);
     }
   });
 
@@ -644,15 +712,18 @@ function registerCommands(ext: PyengineerExtension, context: vscode.ExtensionCon
     if (key === undefined) {
       return;
     }
-    await context.secrets.store(API_KEY_SECRET, key.trim());
+    // Sent now, and not again when the secret storage reports its own change.
     ext.setApiKey(key.trim());
-    void vscode.window.showInformationMessage('pyengineer: API key saved.');
+    await context.secrets.store(API_KEY_SECRET, key.trim());
+    ext.log('Anthropic API key saved in secret storage');
+    void ext.notify('info', 'pyengineer: API key saved.');
   });
 
   register('pyengineer.clearApiKey', async () => {
-    await context.secrets.delete(API_KEY_SECRET);
     ext.setApiKey(null);
-    void vscode.window.showInformationMessage('pyengineer: API key cleared.');
+    await context.secrets.delete(API_KEY_SECRET);
+    ext.log('Anthropic API key cleared');
+    void ext.notify('info', 'pyengineer: API key cleared.');
   });
 }
 

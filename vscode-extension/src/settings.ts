@@ -135,3 +135,92 @@ export function toServerSettings(config: ConfigurationReader): ServerSettings {
 export function changeNeedsRestart(affects: (section: string) => boolean): boolean {
   return affects('pyengineer.serverPath') || affects('pyengineer.interpreter');
 }
+
+/** The settings that name an executable: machine-overridable, so in a remote window only Remote settings count. */
+export const MACHINE_SETTINGS = ['serverPath', 'interpreter'] as const;
+
+/** What `WorkspaceConfiguration.inspect` says about one setting (the part this module needs). */
+export interface InspectedValue {
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/** settings.json is JSON with comments and trailing commas: enough of JSONC to read it, or undefined. */
+export function parseJsonc(text: string): Record<string, unknown> | undefined {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (c === '\\') {
+        out += text[++i] ?? '';
+      } else if (c === '"') {
+        inString = false;
+      }
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') {
+        i++;
+      }
+      out += '\n';
+    } else if (c === '/' && text[i + 1] === '*') {
+      i = text.indexOf('*/', i + 2);
+      if (i < 0) {
+        break;
+      }
+      i++;
+    } else {
+      out += c;
+    }
+  }
+  try {
+    const value: unknown = JSON.parse(out.replace(/,(\s*[}\]])/g, '$1'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The machine settings set (non-empty) in the User settings file that VS Code did not apply: in a remote window
+ * (Remote-SSH, WSL, Dev Containers, Codespaces, code-server) a machine-scoped value comes only from the Remote
+ * settings, and `inspect` shows no value at all where the User file has one.
+ */
+export function shadowedUserSettings(
+  userSettings: Record<string, unknown> | undefined,
+  inspect: (key: string) => InspectedValue | undefined,
+): string[] {
+  if (!userSettings) {
+    return [];
+  }
+  const shadowed: string[] = [];
+  for (const key of MACHINE_SETTINGS) {
+    const written = userSettings[`pyengineer.${key}`];
+    if (typeof written !== 'string' || written.trim() === '') {
+      continue;
+    }
+    const seen = inspect(key);
+    const applied = [seen?.globalValue, seen?.workspaceValue, seen?.workspaceFolderValue].some(
+      (v) => typeof v === 'string' && v.trim() !== '',
+    );
+    if (!applied) {
+      shadowed.push(`pyengineer.${key}`);
+    }
+  }
+  return shadowed;
+}
+
+/** The one message for shadowed settings: what happened and the fix. */
+export function shadowedMessage(keys: string[]): string {
+  const names = keys.join(' and ');
+  const verb = keys.length === 1 ? 'is' : 'are';
+  return (
+    `pyengineer: ${names} ${verb} set in your User settings but not applied in this remote window ` +
+    `(code-server, Remote-SSH, WSL, containers): ${keys.length === 1 ? 'it is a machine setting' : 'they are machine settings'}, ` +
+    'read from the Remote settings. Put the value there (Preferences: Open Remote Settings (JSON)).'
+  );
+}

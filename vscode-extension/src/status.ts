@@ -103,10 +103,14 @@ function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }
 
+/**
+ * The status bar shows what only pyengineer knows: whether the branch is protected, the ML files, the LLM.
+ * The branch name itself is VS Code's own Git item, right beside ours; the tooltip still names it.
+ */
 export function presentStatus(status: PyengineerStatus): StatusPresentation {
-  const parts = [`$(git-branch) ${headLabel(status)}`];
+  const parts: string[] = [];
   if (status.protected) {
-    parts[0] += ' $(shield)';
+    parts.push('$(shield) protected');
   }
   if (status.mlFileCount > 0) {
     parts.push(`$(beaker) ${status.mlFileCount} ML`);

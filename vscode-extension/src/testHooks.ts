@@ -14,6 +14,8 @@ interface HookState {
   statusBar: string | null;
   status: unknown;
   errors: string[];
+  /** Every message the extension showed the user (toasts), in order: the tests count them. */
+  messages: string[];
   diagnostics: { uri: string; items: unknown[] }[];
   codeActions: Record<string, string[]>;
 }
@@ -37,6 +39,7 @@ export class TestHooks {
     statusBar: null,
     status: null,
     errors: [],
+    messages: [],
     diagnostics: [],
     codeActions: {},
   };
@@ -65,9 +68,11 @@ export class TestHooks {
     this.schedule();
   }
 
-  record(kind: 'clientState' | 'statusBar' | 'status' | 'error', value: unknown): void {
+  record(kind: 'clientState' | 'statusBar' | 'status' | 'error' | 'message', value: unknown): void {
     if (kind === 'error') {
       this.state.errors.push(String(value));
+    } else if (kind === 'message') {
+      this.state.messages.push(String(value));
     } else if (kind === 'status') {
       this.state.status = value;
     } else if (kind === 'statusBar') {

@@ -14,6 +14,55 @@ local function run(cmd)
   return vim.v.shell_error, vim.trim(output or "")
 end
 
+--- The LLM agent: enabled, where its key comes from (never the key), the base URL, and what the server says.
+function M.check_llm(plugin)
+  start("pyengineer: LLM agent (python-engineer)")
+  local settings = plugin.config.settings or {}
+  local llm = type(settings.llm) == "table" and settings.llm or {}
+  if llm.enabled == false then
+    info("disabled in setup() (settings = { llm = { enabled = false } })")
+    return
+  end
+  local key = plugin.config.api_key
+  local source
+  if type(key) == "function" then
+    local ok_call, value = pcall(key)
+    key = ok_call and value or nil
+    source = "a function in setup()"
+  else
+    source = "setup() or :PyengineerApiKey"
+  end
+  if type(key) == "string" and key ~= "" then
+    ok("API key set (from " .. source .. ", " .. #key .. " characters; not shown)")
+  elseif (vim.env.ANTHROPIC_API_KEY or "") ~= "" then
+    ok("API key set (from ANTHROPIC_API_KEY in Neovim's environment; not shown)")
+  elseif (vim.env.ANTHROPIC_AUTH_TOKEN or "") ~= "" then
+    ok("gateway token set (from ANTHROPIC_AUTH_TOKEN; not shown)")
+  else
+    warn("no Anthropic API key: the agent's actions are not offered", {
+      "run :PyengineerApiKey (for this session), or pass api_key to setup() (a string or a function)",
+      "or set ANTHROPIC_API_KEY before starting Neovim",
+    })
+  end
+  local base_url = type(llm.baseUrl) == "string" and llm.baseUrl ~= "" and llm.baseUrl or nil
+  if base_url then
+    info("base URL: " .. base_url .. " (settings = { llm = { baseUrl = ... } } in setup())")
+  elseif (vim.env.ANTHROPIC_BASE_URL or "") ~= "" then
+    info("base URL: " .. vim.env.ANTHROPIC_BASE_URL .. " (ANTHROPIC_BASE_URL)")
+  else
+    info("base URL: the Anthropic API's default (set settings = { llm = { baseUrl = ... } } in setup() for a gateway)")
+  end
+  local status = plugin.status()
+  if status and type(status.llm) == "table" then
+    local reason = type(status.llm.reason) == "string" and status.llm.reason or ""
+    if status.llm.available == true then
+      ok("the server says: " .. reason)
+    else
+      warn("the server says: " .. reason)
+    end
+  end
+end
+
 function M.check()
   start("pyengineer")
   if vim.fn.has("nvim-0.7") ~= 1 then
@@ -63,6 +112,8 @@ function M.check()
   else
     fail("git is not on PATH: pyengineer needs it to read and switch branches")
   end
+
+  M.check_llm(plugin)
 
   local clients = plugin.clients()
   if #clients == 0 then

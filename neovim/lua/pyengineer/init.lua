@@ -39,9 +39,46 @@ local function has(feature)
   return vim.fn.has(feature) == 1
 end
 
+-- Neovim's own vim.notify echoes to the command line, where a message wider than it asks "Press ENTER".
+-- With it, a long message is cut to one line (the whole text is in the float or split that goes with it);
+-- a notification plugin that replaced vim.notify gets the whole text.
+local builtin_notify = vim.notify
+
 local function notify(message, level)
-  vim.notify("pyengineer: " .. message, level or vim.log.levels.INFO)
+  local text = "pyengineer: " .. tostring(message):gsub("%s*\n%s*", " ")
+  if vim.notify == builtin_notify then
+    local room = math.max((vim.v.echospace or vim.o.columns) - 1, 20)
+    if vim.fn.strdisplaywidth(text) > room then
+      text = vim.fn.strcharpart(text, 0, room - 1) .. "…"
+    end
+  end
+  vim.notify(text, level or vim.log.levels.INFO)
 end
+
+-- The level for a typed command result (server/pyengineer/lsp/results.py): nil for a cancellation.
+local function result_level(status)
+  if status == "ok" then
+    return vim.log.levels.INFO
+  elseif status == "cancelled" then
+    return nil
+  elseif status == "failed" then
+    return vim.log.levels.ERROR
+  end
+  return vim.log.levels.WARN
+end
+
+--- Says a command's result once: the server sends no window/showMessage for what it answers.
+local function say(result)
+  if type(result) ~= "table" or type(result.message) ~= "string" then
+    return
+  end
+  local level = result_level(result.status)
+  if level then
+    notify(result.message, level)
+  end
+end
+
+M.say = say
 
 local function json_encode(value)
   local text
@@ -324,10 +361,10 @@ end
 
 local function create_branch(bufnr, name)
   local argument = { name = name, uri = buffer_uri(bufnr) }
-  return M.execute("pyengineer.createBranch", argument, function()
-    -- The server announces the switch itself (window/showMessage); files are unchanged, but re-read any
-    -- buffer whose file differs between the branches.
+  return M.execute("pyengineer.createBranch", argument, function(result)
+    -- Files are unchanged, but re-read any buffer whose file differs between the branches.
     pcall(vim.cmd, "checktime")
+    say(result)
   end, bufnr)
 end
 
@@ -369,12 +406,13 @@ function M.handoff(bufnr)
     return false
   end
   return M.execute("pyengineer.handoff", { uri = uri }, function(result)
-    if type(result) == "table" and type(result.path) == "string" then
+    if type(result) == "table" and result.status == "ok" and type(result.path) == "string" then
+      -- The server shows it with window/showDocument (our handler opens a split); open it only if not.
       if not window_showing(result.path) then
         vim.cmd("split " .. vim.fn.fnameescape(result.path))
       end
-      notify("hand-off written to " .. vim.fn.fnamemodify(result.path, ":~:."))
     end
+    say(result)
   end, bufnr)
 end
 
@@ -394,25 +432,18 @@ function M.ask(question, line1, line2, bufnr)
     if text and vim.trim(text) ~= "" then
       argument.question = vim.trim(text)
     end
-    notify("asking python-engineer…")
+    -- The server reports progress ($/progress); the answer is said once, from its typed result.
     M.execute("pyengineer.ask", argument, function(result)
-      -- {explanation, applied}; the server may add status ("ok", "limit", "cancelled", "unavailable", "error").
-      if type(result) ~= "table" or result.status == "cancelled" then
+      if type(result) ~= "table" then
         return
       end
       local explanation = type(result.explanation) == "string" and result.explanation or ""
-      if result.status == "unavailable" or vim.trim(explanation) == "" then
-        local message = type(result.message) == "string" and result.message or "no answer"
-        notify("python-engineer: " .. message .. " (:PyengineerApiKey sets a key)", vim.log.levels.WARN)
-        return
+      if vim.trim(explanation) ~= "" then
+        -- Many lines of Markdown: a split, and one short line beside it.
+        show_scratch("pyengineer://answer", "# python-engineer\n\n" .. explanation, "markdown")
       end
-      show_scratch("pyengineer://answer", "# python-engineer\n\n" .. explanation, "markdown")
-      if result.status == "limit" and type(result.message) == "string" then
-        notify("python-engineer stopped early: " .. result.message, vim.log.levels.WARN)
-      end
-      if result.applied == true then
-        notify("the suggested edit was applied")
-      end
+      -- The message names what to do here (":PyengineerApiKey" only when no key is set: the server knows).
+      say(result)
     end, bufnr)
   end
   if question and question ~= "" then
@@ -439,13 +470,17 @@ function M.tests(scope, bufnr)
     notify("tests are not run in an untrusted workspace (setup{ trusted = false })", vim.log.levels.WARN)
     return false
   end
-  notify("running tests (" .. scope .. ")…")
+  -- Progress comes from the server ($/progress); the outcome is said once, from the typed result.
   return M.execute("pyengineer.runTests", { uri = buffer_uri(bufnr), scope = scope }, function(result)
-    local summary = type(result) == "table" and type(result.summary) == "string" and result.summary or "finished"
-    notify("tests: " .. summary)
-    if type(result) == "table" then
-      show_scratch("pyengineer://tests", pretty_json(result), "json")
+    if type(result) ~= "table" then
+      return
     end
+    local output = type(result.output) == "string" and result.output or ""
+    if result.status ~= "ok" and result.status ~= "cancelled" and vim.trim(output) ~= "" then
+      -- pytest's output is many lines: a split, not the command line.
+      show_scratch("pyengineer://tests", output, "")
+    end
+    say(result)
   end, bufnr)
 end
 
@@ -461,15 +496,18 @@ end
 --- Sends a new API key (or nil to clear it) to every running server.
 function M.set_api_key(key)
   M.config.api_key = key
-  for _, client in ipairs(get_clients(nil)) do
+  local clients = get_clients(nil)
+  for _, client in ipairs(clients) do
     send_notification(client, "pyengineer/setApiKey", { apiKey = key or vim.NIL })
   end
+  return #clients
 end
 
 -- Starting ---------------------------------------------------------------------------------------------
 
 local function show_document(_, result, ctx)
-  -- Neovim 0.7 has no window/showDocument handler: open the file the server points at.
+  -- Ours on every version: Neovim's own (0.8+) opens the file in the current window, replacing the code the
+  -- user was working on; 0.7 has none. A split keeps both.
   if type(result) ~= "table" or type(result.uri) ~= "string" then
     return { success = false }
   end
@@ -483,15 +521,13 @@ end
 
 local function client_config(root)
   local settings = M.server_settings()
-  local init_options = { settings = settings, trusted = M.config.trusted and true or false }
+  -- `editor` tells the server to name our commands and setup() options in its advice (lsp/hints.py).
+  local init_options = { settings = settings, trusted = M.config.trusted and true or false, editor = "neovim" }
   local key = api_key()
   if key then
     init_options.apiKey = key
   end
-  local handlers = { ["pyengineer/status"] = on_status }
-  if not has("nvim-0.8") then
-    handlers["window/showDocument"] = show_document
-  end
+  local handlers = { ["pyengineer/status"] = on_status, ["window/showDocument"] = show_document }
   local config = {
     name = "pyengineer",
     cmd = M.server_cmd(),
@@ -601,7 +637,11 @@ local function define_commands()
   end, { nargs = 0, desc = "pyengineer: restart the server" })
   command("PyengineerApiKey", function()
     local key = vim.fn.inputsecret("Anthropic API key (empty clears it): ")
-    M.set_api_key(key ~= "" and key or nil)
+    local running = M.set_api_key(key ~= "" and key or nil)
+    -- inputsecret leaves the prompt on the command line: clear it, then say what happened once.
+    vim.cmd("redraw")
+    local what = key ~= "" and "API key set for this session" or "API key cleared"
+    notify(what .. (running == 0 and " (no server is running yet; it gets the key when it starts)" or ""))
   end, { nargs = 0, desc = "pyengineer: set the Anthropic API key for this session" })
 end
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import anthropic
 
-from pyengineer.agent.credentials import API_KEY_ENV, BASE_URL_ENV, Credentials
+from pyengineer.agent.credentials import CLI_HINTS, Credentials, Hints
 from pyengineer.agent.errors import (
     AgentAuthenticationError,
     AgentBadRequestError,
@@ -75,7 +75,12 @@ def _clean(message: str, credentials: Credentials | None) -> str:
 
 
 def translate_error(
-    exc: Exception, *, model: str, base_url: str, credentials: Credentials | None = None
+    exc: Exception,
+    *,
+    model: str,
+    base_url: str,
+    credentials: Credentials | None = None,
+    hints: Hints = CLI_HINTS,
 ) -> AgentRequestError:
     """An SDK exception as an AgentRequestError whose message says what happened and what to do."""
     if isinstance(exc, anthropic.APITimeoutError):
@@ -83,7 +88,7 @@ def translate_error(
     if isinstance(exc, anthropic.APIConnectionError):
         return AgentConnectionError(
             f"could not reach the Anthropic API at {base_url}: check the network connection, "
-            f"or the proxy or gateway in {BASE_URL_ENV} / llm.base-url"
+            f"or the proxy or gateway in {hints.base_url}"
         )
     if not isinstance(exc, anthropic.APIStatusError):
         return AgentRequestError(f"the agent request failed: {_clean(str(exc), credentials)}")
@@ -94,8 +99,7 @@ def translate_error(
     request_id = exc.request_id
     if status == 401 or error_type == "authentication_error":
         return AgentAuthenticationError(
-            f"the Anthropic API rejected the API key (401){said}: check {API_KEY_ENV} or the key in the "
-            "editor's pyengineer settings",
+            f"the Anthropic API rejected the API key (401){said}: {hints.fix_key}",
             status=status,
             request_id=request_id,
         )

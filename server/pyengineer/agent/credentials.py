@@ -1,7 +1,8 @@
 """Where the API key comes from, and whether the agent can run: cheap, without importing the SDK.
 
-Credentials come from the caller (the editor's settings) or from the SDK's own environment variables,
-`ANTHROPIC_API_KEY` (or `ANTHROPIC_AUTH_TOKEN` for a gateway). The key is never logged, echoed or written down.
+Credentials come from the caller (the editor's secret storage or settings) or from the SDK's own environment
+variables, `ANTHROPIC_API_KEY` (or `ANTHROPIC_AUTH_TOKEN` for a gateway). The key is never logged, echoed or
+written down. The advice in the messages comes from `Hints`: each front end names its own command or setting.
 """
 
 from __future__ import annotations
@@ -15,10 +16,40 @@ API_KEY_ENV = "ANTHROPIC_API_KEY"
 AUTH_TOKEN_ENV = "ANTHROPIC_AUTH_TOKEN"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 
-HOW_TO_ENABLE = (
-    f"set {API_KEY_ENV} in the environment of the editor or terminal (or pass an API key in the editor's "
-    "pyengineer settings) to enable the python-engineer agent"
+
+@dataclass(frozen=True)
+class Hints:
+    """What the user can do, in the front end they are in, about the key, the base URL and enabling the agent.
+
+    Each is a phrase that fits after "to fix this,": the CLI's are environment variables and pyproject keys,
+    an editor's are its own command and setting (lsp/hints.py picks them from the client).
+    """
+
+    set_key: str
+    base_url: str
+    enable: str
+    replace_key: str = ""  # when a key is set but rejected; empty means `set_key` says it
+
+    @property
+    def fix_key(self) -> str:
+        return self.replace_key or self.set_key
+
+
+CLI_HINTS = Hints(
+    set_key=f"set {API_KEY_ENV} in the environment",
+    base_url=f"{BASE_URL_ENV} or [tool.pyengineer.llm] base-url",
+    enable="[tool.pyengineer.llm] enabled in pyproject.toml",
+    replace_key=f"check {API_KEY_ENV}",
 )
+
+
+def no_key_message(hints: Hints) -> str:
+    """The one sentence shown when there is no key: what to do, where the user is."""
+    return f"no Anthropic API key: {hints.set_key} to enable the python-engineer agent"
+
+
+def disabled_message(hints: Hints) -> str:
+    return f"the python-engineer agent is disabled ({hints.enable})"
 
 
 @dataclass(frozen=True)
@@ -46,11 +77,13 @@ def resolve_credentials(api_key: str | None = None) -> Credentials | None:
     return None
 
 
-def availability(settings: Settings, api_key: str | None = None) -> tuple[bool, str]:
+def availability(
+    settings: Settings, api_key: str | None = None, hints: Hints = CLI_HINTS
+) -> tuple[bool, str]:
     """Whether the agent can run, and a sentence saying why not (or which model it will use)."""
     if not settings.llm.enabled:
-        return False, "the python-engineer agent is disabled in the settings ([tool.pyengineer.llm] enabled)"
+        return False, disabled_message(hints)
     credentials = resolve_credentials(api_key)
     if credentials is None:
-        return False, HOW_TO_ENABLE
+        return False, no_key_message(hints)
     return True, f"python-engineer agent ready ({settings.llm.model}, key from {credentials.source})"

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from pyengineer.agent.credentials import HOW_TO_ENABLE, Credentials, resolve_credentials
+from pyengineer.agent.credentials import (
+    CLI_HINTS,
+    Credentials,
+    Hints,
+    disabled_message,
+    no_key_message,
+    resolve_credentials,
+)
 from pyengineer.agent.errors import (
     AgentCancelledError,
     AgentRefusedError,
@@ -123,6 +130,8 @@ class AgentRequest(BaseModel):
     context: dict[str, Any] | None = None
     # The failing test's report (node id, message, traceback, output), for "fix this test" requests.
     failing_test: str | None = None
+    # What the user can do about the key or the base URL where they are (the CLI's, or their editor's).
+    hints: Hints = CLI_HINTS
 
 
 class AgentResult(BaseModel):
@@ -294,12 +303,10 @@ def run_agent(
     `max_retries` overrides llm.max-retries.
     """
     if not settings.llm.enabled:
-        raise AgentUnavailableError(
-            "the python-engineer agent is disabled in the settings ([tool.pyengineer.llm])"
-        )
+        raise AgentUnavailableError(disabled_message(request.hints))
     credentials = resolve_credentials(api_key)
     if credentials is None:
-        raise AgentUnavailableError(HOW_TO_ENABLE[0].upper() + HOW_TO_ENABLE[1:])
+        raise AgentUnavailableError(no_key_message(request.hints))
     retries = settings.llm.max_retries if max_retries is None else max_retries
     return _Run(request, settings, credentials, on_progress, on_text, cancel, retries).execute()
 
@@ -810,7 +817,13 @@ class _Run:
         from pyengineer.agent.client import api_error_type, translate_error
 
         base_url = str(client.base_url).rstrip("/")
-        error = translate_error(exc, model=self.llm.model, base_url=base_url, credentials=self.credentials)
+        error = translate_error(
+            exc,
+            model=self.llm.model,
+            base_url=base_url,
+            credentials=self.credentials,
+            hints=self.request.hints,
+        )
         logger.info("agent API call failed (%s): %s", error.kind, error)
         if isinstance(exc, anthropic.APITimeoutError):
             return error  # only past our own deadline, which the caller reports as the timeout limit

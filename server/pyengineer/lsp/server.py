@@ -231,6 +231,8 @@ class ServerState:
     # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
     configured: asyncio.Event | None = None
     llm_usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # root -> the agent's token usage
+    # "vscode", "neovim" or "other", from initialize (lsp/hints.py): whose commands our advice names.
+    editor: str = "other"
     # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
     handlers_loaded: bool = False
     on_handlers_loaded: list[Callable[[], None]] = field(default_factory=list)

@@ -192,13 +192,13 @@ test('suggestBranchNames and showContext answer for the file', async () => {
 });
 
 test('an invalid branch name is refused with a reason, and nothing changes', async () => {
-  await assert.rejects(
-    connection.sendRequest('workspace/executeCommand', {
-      command: 'pyengineer.createBranch',
-      arguments: [{ name: 'bad..name', uri: scenario.modelUri }],
-    }),
-    (error: Error) => error.message.length > 0,
-  );
+  // An expected refusal is a typed result (the client shows its message), not a JSON-RPC error.
+  const result = (await connection.sendRequest('workspace/executeCommand', {
+    command: 'pyengineer.createBranch',
+    arguments: [{ name: 'bad..name', uri: scenario.modelUri }],
+  })) as { status: string; message: string };
+  assert.equal(result.status, 'refused');
+  assert.match(result.message, /bad\.\.name/);
   assert.equal(currentBranch(scenario.repo), 'main');
 });
 
@@ -234,9 +234,14 @@ test('the code actions offer Create branch and Hand off; running Create branch s
   const result = (await connection.sendRequest('workspace/executeCommand', {
     command: command.command,
     arguments: command.arguments,
-  })) as { branch: string; previous: string | null };
+  })) as { status: string; message: string; branch: string; previous: string | null };
   newBranch = result.branch;
   assert.equal(result.previous, 'main');
+  // One voice: the result carries the sentence the client shows, and the server sends no showMessage for it.
+  assert.equal(result.status, 'ok');
+  assert.match(result.message, new RegExp(`^Switched to the new branch '`));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(messages, [], 'no window/showMessage for a command the client ran');
   assert.equal(currentBranch(scenario.repo), newBranch, 'git HEAD is on the new branch');
   assert.match(create.title, new RegExp(`'${newBranch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`));
   assert.equal(fs.readFileSync(scenario.modelPath, 'utf8'), EDITED_MODEL, 'the edited file is byte-identical');

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DEFAULT_SETTINGS, changeNeedsRestart, toServerSettings } from '../../src/settings';
+import {
+  DEFAULT_SETTINGS,
+  changeNeedsRestart,
+  parseJsonc,
+  shadowedMessage,
+  shadowedUserSettings,
+  toServerSettings,
+} from '../../src/settings';
 
 function reader(values: Record<string, unknown>) {
   return { get: <T>(key: string): T | undefined => values[key] as T | undefined };
@@ -101,4 +108,19 @@ test('only launch settings need a restart', () => {
   assert.equal(changeNeedsRestart((s) => s === 'pyengineer.serverPath'), true);
   assert.equal(changeNeedsRestart((s) => s === 'pyengineer.interpreter'), true);
   assert.equal(changeNeedsRestart((s) => s === 'pyengineer.protectedBranches'), false);
+});
+
+test('a machine setting written in User settings but not applied (a remote window) is reported', () => {
+  const user = parseJsonc('{\n  // where pyengineer lives\n  "pyengineer.serverPath": "/opt/pe/bin/pyengineer", /* x */\n  "pyengineer.interpreter": "",\n}');
+  assert.deepEqual(user, { 'pyengineer.serverPath': '/opt/pe/bin/pyengineer', 'pyengineer.interpreter': '' });
+  // VS Code applied nothing: the remote window filtered the User value out.
+  assert.deepEqual(shadowedUserSettings(user, () => ({})), ['pyengineer.serverPath']);
+  // Applied (a local window, or the value is also in the Remote settings): nothing to say.
+  assert.deepEqual(shadowedUserSettings(user, () => ({ globalValue: '/opt/pe/bin/pyengineer' })), []);
+  assert.deepEqual(shadowedUserSettings(undefined, () => ({})), []);
+  assert.equal(parseJsonc('not json'), undefined);
+  const message = shadowedMessage(['pyengineer.serverPath']);
+  assert.match(message, /pyengineer\.serverPath is set in your User settings but not applied/);
+  assert.match(message, /Open Remote Settings \(JSON\)/);
+  assert.equal(parseJsonc('{"a": "// not a comment", "b": "x\\"y"}')?.a, '// not a comment');
 });

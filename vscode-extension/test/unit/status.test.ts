@@ -40,9 +40,12 @@ test('tolerates missing optional fields', () => {
   assert.equal(status.llm.enabled, false);
 });
 
-test('status bar text: branch, protected warning, ML count, LLM state', () => {
+test('status bar text: protected warning, ML count, LLM state; the branch name only in the tooltip', () => {
   const shown = presentStatus(parseStatus(SAMPLE)!);
-  assert.equal(shown.text, '$(git-branch) main $(shield)  $(beaker) 2 ML  $(sparkle) LLM unavailable');
+  // VS Code's Git item shows the branch beside ours: ours does not say it again.
+  assert.equal(shown.text, '$(shield) protected  $(beaker) 2 ML  $(sparkle) LLM unavailable');
+  assert.ok(!shown.text.includes('main'));
+  assert.match(shown.tooltip, /Branch: main/);
   assert.equal(shown.warning, true);
   assert.match(shown.tooltip, /protected: create a feature branch/);
   assert.match(shown.tooltip, /no API key/);
@@ -53,7 +56,8 @@ test('a feature branch without ML files and LLM on', () => {
   const shown = presentStatus(
     parseStatus({ ...SAMPLE, branch: 'feature/x', protected: false, mlFileCount: 0, llm: { ...SAMPLE.llm, available: true } })!,
   );
-  assert.equal(shown.text, '$(git-branch) feature/x  $(sparkle) LLM on');
+  assert.equal(shown.text, '$(sparkle) LLM on');
+  assert.match(shown.tooltip, /Branch: feature\/x/);
   assert.equal(shown.warning, false);
 });
 

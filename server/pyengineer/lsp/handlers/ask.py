@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from pyengineer import names
 from pyengineer.agent.credentials import availability
@@ -26,8 +27,10 @@ from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.convert import LineCodec, ranges_overlap
 from pyengineer.lsp.handlers.code_actions import workspace_edit
+from pyengineer.lsp.hints import hints_for
 from pyengineer.lsp.params import AskArgs, ClientRange, command_argument, parse
 from pyengineer.lsp.progress import WorkProgress
+from pyengineer.lsp.results import AskResult, wire
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import DocumentSnapshot, WorkspaceState
 from pyengineer.session.session import path_to_uri, uri_to_path
@@ -45,6 +48,7 @@ FIX_TITLE = "Ask python-engineer for a fix"
 SELECTION_TITLE = "Ask python-engineer..."
 ANNOTATION_ID = "python-engineer"
 MAX_MESSAGE_CHARS = 1500
+NOT_FOR_THE_AGENT = frozenset({"PE101"})
 
 FIX_QUESTION = "Fix the pyengineer diagnostics at this place ({codes}), with the smallest correct change."
 SELECTION_QUESTION = "Review the selected code and propose concrete improvements."
@@ -82,8 +86,21 @@ async def agent_code_actions(
         return []
     codec = LineCodec(snapshot.text, ls.position_encoding)
     requested = codec.range_from_client(params.range)
-    here = [f for f in findings if ranges_overlap(f.range, requested)]
-    available, reason = availability(snapshot.settings, ls.session.api_key)
+    # Never for the branch rules: PE101's fix is a branch (its own quick fix), not an edit a model could write.
+    # The client names the diagnostics the user is on: the fix is for those, not every finding nearby.
+    named = {str(d.code) for d in params.context.diagnostics if d.source == "pyengineer"}
+    here = [
+        f
+        for f in findings
+        if ranges_overlap(f.range, requested)
+        and f.code not in NOT_FOR_THE_AGENT
+        and (not named or f.code in named)
+    ]
+    available, reason = availability(snapshot.settings, ls.session.api_key, hints_for(ls.editor))
+    greyed = ls.client.code_action_disabled
+    if not available and not greyed:
+        # A client that cannot grey an action out would offer one that only says "no key": offer none.
+        return []
     actions: list[types.CodeAction] = []
     arguments = {"uri": snapshot.uri, "range": _range_json(params.range)}
     if here and _kind_wanted(params, types.CodeActionKind.QuickFix.value):
@@ -108,11 +125,11 @@ async def agent_code_actions(
     resolve_support = getattr(code_action_caps, "resolve_support", None)
     lazy = "command" in (getattr(resolve_support, "properties", None) or ())
     for action in actions:
-        if not available and ls.client.code_action_disabled:
+        if not available:
             # The editor shows the action greyed out with the reason: how to enable the agent.
             action.disabled = types.CodeActionDisabled(reason=reason)
         elif not lazy:
-            # Without resolve support the command comes now; it runs (and without a key, explains) when picked.
+            # Without resolve support the command comes now; it runs when picked.
             _fill_command(action)
     return actions
 
@@ -269,7 +286,7 @@ async def _offer_edits(
         return False, "a file changed while python-engineer was working; nothing was applied, ask again"
     new_files = [e.path for e in result.edits if not Path(e.path).exists()]
     if new_files and not ls.client.resource_operations:
-        return False, "your editor cannot create files through LSP; use `pyengineer ask --apply` on the CLI"
+        return False, "your editor cannot create files through LSP; run pyengineer ask --apply in a terminal"
     # Without a document of the request, every file's positions are converted from its text on disk.
     anchor = snapshot or DocumentSnapshot(
         uri="",
@@ -305,19 +322,27 @@ async def _offer_edits(
     return True, ""
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
 async def run_ask(ls: PyengineerServer, arg: AskArgs, cancel: threading.Event) -> dict[str, Any]:
-    """Run one agent request for the editor and offer its edits; the answer as a JSON-able dict."""
+    """Run one agent request for the editor and offer its edits; the answer is an `AskResult` on the wire.
+
+    Nothing here sends window/showMessage: the client shows the answer's `message` (and `explanation`) once.
+    """
     uri = arg.uri or None
     path = uri_to_path(uri) if uri else None
     try:
         state = await _state_for(ls, path)
     except ValueError as exc:
-        return {"status": "error", "kind": "no-workspace", "message": str(exc)}
+        raise JsonRpcInvalidParams(str(exc)) from None
     settings = state.settings
-    available, reason = availability(settings, ls.session.api_key)
+    hints = hints_for(ls.editor)
+    available, reason = availability(settings, ls.session.api_key, hints)
     if not available:
-        ls.show_message(f"pyengineer: {reason}", types.MessageType.Warning)
-        return {"status": "unavailable", "message": reason}
+        return wire(AskResult(status="unavailable", message=_sentence(reason) + "."))
     snapshot: DocumentSnapshot | None = None
     findings: tuple[Finding, ...] = ()
     rng: Range | None = None
@@ -346,6 +371,7 @@ async def run_ask(ls: PyengineerServer, arg: AskArgs, cancel: threading.Event) -
         open_documents=_open_documents(ls, state.root, uri),
         context=state.current_context().model_dump(mode="json"),
         failing_test=arg.failing_test,
+        hints=hints,
     )
     progress = WorkProgress(ls, cancel, "agent")
     await progress.begin("python-engineer")
@@ -371,41 +397,43 @@ async def run_ask(ls: PyengineerServer, arg: AskArgs, cancel: threading.Event) -
         raise
     except AgentCancelledError:
         progress.end("cancelled")
-        return {"status": "cancelled"}
+        return wire(AskResult(status="cancelled", message="The request was cancelled."))
     except AgentRequestError as exc:
         progress.end("failed")
-        ls.show_message(f"pyengineer: {exc}", types.MessageType.Error)
-        return {"status": "error", "kind": exc.kind, "message": str(exc)}
+        status = "unavailable" if exc.kind == "unavailable" else "failed"
+        return wire(AskResult(status=status, kind=exc.kind, message=_sentence(str(exc))))  # type: ignore[arg-type]
     record_usage(ls, state, result)
+    if result.redactions:
+        log.info("python-engineer: %d secret(s) redacted before sending", result.redactions)
     answer: dict[str, Any] = {
         "explanation": result.explanation,
         "edits": len(result.edits),
         "redactions": result.redactions,
-        "redactionKinds": list(result.redaction_kinds),
+        "redaction_kinds": tuple(result.redaction_kinds),
         "usage": result.usage.model_dump(),
     }
     if result.refusal is not None:
         progress.end("declined")
-        ls.show_message(f"pyengineer: python-engineer declined: {result.refusal}", types.MessageType.Warning)
-        return {"status": "refused", "message": result.refusal, **answer}
+        message = f"python-engineer declined: {result.refusal}"
+        return wire(AskResult(status="refused", message=message, **answer))
     if result.limit is not None:
         progress.end("stopped")
-        ls.show_message(f"pyengineer: python-engineer stopped: {result.limit}.", types.MessageType.Warning)
-        return {"status": "limit", "message": result.limit, **answer}
+        return wire(
+            AskResult(status="limit", message=f"python-engineer stopped early: {result.limit}.", **answer)
+        )
     progress.end(f"{len(result.edits)} edit(s) proposed")
     if cancel.is_set():
-        return {"status": "cancelled"}
-    if result.redactions:
-        log.info("python-engineer: %d secret(s) redacted before sending", result.redactions)
+        return wire(AskResult(status="cancelled", message="The request was cancelled."))
     if not result.edits:
-        ls.show_message(f"python-engineer: {_summary(result.explanation)}")
-        return {"status": "ok", "applied": False, **answer}
+        return wire(AskResult(status="ok", message="python-engineer answered (no edits proposed).", **answer))
     applied, why = await _offer_edits(ls, state, snapshot, result, versions)
     if applied:
-        ls.show_message(f"python-engineer: {_summary(result.explanation)}")
-    elif why != "discarded":
-        ls.show_message(f"pyengineer: {why}", types.MessageType.Warning)
-    return {"status": "ok", "applied": applied, "reason": why or None, **answer}
+        message = f"python-engineer's edit{'s were' if len(result.edits) != 1 else ' was'} applied."
+    elif why == "discarded":
+        message = "The proposed edits were discarded."
+    else:
+        message = f"Nothing was applied: {why}."
+    return wire(AskResult(status="ok", message=message, applied=applied, reason=why or None, **answer))
 
 
 async def draft_handoff_summary(ls: PyengineerServer, state: WorkspaceState, source: Any) -> str | None:

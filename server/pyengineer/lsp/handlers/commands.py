@@ -1,4 +1,7 @@
-"""workspace/executeCommand: create a branch, hand off ML work, show context, rescan, suggest branch names."""
+"""workspace/executeCommand: create a branch, hand off ML work, show context, rescan, suggest branch names.
+
+Each answers a typed result (lsp/results.py) that the client shows once; none sends window/showMessage.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from pyengineer.errors import GitSafetyError
 from pyengineer.lsp import publishing, workspaces
 from pyengineer.lsp.params import CreateBranchArgs, Target, command_argument
+from pyengineer.lsp.results import BranchResult, HandoffResult, MoveCommitsResult, wire
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.names import (  # the command IDs, declared once
     CREATE_BRANCH,
@@ -98,13 +102,18 @@ def register(server: PyengineerServer) -> None:
         try:
             previous = await ls.run_sync(do_create, state.root, name)
         except GitSafetyError as exc:
-            ls.show_message(f"pyengineer: could not create branch '{name}': {exc}", types.MessageType.Error)
-            raise JsonRpcInternalError(str(exc)) from None
-        ls.show_message(
-            f"pyengineer: switched to new branch '{name}' (from '{previous}'); your uncommitted changes came along."
-        )
+            # An expected refusal (the name exists, a rebase is in progress...): the answer says why.
+            return wire(BranchResult(status="refused", message=f"Could not create branch '{name}': {exc}"))
         await workspaces.refresh_git(ls, state)
-        return {"branch": name, "previous": previous}
+        return wire(
+            BranchResult(
+                status="ok",
+                message=f"Switched to the new branch '{name}' (from '{previous}'); your uncommitted changes "
+                "came along.",
+                branch=name,
+                previous=previous,
+            )
+        )
 
     @server.command(MOVE_COMMITS)
     async def move_commits(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
@@ -121,16 +130,15 @@ def register(server: PyengineerServer) -> None:
                 move_commits_off_protected_branch, state.root, arg.name, state.settings.protected_branches
             )
         except GitSafetyError as exc:
-            ls.show_message(f"pyengineer: could not move the commits: {exc}", types.MessageType.Error)
-            raise JsonRpcInternalError(str(exc)) from None
+            return wire(MoveCommitsResult(status="refused", message=f"Could not move the commits: {exc}"))
         count = len(moved.commits)
-        ls.show_message(
-            f"pyengineer: moved {count} commit{'s' if count != 1 else ''} off '{moved.protected_branch}' to the "
-            f"new branch '{moved.branch}'; '{moved.protected_branch}' is back at {moved.upstream}, and your "
-            "uncommitted changes are as they were."
-        )
         await workspaces.refresh_git(ls, state)
-        return moved.model_dump()
+        message = (
+            f"Moved {count} commit{'s' if count != 1 else ''} off '{moved.protected_branch}' to the new branch "
+            f"'{moved.branch}'; '{moved.protected_branch}' is back at {moved.upstream}, and your uncommitted "
+            "changes are as they were."
+        )
+        return wire(MoveCommitsResult(status="ok", message=message, **moved.model_dump()))
 
     @server.command(HANDOFF)
     async def handoff(ls: PyengineerServer, *args: Any) -> dict[str, Any]:
@@ -163,21 +171,30 @@ def register(server: PyengineerServer) -> None:
                 summary,
             )
         except (OSError, ValueError) as exc:
-            ls.show_message(
-                f"pyengineer: could not write the hand-off document: {exc}", types.MessageType.Error
+            return wire(
+                HandoffResult(status="failed", message=f"Could not write the hand-off document: {exc}")
             )
-            raise JsonRpcInternalError(str(exc)) from None
-        ls.show_message(f"pyengineer: hand-off document written to {written.relative_to(state.root)}")
         # PE201 links to the document now: the kept analysis (same text, same context) predates it.
         handed = ls.session.documents.get(path_to_uri(path))
         if handed is not None:
             handed.analyzer = None
         publishing.republish(ls, state.root)
+        relative = written.relative_to(state.root).as_posix()
+        shown = False
         if ls.client.show_document:
-            await ls.window_show_document_async(
+            answer = await ls.window_show_document_async(
                 types.ShowDocumentParams(uri=path_to_uri(written), take_focus=True)
             )
-        return {"path": str(written)}
+            shown = bool(answer.success)
+        return wire(
+            HandoffResult(
+                status="ok",
+                message=f"Hand-off document written to {relative}.",
+                path=str(written),
+                relative=relative,
+                shown=shown,
+            )
+        )
 
     @server.command(SHOW_CONTEXT)
     async def show_context(ls: PyengineerServer, *args: Any) -> dict[str, Any]:

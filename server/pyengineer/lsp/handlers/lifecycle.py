@@ -57,6 +57,9 @@ def register(server: PyengineerServer) -> None:
         ls.configured = asyncio.Event()
         ls.log_handler.loop = ls.loop
         options = _options(params)
+        from pyengineer.lsp.hints import editor_of
+
+        ls.editor = editor_of(params, options)
         settings = options.get("settings")
         ls.session.editor_settings = dict(settings) if isinstance(settings, dict) else {}
         key = options.get("apiKey")

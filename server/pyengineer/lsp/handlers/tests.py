@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcInvalidParams
 
 from pyengineer.engine.rules.failing_tests import failure_findings
 from pyengineer.errors import WorkspaceTrustError
@@ -28,6 +28,7 @@ from pyengineer.lsp.handlers.code_actions import disk_text
 from pyengineer.lsp.handlers.commands import target_path, workspace_of
 from pyengineer.lsp.params import AskArgs, ClientRange, FixTestArgs, Position, RunTestsArgs, command_argument
 from pyengineer.lsp.progress import WorkProgress
+from pyengineer.lsp.results import AskResult, TestFailureInfo, TestsResult, wire
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.session import WorkspaceState
 from pyengineer.session.session import path_to_uri
@@ -76,6 +77,39 @@ def publish_test_findings(
     publishing.republish(ls, state.root)
 
 
+MAX_OUTPUT_CHARS = 20_000  # pytest's output in the answer, for the client's detail view
+
+
+def tests_result(run: TestRun, review: list[str]) -> TestsResult:
+    """A finished run as the command's answer: the status says what happened, the message in one sentence."""
+    if run.cancelled:
+        status = "cancelled"
+    elif run.failures or run.failed or run.errors:
+        status = "tests-failed"
+    elif not run.ok:
+        status = "failed"  # pytest did not run, or stopped (missing, timed out, crashed)
+    elif run.passed == 0:
+        status = "no-tests"
+    else:
+        status = "ok"
+    message = run.message or run.summary()
+    if review:
+        message += f"; {len(review)} test{'s' if len(review) != 1 else ''} need senior review after repeated fix attempts"
+    return TestsResult(
+        status=status,  # type: ignore[arg-type]
+        message=message[:1].upper() + message[1:] + ("" if message.endswith(".") else "."),
+        ok=run.ok,
+        passed=run.passed,
+        failed=run.failed,
+        errors=run.errors,
+        skipped=run.skipped,
+        summary=run.summary(),
+        failures=tuple(TestFailureInfo(test_id=f.test_id, message=f.message) for f in run.failures),
+        needs_review=tuple(review),
+        output=run.output[-MAX_OUTPUT_CHARS:],
+    )
+
+
 async def run_and_publish(ls: PyengineerServer, arg: RunTestsArgs, cancel: threading.Event) -> dict[str, Any]:
     path = target_path(ls, arg)
     state = workspace_of(ls, path)
@@ -103,37 +137,20 @@ async def run_and_publish(ls: PyengineerServer, arg: RunTestsArgs, cancel: threa
         run: TestRun = await loop.run_in_executor(ls.executor, work)
     except WorkspaceTrustError as exc:
         progress.end("not trusted")
-        ls.show_message(f"pyengineer: {exc}", types.MessageType.Warning)
-        raise JsonRpcInternalError(str(exc)) from None
+        return wire(TestsResult(status="refused", message=f"{str(exc)[:1].upper()}{str(exc)[1:]}"))
     except asyncio.CancelledError:
         cancel.set()
         progress.end("cancelled")
         raise
     progress.end(run.summary())
     if run.cancelled:
-        ls.show_message("pyengineer: test run cancelled")
-        raise JsonRpcRequestCancelled("the test run was cancelled")
+        return wire(
+            TestsResult(status="cancelled", message="The test run was cancelled.", summary=run.summary())
+        )
     attempts = attempts_for(ls, state)
     review = attempts.settle(run)
     publish_test_findings(ls, state, failure_findings(run, attempts, state.settings))
-    # A run in which no test ran is not a success to report quietly ("0 passed" read like one).
-    kind = types.MessageType.Info if run.ok and run.ran else types.MessageType.Warning
-    message = run.message or run.summary()
-    if review:
-        message += f" {len(review)} test(s) need senior review after repeated fix attempts."
-    ls.show_message(f"pyengineer: {message}", kind)
-    return {
-        "ok": run.ok,
-        "passed": run.passed,
-        "failed": run.failed,
-        "errors": run.errors,
-        "skipped": run.skipped,
-        "message": run.message,
-        "summary": run.summary(),
-        "ran": run.ran,
-        "failures": [{"testId": f.test_id, "message": f.message} for f in run.failures],
-        "needsReview": review,
-    }
+    return wire(tests_result(run, review))
 
 
 async def fix_test(ls: PyengineerServer, arg: FixTestArgs, cancel: threading.Event) -> dict[str, Any]:
@@ -148,8 +165,7 @@ async def fix_test(ls: PyengineerServer, arg: FixTestArgs, cancel: threading.Eve
     attempts = attempts_for(ls, state)
     if not attempts.can_offer_fix(test_id):
         message = f"{test_id} needs senior review: {attempts.summary(test_id)}"
-        ls.show_message(f"pyengineer: {message}", types.MessageType.Warning)
-        return {"status": "needs-review", "message": message}
+        return wire(AskResult(status="needs-review", message=message))
     line = max((arg.app_line if arg.app_file else arg.test_line) or 1, 1) - 1
     question = (
         f"The test {test_id} fails (its output is below). Find the cause and propose the smallest correct fix. "
