@@ -1422,8 +1422,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"where to write the JSON (default {RESULTS})"
     )
+    parser.add_argument(
+        "--check-repeats", type=int, metavar="N", help="repeats of each check row (default 3; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--check-corpus",
+        choices=("stdlib", "repo", "both"),
+        default="both",
+        help="which corpora the check section runs on (default both; --quick: a stdlib subset only)",
+    )
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick)
+    if args.check_repeats:
+        plan.check_repeats = args.check_repeats
     sections = set(args.only or SECTIONS)
     import sysconfig
 
@@ -1460,8 +1471,9 @@ def main(argv: list[str] | None = None) -> int:
             warm_up_cli(tmp)
             name = "stdlib-subset" if plan.quick else "stdlib"
             if "check" in sections:
-                bench_check(name, copy, plan, rows, tmp, memory=False)
-                if not plan.quick:
+                if args.check_corpus != "repo":
+                    bench_check(name, copy, plan, rows, tmp, memory=False)
+                if not plan.quick and args.check_corpus != "stdlib":
                     bench_check(f"repo{plan.repo_files}", repo, plan, rows, tmp, memory=True)
             if "cli" in sections:
                 bench_context(name, copy, plan, rows, tmp)
