@@ -50,13 +50,14 @@ class Plan:
     switch_repeats: int
     edits: int
     starts: int
+    check_repeats: int
     switch_docs: int = 50
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 2_000, 2, 5, 1, 8, 3)
-        return cls(False, 20_000, 5, 21, 3, 40, 9)
+            return cls(True, 2_000, 2, 5, 1, 8, 3, 1)
+        return cls(False, 20_000, 5, 21, 3, 40, 9, 3)
 
 
 @dataclass
@@ -592,6 +593,8 @@ def bench_keystrokes(plan: Plan, rows: list[Row], pylsp: list[str] | None, tmp: 
             theirs = asyncio.run(keystrokes(pylsp, root, path, text, plan.edits, {}, tmp / "cache"))
         count = text.count("\n")
         label = f"{source.name}, {count} lines"
+        if not plan.quick or lines == 500:
+            bench_default_keystrokes(lines, label, root, path, text, plan, rows, tmp)
         info: dict[str, Any] = {
             "file": str(source),
             "lines": count,
@@ -669,6 +672,34 @@ def bench_keystrokes(plan: Plan, rows: list[Row], pylsp: list[str] | None, tmp: 
                 "(report)",
                 None,
                 absolute=True,
+            )
+        )
+
+
+def bench_default_keystrokes(
+    lines: int, label: str, root: Path, path: Path, text: str, plan: Plan, rows: list[Row], tmp: Path
+) -> None:
+    """Keystroke -> diagnostics with pyengineer's DEFAULT settings (its debounce included) against `ruff server`,
+    the same edits from the same client (ruff publishes when the client has no pull-diagnostics capability)."""
+    ours = asyncio.run(keystrokes(pyengineer_command(), root, path, text, plan.edits, {}, tmp / "cache"))
+    ruff = asyncio.run(keystrokes([ruff_binary(), "server"], root, path, text, plan.edits, {}, tmp / "cache"))
+    log(
+        f"keystroke {label}, default settings: pyengineer p50 {median(ours) * 1000:.1f} "
+        f"p95 {percentile(ours, 95) * 1000:.1f} ms; ruff server p50 {median(ruff) * 1000:.1f} "
+        f"p95 {percentile(ruff, 95) * 1000:.1f} ms"
+    )
+    info = {"pyengineer": ours, "ruff_server": ruff}
+    for pct, limit in ((50, 1.5), (95, 2.0)):
+        rows.append(
+            Row(
+                f"keystroke_{lines}_default_p{pct}_vs_ruff",
+                f"keystroke -> diagnostics p{pct}, default settings ({label})",
+                percentile(ours, pct) if pct != 50 else median(ours),
+                f"ruff server p{pct}",
+                percentile(ruff, pct) if pct != 50 else median(ruff),
+                f"<= {limit:g}x ruff server",
+                limit,
+                extra=info if pct == 50 else {},
             )
         )
 
@@ -966,6 +997,345 @@ def bench_branch_switch(repo: Path, plan: Plan, rows: list[Row], tmp: Path) -> N
     )
 
 
+# --- 8: the command line as a process: check, context, --version (issue 16) ---------------------------------
+
+
+def pyengineer_cli() -> str:
+    """The installed console script: what a user, a pre-commit hook or CI runs."""
+    return str(Path(sys.executable).with_name("pyengineer"))
+
+
+def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of the command-line rows: bytecode cached (under `tmp`, not in the source tree), as
+    an installed package has it; this environment's PYTHONDONTWRITEBYTECODE=1 would make every start compile
+    every module again, which no user's installation does."""
+    env = {**os.environ, **generate_repo.GIT_ENV, "PYTHONPYCACHEPREFIX": str(tmp / "pycache"), **extra}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("ANTHROPIC_API_KEY", None)
+    return env
+
+
+def warm_up_cli(tmp: Path) -> None:
+    """One run of each command on a one-file project: writes the bytecode and warms the page cache."""
+    project = tmp / "warm-up"
+    project.mkdir(exist_ok=True)
+    (project / "app.py").write_text("import os\n\nprint(os.sep)\n", encoding="utf-8")
+    env = cli_env(tmp, PYENGINEER_CACHE_DIR="off")
+    for arguments in (
+        ["check", "--no-cache", str(project)],
+        ["context", str(project)],
+        ["--version"],
+        ["--help"],
+    ):
+        timed_process([pyengineer_cli(), *arguments], env)
+
+
+def stdlib_python_files(stdlib: Path, packages: tuple[str, ...] | None) -> list[str]:
+    """The stdlib's .py files (relative), without site-packages; only those of `packages` when given."""
+    found = []
+    for path in stdlib.rglob("*.py"):
+        relative = path.relative_to(stdlib).as_posix()
+        top = relative.split("/")[0]
+        if top == "site-packages" or "__pycache__" in relative:
+            continue
+        if packages is None or top in packages:
+            found.append(relative)
+    return sorted(found)
+
+
+def copy_python_tree(source: Path, target: Path, files: list[str]) -> None:
+    """The .py files of `source` (relative paths `files`) copied under `target`, which one run may modify."""
+    for relative in files:
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, destination)
+
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(sum of VmRSS, sum of Pss) in bytes over `pid` and every process below it, now."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    rss = pss = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            rss += resident(current)
+            with open(f"/proc/{current}/smaps_rollup", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            continue  # it ended between the listing and the read
+    return rss, pss
+
+
+def timed_process(
+    command: list[str], env: dict[str, str], watch_memory: bool = False
+) -> tuple[float, int, int]:
+    """Wall seconds of `command` (output discarded, any exit code), and with `watch_memory` the peak sum of RSS
+    and of PSS of its process tree, sampled every 20 ms (forked workers share pages: PSS counts them once)."""
+    started = time.perf_counter()
+    if not watch_memory:
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        return time.perf_counter() - started, 0, 0
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak_rss = peak_pss = 0
+    while process.poll() is None:
+        rss, pss = tree_memory(process.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(0.02)
+    return time.perf_counter() - started, peak_rss, peak_pss
+
+
+def rotated(repeat: int, steps: list[tuple[str, Callable[[], None]]]) -> list[tuple[str, Callable[[], None]]]:
+    shift = repeat % len(steps)
+    return steps[shift:] + steps[:shift]
+
+
+PARSE_FLOOR = """
+import ast, sys, warnings
+warnings.simplefilter("ignore")
+for path in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        ast.parse(data)
+    except (SyntaxError, ValueError):
+        pass
+"""
+
+
+def bench_check(name: str, root: Path, plan: Plan, rows: list[Row], tmp: Path, memory: bool) -> None:
+    """`pyengineer check` as a process, cold, warm and after one change, against ruff and the parse floor."""
+    from pyengineer.config import load_settings
+    from pyengineer.workspace.ignore import IgnoreRules
+    from pyengineer.workspace.scan import walk
+
+    files = walk(root, IgnoreRules.for_root(root, load_settings(root).exclude)).python_files
+    listing = tmp / f"files-{name}.txt"
+    listing.write_text("\n".join(str(root / f) for f in files) + "\n", encoding="utf-8")
+    base = cli_env(tmp)
+    cold_env = cli_env(tmp, PYENGINEER_CACHE_DIR="off")  # neither the scan cache nor the results cache
+    warm_cache = tmp / f"check-cache-{name}"
+    warm_env = cli_env(tmp, PYENGINEER_CACHE_DIR=str(warm_cache))
+    ruff_cache = tmp / f"ruff-cache-{name}"
+    # Each tool's default output, as a user or a hook runs it (written to /dev/null).
+    ours = [pyengineer_cli(), "check", str(root)]
+    ruff = [ruff_binary(), "check", "--exit-zero", "--quiet"]
+    times: dict[str, list[float]] = {
+        k: [] for k in ("cold", "floor", "ruff_cold", "warm", "ruff_warm", "changed", "ruff_changed")
+    }
+    peaks: list[tuple[int, int]] = []
+
+    def run(key: str, command: list[str], env: dict[str, str], watch: bool = False) -> None:
+        seconds, rss, pss = timed_process(command, env, watch)
+        times[key].append(seconds)
+        if watch:
+            peaks.append((rss, pss))
+
+    cold_steps: list[tuple[str, Callable[[], None]]] = [
+        ("cold", lambda: run("cold", [*ours[:2], "--no-cache", *ours[2:]], cold_env, memory)),
+        ("floor", lambda: run("floor", [sys.executable, "-I", "-c", PARSE_FLOOR, str(listing)], base)),
+        ("ruff_cold", lambda: run("ruff_cold", [*ruff, "--no-cache", str(root)], base)),
+    ]
+    for repeat in range(plan.check_repeats):
+        for _key, step in rotated(repeat, cold_steps):
+            step()
+    # Warm: each tool's own cache, filled by one run first; then nothing changed.
+    run("warm", ours, warm_env)
+    run("ruff_warm", [*ruff, "--cache-dir", str(ruff_cache), str(root)], base)
+    times["warm"].clear()
+    times["ruff_warm"].clear()
+    warm_steps: list[tuple[str, Callable[[], None]]] = [
+        ("warm", lambda: run("warm", ours, warm_env)),
+        ("ruff_warm", lambda: run("ruff_warm", [*ruff, "--cache-dir", str(ruff_cache), str(root)], base)),
+    ]
+    for repeat in range(plan.check_repeats):
+        for _key, step in rotated(repeat, warm_steps):
+            step()
+    # One file changed: each repeat rewrites one module, then both tools run on a cache one file behind.
+    target = root / sorted(files)[len(files) // 2]
+    original = target.read_bytes()
+    try:
+        for repeat in range(plan.check_repeats):
+            target.write_bytes(original + b"\nCHANGED_%d = %d\n" % (repeat, repeat))
+            changed_steps: list[tuple[str, Callable[[], None]]] = [
+                ("changed", lambda: run("changed", ours, warm_env)),
+                (
+                    "ruff_changed",
+                    lambda: run("ruff_changed", [*ruff, "--cache-dir", str(ruff_cache), str(root)], base),
+                ),
+            ]
+            for _key, step in rotated(repeat, changed_steps):
+                step()
+    finally:
+        target.write_bytes(original)
+    med = {k: median(v) for k, v in times.items()}
+    log(f"check {name}: {len(files)} files: " + ", ".join(f"{k} {v:.3f}s" for k, v in med.items()))
+    info = {"files": len(files), "samples": times, "changed_file": str(target)}
+    stdlib = name == "stdlib"
+    label = f"{name}, {len(files)} files"
+    rows.append(
+        Row(
+            f"check_cold_{name}_vs_parse",
+            f"check, cold, as a process ({label})",
+            med["cold"],
+            "one core: ast.parse of every file",
+            med["floor"],
+            "<= 1.5x parse" if stdlib else "(report)",
+            1.5 if stdlib else None,
+            extra=info,
+        )
+    )
+    rows.append(
+        Row(
+            f"check_cold_{name}_vs_ruff",
+            f"check, cold ({name})",
+            med["cold"],
+            "ruff check --no-cache",
+            med["ruff_cold"],
+            "(report)",
+            None,
+        )
+    )
+    rows.append(
+        Row(
+            f"check_warm_{name}_vs_ruff",
+            f"check, warm, nothing changed ({name})",
+            med["warm"],
+            "ruff check, its cache",
+            med["ruff_warm"],
+            "<= 1x ruff",
+            1.0,
+        )
+    )
+    rows.append(
+        Row(
+            f"check_changed_{name}_vs_ruff",
+            f"check, warm, one file changed ({name})",
+            med["changed"],
+            "ruff check, its cache",
+            med["ruff_changed"],
+            "<= 1x ruff",
+            1.0,
+        )
+    )
+    if memory and peaks:
+        rss = max(p[0] for p in peaks)
+        pss = max(p[1] for p in peaks)
+        log(
+            f"check {name}: peak memory of the process tree: RSS sum {rss / 2**20:.0f} MiB, PSS {pss / 2**20:.0f} MiB"
+        )
+        rows.append(
+            Row(
+                f"memory_check_{name}",
+                f"peak RSS, all processes, cold check ({name})",
+                rss / 2**20,
+                "(MiB, sum of the tree's RSS)",
+                None,
+                "<= 400 MB",
+                400 * 1e6 / 2**20,
+                absolute=True,
+                extra={"rss_bytes": [p[0] for p in peaks], "pss_bytes": [p[1] for p in peaks]},
+            )
+        )
+
+
+def bench_context(name: str, root: Path, plan: Plan, rows: list[Row], tmp: Path) -> None:
+    """`pyengineer context` as a process with no cache, against `ruff check --select F401 --no-cache`."""
+    env = cli_env(tmp, PYENGINEER_CACHE_DIR="off")
+    times: dict[str, list[float]] = {"ours": [], "ruff": []}
+    steps: list[tuple[str, Callable[[], None]]] = [
+        (
+            "ours",
+            lambda: times["ours"].append(timed_process([pyengineer_cli(), "context", str(root)], env)[0]),
+        ),
+        (
+            "ruff",
+            lambda: times["ruff"].append(
+                timed_process(
+                    [
+                        ruff_binary(),
+                        "check",
+                        "--select",
+                        "F401",
+                        "--no-cache",
+                        "--exit-zero",
+                        "--quiet",
+                        str(root),
+                    ],
+                    env,
+                )[0]
+            ),
+        ),
+    ]
+    for repeat in range(plan.scan_repeats):
+        for _key, step in rotated(repeat, steps):
+            step()
+    log(f"context {name}: pyengineer {median(times['ours']):.3f}s, ruff F401 {median(times['ruff']):.3f}s")
+    rows.append(
+        Row(
+            f"context_cold_{name}",
+            f"context, cold, as a process ({name})",
+            median(times["ours"]),
+            "ruff check --select F401 --no-cache",
+            median(times["ruff"]),
+            "<= 1x ruff",
+            1.0,
+            extra={"samples": times},
+        )
+    )
+
+
+def bench_version(plan: Plan, rows: list[Row], tmp: Path) -> None:
+    """`pyengineer --version` and `--help` (the console script) against a bare interpreter start."""
+    env = cli_env(tmp)
+    samples: dict[str, list[float]] = {"version": [], "help": [], "bare": []}
+    commands = {
+        "version": [pyengineer_cli(), "--version"],
+        "help": [pyengineer_cli(), "--help"],
+        "bare": [sys.executable, "-I", "-c", "pass"],
+    }
+    for _ in range(2):  # the first start of each warms the page cache
+        for command in commands.values():
+            timed_process(command, env)
+    for repeat in range(max(plan.starts, 5) * 2):
+        order = list(commands.items())
+        for key, command in order[repeat % 3 :] + order[: repeat % 3]:
+            samples[key].append(timed_process(command, env)[0])
+    med = {k: median(v) for k, v in samples.items()}
+    log(
+        f"start: --version {med['version'] * 1000:.1f} ms, --help {med['help'] * 1000:.1f} ms, bare {med['bare'] * 1000:.1f} ms"
+    )
+    rows.append(
+        Row(
+            "cli_version",
+            "pyengineer --version",
+            med["version"],
+            "python -I -c pass",
+            med["bare"],
+            "<= 4x bare",
+            4.0,
+            extra={"samples": samples},
+        )
+    )
+    rows.append(
+        Row("cli_help", "pyengineer --help", med["help"], "python -I -c pass", med["bare"], "(report)", None)
+    )
+
+
 # --- the table --------------------------------------------------------------------------------------------
 
 
@@ -1040,7 +1410,21 @@ def environment(plan: Plan) -> dict[str, Any]:
     }
 
 
-SECTIONS = ("scan", "incremental", "keystroke", "notebook", "start", "memory", "switch", "guard")
+SECTIONS = (
+    "scan",
+    "incremental",
+    "keystroke",
+    "notebook",
+    "start",
+    "memory",
+    "switch",
+    "guard",
+    "check",
+    "cli",
+)
+
+# --quick checks a few stdlib packages instead of the whole stdlib and the 20,000-file repository.
+QUICK_PACKAGES = ("json", "email", "http")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1050,8 +1434,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"where to write the JSON (default {RESULTS})"
     )
+    parser.add_argument(
+        "--check-repeats", type=int, metavar="N", help="repeats of each check row (default 3; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--check-corpus",
+        choices=("stdlib", "repo", "both"),
+        default="both",
+        help="which corpora the check section runs on (default both; --quick: a stdlib subset only)",
+    )
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick)
+    if args.check_repeats:
+        plan.check_repeats = args.check_repeats
     sections = set(args.only or SECTIONS)
     import sysconfig
 
@@ -1082,6 +1477,21 @@ def main(argv: list[str] | None = None) -> int:
             bench_branch_switch(repo, plan, rows, tmp)
         if "guard" in sections:
             bench_guard(plan, rows, tmp)
+        if "check" in sections or "cli" in sections:
+            # A copy: the one-file-changed rows modify a file of it.
+            copy = tmp / "stdlib"
+            std_files = stdlib_python_files(stdlib, QUICK_PACKAGES if plan.quick else None)
+            copy_python_tree(stdlib, copy, std_files)
+            warm_up_cli(tmp)
+            name = "stdlib-subset" if plan.quick else "stdlib"
+            if "check" in sections:
+                if args.check_corpus != "repo":
+                    bench_check(name, copy, plan, rows, tmp, memory=False)
+                if not plan.quick and args.check_corpus != "stdlib":
+                    bench_check(f"repo{plan.repo_files}", repo, plan, rows, tmp, memory=True)
+            if "cli" in sections:
+                bench_context(name, copy, plan, rows, tmp)
+                bench_version(plan, rows, tmp)
     table = render(rows)
     print(table, end="")
     env = environment(plan)

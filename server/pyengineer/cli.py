@@ -285,9 +285,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def build_parser(serving: bool = False) -> argparse.ArgumentParser:
+def build_parser(serving: bool = False, command: str | None = None) -> argparse.ArgumentParser:
     """The command line parser. `serving`: for `pyengineer serve`, whose start-up time editors wait on, the
-    commands that import the agent and the test runner are left out (they are not needed to serve)."""
+    commands that import the agent and the test runner are left out (they are not needed to serve).
+    `command`: the subcommand about to run; `ask` and `test` get their full options only when named there."""
     parser = argparse.ArgumentParser(
         prog="pyengineer",
         description="A Git-aware Python engineering assistant: checks, project context, and an LSP daemon.",
@@ -440,21 +441,25 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
     )
     mcp.set_defaults(run=_mcp)
 
-    try:
-        from pyengineer.agent import ask_command
-    except ImportError:
-        pass
+    # `ask` and `test` take their options from their own modules, which import the agent, pydantic models and
+    # the test runner (~0.5 s): they are imported only to run (or explain) that command. `pyengineer --help`
+    # lists both from the help strings here.
+    ask_help = "ask the python-engineer agent (Claude) a question about your code"
+    if command == "ask":
+        try:
+            from pyengineer.agent import ask_command
+        except ImportError:
+            pass
+        else:
+            ask = commands.add_parser(
+                "ask",
+                help=ask_help,
+                description="Ask the python-engineer agent; proposed edits are shown as a diff.",
+            )
+            ask_command.configure_parser(ask)
+            ask.set_defaults(run=ask_command.run)
     else:
-        ask = commands.add_parser(
-            "ask",
-            help="ask the python-engineer agent (Claude) a question about your code",
-            description="Ask the python-engineer agent; proposed edits are shown as a diff.",
-        )
-        ask_command.configure_parser(ask)
-        ask.set_defaults(run=ask_command.run)
-
-    from pyengineer.actions import test_command
-
+        commands.add_parser("ask", help=ask_help)
     test = commands.add_parser(
         "test",
         help="run the project's tests with pytest and show failures where they happened",
@@ -463,8 +468,11 @@ def build_parser(serving: bool = False) -> argparse.ArgumentParser:
             "5 (as pytest) when no tests were collected (--allow-no-tests makes that 0)."
         ),
     )
-    test_command.configure_parser(test)
-    test.set_defaults(run=test_command.run)
+    if command == "test":
+        from pyengineer.actions import test_command
+
+        test_command.configure_parser(test)
+        test.set_defaults(run=test_command.run)
 
     return parser
 
@@ -488,7 +496,8 @@ def _warnings_to_stderr() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(serving=arguments[:1] == ["serve"])
+    first = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(serving=arguments[:1] == ["serve"], command=first)
     args = parser.parse_args(arguments)
     if args.command != "serve":  # the server sends its warnings to the editor
         _warnings_to_stderr()

@@ -11,10 +11,11 @@ from pyengineer.lines import LineIndex, char_column, source_lines
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,
     ImportRecord,
+    import_line_numbers,
+    imports_from_tree,
     parse_module,
     scan_imports,
 )
-from pyengineer.workspace.scan import import_statements
 
 
 class ParsedSource:
@@ -78,8 +79,8 @@ class ParsedSource:
         tree = self.tree
         if tree is None:
             return scan_imports(self.text)
-        # Only the statements that can hold an import are walked (a fraction of a long file).
-        return scan_imports(self.text, import_statements(tree, self.text))
+        # Only the nodes that span a line with `import` are walked (a fraction of a long file).
+        return imports_from_tree(tree, self.lines, import_line_numbers(self.text))
 
     @cached_property
     def imported_top_levels(self) -> frozenset[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import operator
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterator
@@ -23,22 +24,59 @@ from pyengineer.lines import lines_with_ends
 N = TypeVar("N", bound=ast.AST)
 T = TypeVar("T")
 
-# Operators and load/store contexts: shared singletons no rule needs to find.
-_LEAF_TYPES = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
-
 
 def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+# Fields that never hold a child node, in any node class: names, numbers, flags, and the operator and
+# load/store singletons no rule needs to find. `name` is a string only in the classes listed (3.12's
+# TypeAlias has a Name there). Skipping them by name saves an isinstance per field on every node: the walk
+# is the largest cost of a cold `check` after the parse itself.
+_SCALAR_FIELDS = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "kind", "type_comment", "conversion", "is_async", "simple"}
+    | {"level", "module", "asname", "tag", "rest", "kwd_attrs"}
+)
+_STRING_NAMED = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.ExceptHandler,
+    ast.MatchAs,
+    ast.MatchStar,
+    ast.alias,
+)
+_SCALAR_VALUE = (ast.Constant, ast.MatchSingleton)
+_CHILD_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type[ast.AST]) -> tuple[str, ...]:
+    """The fields of `kind` that may hold child nodes (or lists of them)."""
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = _CHILD_FIELDS[kind] = tuple(
+            name
+            for name in kind._fields
+            if name not in _SCALAR_FIELDS
+            and not (name == "name" and issubclass(kind, _STRING_NAMED))
+            and not (name == "value" and issubclass(kind, _SCALAR_VALUE))
+            and not (name == "names" and issubclass(kind, (ast.Global, ast.Nonlocal)))
+        )
+    return fields
+
+
+_ORDER = operator.attrgetter("lineno", "col_offset")
 
 
 def _index_subtree(
     root: ast.AST, parents: dict[ast.AST, ast.AST], by_type: dict[type[ast.AST], list[ast.AST]]
 ) -> None:
     """Record the parent of every node under `root` and group the nodes (root included) by type."""
-    skipped = _LEAF_TYPES
+    plan = _CHILD_FIELDS
     stack: list[ast.AST] = [root]
     push = stack.append
     pop = stack.pop
+    node_type = ast.AST
     while stack:
         node = pop()
         kind = type(node)
@@ -46,20 +84,23 @@ def _index_subtree(
         if bucket is None:
             bucket = by_type[kind] = []
         bucket.append(node)
-        for name in node._fields:
+        fields = plan.get(kind)
+        if fields is None:
+            fields = _child_fields(kind)
+        for name in fields:
             value = getattr(node, name, None)
-            if isinstance(value, list):
+            if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and not isinstance(item, skipped):
+                    if isinstance(item, node_type):
                         parents[item] = node
                         push(item)
-            elif isinstance(value, ast.AST) and not isinstance(value, skipped):
+            elif isinstance(value, node_type):
                 parents[value] = node
                 push(value)
-    # The stack pops in reverse; rules report in source order.
+    # The stack pops in reverse; rules report in source order (a stable sort: ties keep the walk's order).
     for nodes in by_type.values():
         if len(nodes) > 1 and hasattr(nodes[0], "lineno"):
-            nodes.sort(key=_position)
+            nodes.sort(key=_ORDER if hasattr(nodes[0], "col_offset") else _position)
 
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef

@@ -7,6 +7,7 @@ middle of an edit still tells us which libraries it uses.
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
@@ -55,11 +56,37 @@ def _name_column(lines: list[str], line: int, default: int, name: str, after: in
     return default
 
 
-def imports_from_tree(tree: ast.AST, lines: list[str]) -> list[ImportRecord]:
-    """The imports of a parsed module, in source order."""
+def import_line_numbers(text: str) -> list[int] | None:
+    """The 1-based numbers of the lines of `text` that contain `import`, or None when ast would number the
+    lines differently (a lone `\r` ends a line too). Every import statement and every `import_module(`/
+    `__import__(` call has the word on one of its lines, so a node spanning none of them holds no import."""
+    if "\r" in text:
+        return None
+    numbers: list[int] = []
+    line, last = 1, 0
+    pos = text.find("import")
+    while pos != -1:
+        line += text.count("\n", last, pos)
+        last = pos
+        if not numbers or numbers[-1] != line:
+            numbers.append(line)
+        pos = text.find("import", pos + 6)
+    return numbers
+
+
+def imports_from_tree(tree: ast.AST, lines: list[str], near: list[int] | None = None) -> list[ImportRecord]:
+    """The imports of a parsed module, in source order. `near`: `import_line_numbers` of its text; the nodes
+    that span none of those lines are not walked (most of a long file), with the same result."""
     records: list[ImportRecord] = []
+    find = bisect.bisect_left
 
     def visit(node: ast.AST, type_only: bool) -> None:
+        if near is not None:
+            end = getattr(node, "end_lineno", None)
+            if end is not None:
+                at = find(near, node.lineno)  # type: ignore[attr-defined]
+                if at == len(near) or near[at] > end:
+                    return
         if isinstance(node, ast.Import):
             for alias in node.names:
                 col = char_column(lines, alias.lineno, alias.col_offset)

@@ -8,7 +8,6 @@ regex before anything is decoded or parsed: most files import nothing we care ab
 from __future__ import annotations
 
 import ast
-import bisect
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -22,9 +21,11 @@ from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name
 from pyengineer.workspace.imports import (
     PARSE_ERRORS,
     ImportRecord,
+    import_line_numbers,
     imports_from_tokens,
+    imports_from_tree,
     parse_module,
-    scan_imports,
+    split_lines,
 )
 from pyengineer.workspace.markers import Marker, marker_kind
 
@@ -95,31 +96,6 @@ class FileScan:
     imports: tuple[ImportRecord, ...]
 
 
-def import_statements(tree: ast.Module, text: str) -> ast.Module:
-    """The top-level statements of `tree` that span a line containing `import`: all that holds any import.
-
-    Every import statement and every `import_module(`/`__import__(` call has the word on one of its lines,
-    and so has each statement around it; the other statements (most of a file) need not be walked at all.
-    """
-    if "\r" in text:
-        return tree  # lines end at \r too: counting newlines would not give ast's line numbers
-    lines: list[int] = []
-    line, last = 1, 0
-    pos = text.find("import")
-    while pos != -1:
-        line += text.count("\n", last, pos)
-        last = pos
-        if not lines or lines[-1] != line:
-            lines.append(line)
-        pos = text.find("import", pos + 6)
-    body = []
-    for stmt in tree.body:
-        at = bisect.bisect_left(lines, stmt.lineno)
-        if at < len(lines) and lines[at] <= (stmt.end_lineno or stmt.lineno):
-            body.append(stmt)
-    return ast.Module(body=body, type_ignores=[])
-
-
 def scan_source(text: str, modules: frozenset[str], tree: ast.AST | None = None) -> tuple[ImportRecord, ...]:
     """The imports of `text` whose top-level module is in `modules`."""
     if tree is None:
@@ -127,9 +103,9 @@ def scan_source(text: str, modules: frozenset[str], tree: ast.AST | None = None)
             tree = parse_module(text)
         except PARSE_ERRORS:
             return tuple(r for r in imports_from_tokens(text) if r.top_level in modules)
-    if isinstance(tree, ast.Module):
-        tree = import_statements(tree, text)
-    return tuple(r for r in scan_imports(text, tree) if r.top_level in modules)
+    # Only the nodes that span a line with `import` are walked: a fraction of a long file.
+    found = imports_from_tree(tree, split_lines(text), import_line_numbers(text))
+    return tuple(r for r in found if r.top_level in modules)
 
 
 def scan_notebook(
