@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyengineer.frameworks import BY_MODULE
+from pyengineer.lines import source_lines
 from pyengineer.notebooks import NOTEBOOK_SUFFIX, NotebookError, read_notebook
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.ignore import IgnoreRules, is_skipped_dir_name
@@ -25,7 +26,6 @@ from pyengineer.workspace.imports import (
     imports_from_tokens,
     imports_from_tree,
     parse_module,
-    split_lines,
 )
 from pyengineer.workspace.markers import Marker, marker_kind
 
@@ -104,7 +104,7 @@ def scan_source(text: str, modules: frozenset[str], tree: ast.AST | None = None)
         except PARSE_ERRORS:
             return tuple(r for r in imports_from_tokens(text) if r.top_level in modules)
     # Only the nodes that span a line with `import` are walked: a fraction of a long file.
-    found = imports_from_tree(tree, split_lines(text), import_line_numbers(text))
+    found = imports_from_tree(tree, source_lines(text), import_line_numbers(text))
     return tuple(r for r in found if r.top_level in modules)
 
 
