@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -26,32 +25,10 @@ from pyengineer.session import DocumentSnapshot
 from pygls.workspace import Workspace
 
 from tests.lsp.conftest import make_repo, wait_for
+from tests.lsp.sink import Sink
 
 ML_TEXT = "import torch\n"
 MOVED_TEXT = "\n\n\nimport torch\n"
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def close(self) -> None:
-        pass
-
-    def publishes(self, uri: str) -> list[dict[str, Any]]:
-        out = []
-        data = self.data
-        while data:
-            head, _, rest = data.partition(b"\r\n\r\n")
-            length = int(head.decode("ascii").split("Content-Length: ")[1].split("\r\n")[0])
-            message = json.loads(rest[:length])
-            data = rest[length:]
-            if message.get("method") == "textDocument/publishDiagnostics" and message["params"]["uri"] == uri:
-                out.append(message["params"])
-        return out
 
 
 @asynccontextmanager

@@ -21,6 +21,8 @@ from pyengineer.session import DocumentState
 from pygls.protocol import default_converter
 from pygls.workspace import Workspace
 
+from tests.lsp.sink import Sink
+
 ENCODINGS = ("utf-16", "utf-8", "utf-32")
 URI = "file:///work/project/pkg/módulo.py"
 
@@ -213,29 +215,6 @@ def test_kept_diagnostics_live_in_the_document_state_and_are_rebuilt_for_another
     assert wire.kept(None, "file:///x.py", "utf-8") is not wire.kept(None, "file:///x.py", "utf-8")
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def close(self) -> None:
-        pass
-
-
-def frames(data: bytes) -> list[tuple[dict[str, str], Any]]:
-    """Split written bytes into (headers, parsed JSON body) per message, by their Content-Length."""
-    out = []
-    while data:
-        head, _, rest = data.partition(b"\r\n\r\n")
-        headers = dict(line.split(": ", 1) for line in head.decode("ascii").split("\r\n"))
-        length = int(headers["Content-Length"])
-        out.append((headers, json.loads(rest[:length].decode("utf-8"))))
-        data = rest[length:]
-    return out
-
-
 def server_with_sink(encoding: str) -> tuple[PyengineerServer, Sink]:
     server = PyengineerServer()
     server.protocol._workspace = Workspace(None, position_encoding=encoding)
@@ -262,13 +241,13 @@ def test_publish_writes_what_pygls_wrote_for_lsprotocol_diagnostics(encoding: st
             ],
         )
     )
-    (ours_headers, ours), (theirs_headers, theirs) = frames(sink.data)
+    (ours_headers, ours), (theirs_headers, theirs) = sink.frames()
     assert ours == theirs
     assert ours_headers["Content-Type"] == theirs_headers["Content-Type"]
     # Without a version (a client that does not track them), the member is left out as before.
     sink.data = b""
     wire.publish_diagnostics(server, wire.DocumentDiagnostics(URI, encoding), "", None, [])
-    [(_, message)] = frames(sink.data)
+    [(_, message)] = sink.frames()
     assert message["params"] == {"uri": URI, "diagnostics": []}
 
 
@@ -290,6 +269,6 @@ def test_full_pull_report_is_written_as_the_lsprotocol_report(encoding: str) -> 
     )
     protocol._result_types[2] = protocol.get_result_type(types.TEXT_DOCUMENT_DIAGNOSTIC)
     protocol._send_response(2, report)
-    (_, ours), (_, theirs) = frames(sink.data)
+    (_, ours), (_, theirs) = sink.frames()
     assert ours["result"] == theirs["result"]
     assert ours["result"]["kind"] == "full" and len(ours["result"]["items"]) == len(found)
