@@ -169,3 +169,17 @@ async def wait_for_codes(
 def agent_env(api: FakeMessagesAPI) -> dict[str, str]:
     """The server's environment for talking to `api` instead of Anthropic's API."""
     return {"ANTHROPIC_BASE_URL": api.base_url, "NO_PROXY": "127.0.0.1,localhost"}
+
+
+async def code_actions_on(
+    lsp: LanguageClient, uri: str, diagnostic: types.Diagnostic
+) -> list[types.CodeAction | types.Command]:
+    """The code actions the client gets with the cursor on `diagnostic` (its range, and it as the context)."""
+    actions = await lsp.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic]),
+        )
+    )
+    return list(actions or [])

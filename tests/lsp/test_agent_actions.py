@@ -16,7 +16,7 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.agent.conftest import TEST_KEY
 from tests.agent.fake_api import FakeMessagesAPI, text, tool_use, turn
-from tests.lsp.conftest import agent_env, lsp_session, open_doc, wait_for, wait_for_codes
+from tests.lsp.conftest import agent_env, code_actions_on, lsp_session, open_doc, wait_for, wait_for_codes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,13 +46,7 @@ def vscode_with_lazy_commands() -> types.ClientCapabilities:
 async def agent_action(lsp: LanguageClient, uri: str, code: str) -> types.CodeAction:
     await wait_for_codes(lsp, uri, lambda c: code in c)
     diagnostic = next(d for d in lsp.diagnostics[uri] if d.code == code)
-    actions = await lsp.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diagnostic.range,
-            context=types.CodeActionContext(diagnostics=[diagnostic]),
-        )
-    )
+    actions = await code_actions_on(lsp, uri, diagnostic)
     titles = [a.title for a in actions or []]
     # The diagnostic's range is a selection too, so the refactor action is offered beside the fix.
     assert "Ask python-engineer for a fix" in titles and "Ask python-engineer..." in titles

@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 
-from tests.lsp.conftest import git, lsp_session, open_doc, wait_for, wait_for_codes
+from tests.lsp.conftest import code_actions_on, git, lsp_session, open_doc, wait_for, wait_for_codes
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -31,13 +31,7 @@ async def test_pull_client_create_branch_action_and_terminal_checkout(ml_repo: t
         assert pe101.code_description is not None and "pe101" in pe101.code_description.href
         assert pe101.data and pe101.data["code"] == "PE101"
 
-        actions = await lsp.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=pe101.range,
-                context=types.CodeActionContext(diagnostics=[pe101]),
-            )
-        )
+        actions = await code_actions_on(lsp, uri, pe101)
         assert actions
         titles = [a.title for a in actions]
         assert "Hand off to ai-engineer" in titles
@@ -132,13 +126,7 @@ async def test_pe101_offers_moving_unpushed_commits_and_the_command_moves_them(t
         uri = open_doc(lsp, repo / "app.py")
         await wait_for_codes(lsp, uri, lambda c: "PE101" in c)
         pe101 = next(d for d in lsp.diagnostics[uri] if d.code == "PE101")
-        actions = await lsp.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=pe101.range,
-                context=types.CodeActionContext(diagnostics=[pe101]),
-            )
-        )
+        actions = await code_actions_on(lsp, uri, pe101)
         move = next(
             a for a in actions or [] if isinstance(a, types.CodeAction) and a.title.startswith("Move")
         )

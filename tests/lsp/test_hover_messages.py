@@ -11,7 +11,7 @@ from lsprotocol import types
 from pyengineer.engine.registry import MAX_MESSAGE, load_rules
 from pytest_lsp import LanguageClient, client_capabilities
 
-from tests.lsp.conftest import lsp_session, make_repo, open_doc, wait_for, wait_for_codes
+from tests.lsp.conftest import code_actions_on, lsp_session, make_repo, open_doc, wait_for, wait_for_codes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,13 +84,7 @@ async def test_hover_explains_the_finding_in_the_format_the_client_renders(
             assert "Use await asyncio.sleep(...)." in value
         assert hover.range is not None and hover.range.start.line == 5
 
-        quick_fixes = await lsp.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=pe301.range,
-                context=types.CodeActionContext(diagnostics=[pe301]),
-            )
-        )
+        quick_fixes = await code_actions_on(lsp, uri, pe301)
         titles = [a.title for a in quick_fixes or []]
         assert "Replace with await asyncio.sleep(...)" in titles and "Suppress with # noqa: PE301" in titles
         assert not any("`" in t for t in titles)
@@ -139,11 +133,5 @@ async def test_pe201_after_the_hand_off_is_a_hint_that_links_to_the_document(
         hover = await _hover(lsp, uri, 0, 9)
         assert hover is not None
         assert f"[docs/handoffs/model.md]({document.as_uri()})" in hover.contents.value  # type: ignore[union-attr]
-        actions = await lsp.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=after.range,
-                context=types.CodeActionContext(diagnostics=[after]),
-            )
-        )
+        actions = await code_actions_on(lsp, uri, after)
         assert "Update the hand-off document" in [a.title for a in actions or []]

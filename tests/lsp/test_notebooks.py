@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from tests.lsp.conftest import lsp_session, make_repo, wait_for
+from tests.lsp.conftest import code_actions_on, lsp_session, make_repo, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -248,13 +248,7 @@ async def test_code_actions_and_hover_in_a_cell_address_the_cell(tmp_path: Path)
         head, body = client.open([(CODE, "import torch\n"), (CODE, "y = 1\n" + BARE_EXCEPT)])
         await wait_for(lambda: "PE601" in codes_of(lsp, body), timeout=20)
         diagnostic = next(d for d in lsp.diagnostics[body] if d.code == "PE601")
-        actions = await lsp.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=body),
-                range=diagnostic.range,
-                context=types.CodeActionContext(diagnostics=[diagnostic]),
-            )
-        )
+        actions = await code_actions_on(lsp, body, diagnostic)
         assert actions
         # The agent edits the file it was asked about: for a cell that would be the .ipynb's JSON. Not offered.
         assert not any(a.title.startswith("Ask python-engineer") for a in actions)

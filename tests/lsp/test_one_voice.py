@@ -18,7 +18,7 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.agent.conftest import TEST_KEY
 from tests.agent.fake_api import FakeMessagesAPI
-from tests.lsp.conftest import agent_env, git, lsp_session, open_doc, wait_for_codes
+from tests.lsp.conftest import agent_env, code_actions_on, git, lsp_session, open_doc, wait_for_codes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,13 +42,7 @@ def closed_port() -> str:
 
 async def actions_for(lsp: LanguageClient, uri: str, code: str) -> list[str]:
     diagnostic = next(d for d in lsp.diagnostics[uri] if d.code == code)
-    actions = await lsp.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diagnostic.range,
-            context=types.CodeActionContext(diagnostics=[diagnostic]),
-        )
-    )
+    actions = await code_actions_on(lsp, uri, diagnostic)
     return [a.title for a in actions or []]
 
 
