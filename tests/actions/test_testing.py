@@ -349,7 +349,8 @@ def test_fix_attempts_raise_needs_senior_review_after_three_failed_cycles() -> N
     findings = failure_findings(_run_with({test: "assert 3 == 0"}), attempts)["/p/t.py"]
     assert [f.code for f in findings] == ["PE901", "PE902"]
     assert all(fix.command != "pyengineer.fixTest" for fix in findings[0].fixes)
-    assert "needs senior review" in findings[1].message and "fix number 3" in findings[1].message
+    # The message is one line for the Problems panel; the attempts, all three, are in the hover.
+    assert "needs senior review" in findings[1].message and "fix number 3" in findings[1].detail
 
 
 def test_fix_attempts_forget_a_test_that_passes_and_ignore_tests_that_did_not_run() -> None:
@@ -397,3 +398,24 @@ def test_settings_select_and_severity_apply_to_test_findings(calc_project: Path)
     assert failure_findings(run, settings=Settings(ignore=("PE901",))) == {"/p/t.py": []}
     (finding,) = failure_findings(run, settings=Settings(severity={"PE9": "warning"}))["/p/t.py"]
     assert finding.severity.value == "warning"
+
+
+def test_a_long_failure_message_is_one_line_in_the_problems_panel_and_whole_in_the_hover(
+    tmp_path: Path, venvs: dict[str, Path]
+) -> None:
+    """An exception's message can be long and several lines (a validation error lists every field): PE901's
+    message is its first line within MAX_MESSAGE, and the detail holds all of it, fenced so it is not read
+    as Markdown."""
+    test = (
+        "def test_config():\n"
+        "    problems = [f'field_{i}: value is not a valid integer (got `text` in *bold*)' for i in range(8)]\n"
+        "    raise ValueError('the configuration is invalid: ' + '; '.join(problems) + '\\nsee the docs')\n"
+    )
+    project = _project(tmp_path / "config", venvs["pytest"], {"tests/test_config.py": test})
+    run = run_tests(project, trusted=True)
+    (failure,) = run.failures
+    assert len(failure.message) > 100  # what made the Problems panel and virtual text unreadable
+    (finding,) = failure_findings(run)[str(project / "tests/test_config.py")]
+    assert "\n" not in finding.message and len(finding.message) <= 100 and finding.message.endswith("…")
+    assert finding.message.startswith("test_config failed: ValueError: the configuration is invalid: field_0")
+    assert finding.detail.startswith("```text\n") and "field_3" in finding.detail

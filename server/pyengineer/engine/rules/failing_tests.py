@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pyengineer.config import Settings
-from pyengineer.engine.registry import RuleInput, finding, is_selected, rule, severity_for
+from pyengineer.engine.registry import MAX_MESSAGE, RuleInput, finding, is_selected, rule, severity_for
 from pyengineer.findings import Finding, Fix, Range, Severity
 from pyengineer.lines import LineIndex
 from pyengineer.testing.attempts import FixAttempts
@@ -69,10 +69,27 @@ def _reported(
     fixes: tuple[Fix, ...] = (),
     data: dict[str, Any] | None = None,
 ) -> Finding:
-    """`registry.finding` with the `severity` settings applied (what `analyze` does for the other rules)."""
-    found = finding(code, path, where, message, fixes=fixes, data=data)
+    """`registry.finding` with the `severity` settings applied (what `analyze` does for the other rules).
+
+    A test's failure message is often several lines (an assertion's diff, a traceback's last frames): the
+    Problems panel and virtual text get its first line, cut to MAX_MESSAGE; the hover gets all of it."""
+    short, detail = _one_line(message)
+    found = finding(code, path, where, short, fixes=fixes, data=data, detail=detail)
     severity = severity_for(code, found.severity, settings.severity)
     return found if severity == found.severity else found.model_copy(update={"severity": severity})
+
+
+def _one_line(message: str) -> tuple[str, str]:
+    """(the message as one line of at most MAX_MESSAGE characters, the whole message as Markdown or "")."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else message.strip()
+    if len(lines) <= 1 and len(first) <= MAX_MESSAGE:
+        return first, ""
+    if len(first) > MAX_MESSAGE:
+        first = first[: MAX_MESSAGE - 1].rstrip() + "…"
+    # Test output is shown as it was printed: a fence keeps Markdown from reading it as markup.
+    fence = "````" if "```" in message else "```"
+    return first, f"{fence}text\n{message.strip()}\n{fence}"
 
 
 def failure_findings(
