@@ -228,3 +228,17 @@ async def test_streamable_http_on_loopback(git_repo: RepoFactory, tmp_path: Path
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def test_check_locates_a_notebook_finding_by_cell(git_repo: RepoFactory, tmp_path: Path) -> None:
+    """A coding agent that checks a notebook gets the cell and the in-cell position, as `check --format json`."""
+    repo = project(git_repo, tmp_path)
+    notebook = (Path(__file__).parent / "cli" / "notebooks" / "explore.ipynb").read_text(encoding="utf-8")
+    repo.write("explore.ipynb", notebook)
+    async with Client(server(repo.root)) as client:
+        checked = structured(
+            await client.call_tool("check", {"paths": ["explore.ipynb"], "select": ["PE301", "PE701"]})
+        )
+    located = {(f["code"], f["cell"], f["start"]["line"]) for f in checked["findings"]}
+    # explore.ipynb: PE301 on the 2nd line of cell 5, PE701 on the 1st line of cell 6 (tests/cli).
+    assert located == {("PE301", 5, 2), ("PE701", 6, 1)}, checked["findings"]

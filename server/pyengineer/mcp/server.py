@@ -84,6 +84,10 @@ class FindingOut(_Out):
     detail: str = Field(default="", description="why it matters and how to fix it (Markdown)")
     severity: str
     path: str
+    cell: int | None = Field(
+        default=None,
+        description="in a notebook: the cell's number (1-based, every cell counted); start and end are in it",
+    )
     start: dict[str, int]
     end: dict[str, int]
     url: str | None
