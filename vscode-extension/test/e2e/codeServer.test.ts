@@ -465,9 +465,11 @@ test('after a window reload, serverPath from the settings still starts the serve
   await waitFor('the server running again', 60_000, () => (readHooks()?.clientState === 'Running' ? true : undefined), logTail);
   await reloadWindow();
   await openModelFile();
+  // The hooks file may still hold the window before the reload (its client stopping, its diagnostics): wait
+  // for the new window's client running with diagnostics.
   const state = await waitFor('PE201 after the reload', 120_000, () => {
     const current = readHooks();
-    return modelCodes(current).includes('PE201') ? current : undefined;
+    return current?.clientState === 'Running' && modelCodes(current).includes('PE201') ? current : undefined;
   }, logTail);
   assert.equal(state.clientState, 'Running');
   assert.ok(!(state.messages ?? []).some((m) => /not installed|ignores/.test(m)), JSON.stringify(state.messages));
@@ -480,9 +482,11 @@ test('with serverPath only in the User settings, a reload still starts the serve
   await waitFor('the server running again', 60_000, () => (readHooks()?.clientState === 'Running' ? true : undefined), logTail);
   await reloadWindow();
   await openModelFile();
+  // The hooks file may still hold the window before the reload (its client stopping, its diagnostics): wait
+  // for the new window's client running with diagnostics.
   const state = await waitFor('PE201 after the reload', 120_000, () => {
     const current = readHooks();
-    return modelCodes(current).includes('PE201') ? current : undefined;
+    return current?.clientState === 'Running' && modelCodes(current).includes('PE201') ? current : undefined;
   }, logTail);
   assert.equal(state.clientState, 'Running');
   assert.equal(await page.locator('.notification-toast', { hasText: 'not installed' }).count(), 0);
