@@ -19,31 +19,9 @@ local expected_file = assert(os.getenv("PYENGINEER_EXPECTED"), "PYENGINEER_EXPEC
 local repo = assert(os.getenv("PYENGINEER_REPO"), "PYENGINEER_REPO not set")
 vim.opt.runtimepath:prepend(plugin_dir)
 
-local passed, failed = 0, 0
-local function out(line)
-  io.stdout:write(line .. "\n")
-end
-
-local function check(name, condition, detail)
-  if condition then
-    passed = passed + 1
-    out("ok - " .. name)
-  else
-    failed = failed + 1
-    out("not ok - " .. name .. (detail and ("\n    " .. tostring(detail):gsub("\n", "\n    ")) or ""))
-  end
-  return condition
-end
-
-local function finish()
-  local v = vim.version()
-  out(("neovim %d.%d.%d: %d passed, %d failed"):format(v.major, v.minor, v.patch, passed, failed))
-  if failed == 0 then
-    vim.cmd("qall!")
-  else
-    vim.cmd("cquit! 1")
-  end
-end
+-- The shared check/report helpers, beside this script.
+local tap = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h") .. "/tap.lua")
+local out, check, finish = tap.out, tap.check, tap.finish
 
 local function read_file(path)
   local handle = io.open(path, "rb")

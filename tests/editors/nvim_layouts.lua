@@ -18,25 +18,9 @@ local server = assert(os.getenv("PYENGINEER_SERVER"), "PYENGINEER_SERVER not set
 local layout = assert(os.getenv("PYENGINEER_LAYOUT"), "PYENGINEER_LAYOUT not set")
 local checkout = vim.fn.fnamemodify(plugin_dir, ":h") -- the repository the README belongs to
 
-local passed, failed = 0, 0
-local function out(line)
-  io.stdout:write(line .. "\n")
-end
-local function check(name, condition, detail)
-  if condition then
-    passed = passed + 1
-    out("ok - " .. name)
-  else
-    failed = failed + 1
-    out("not ok - " .. name .. (detail and ("\n    " .. tostring(detail)) or ""))
-  end
-  return condition
-end
-local function finish()
-  local v = vim.version()
-  out(("neovim %d.%d.%d: %d passed, %d failed"):format(v.major, v.minor, v.patch, passed, failed))
-  vim.cmd(failed == 0 and "qall!" or "cquit! 1")
-end
+-- The shared check/report helpers, beside this script.
+local tap = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h") .. "/tap.lua")
+local out, check, finish = tap.out, tap.check, tap.finish
 
 -- The server as a user installs it: `pyengineer` on PATH (the snippets pass no server_path). HOME is the test's
 -- own, so the README's ~/src/pyengineer is a folder of this run.
