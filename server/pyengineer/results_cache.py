@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pydantic import TypeAdapter
 from pyengineer import __version__
 from pyengineer.config import Settings
 from pyengineer.engine.registry import selected_rules
+from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
 from pyengineer.workspace.context import WorkspaceContext
 from pyengineer.workspace.scan_cache import write_cache_file
@@ -33,7 +34,8 @@ from pyengineer.workspace.scan_cache import write_cache_file
 log = logging.getLogger(__name__)
 
 # 3: findings carry `detail`, and every message changed (a cache of the old ones would show them again).
-FORMAT = 4
+# 5: an entry holds the file's imported top-level modules too (see `make_entry`).
+FORMAT = 5
 
 # The WorkspaceContext fields rules read (through `RuleInput.context` or `Rule.relevant`), baked into the key.
 # `git` is read by PE101 alone, a late rule, re-run on every check. tests/check/test_results_cache.py fails when
@@ -101,8 +103,25 @@ def load_findings(data: Any) -> list[Finding] | None:
         return None
 
 
+def make_entry(digest: str, early: Iterable[Finding], source: ParsedSource) -> list[Any]:
+    """The entry of an analysed file: [text digest, its early findings, its imported top-level modules].
+
+    The imports are kept when the analysis already had them (null otherwise), so that on a hit the late
+    rules' `may_import` (PE201) answers without reading the text again: they are a fact of the text alone.
+    """
+    imports = sorted(source.imported_top_levels) if "imports" in source.__dict__ else None
+    return [digest, dump_findings(early), imports]
+
+
+def seed_imports(source: ParsedSource, entry: list[Any]) -> None:
+    """Give `source` (whose text has the entry's digest) the imported modules the entry recorded, if any."""
+    imports = entry[2]
+    if isinstance(imports, list) and all(isinstance(name, str) for name in imports):
+        source.__dict__["imported_top_levels"] = frozenset(imports)
+
+
 class ResultsCache:
-    """The cached findings of one project root: relative path -> [text digest, raw early findings]."""
+    """The cached findings of one project root: relative path -> [text digest, raw early findings, imports]."""
 
     def __init__(self, folder: Path, root: Path, settings: Settings, context: WorkspaceContext) -> None:
         self.root = str(root)
@@ -125,23 +144,32 @@ class ResultsCache:
             log.warning("ignoring a damaged results cache %s", self.path)
             return
         self.entries = {
-            k: v for k, v in files.items() if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+            k: v for k, v in files.items() if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str)
         }
 
     def lookup(self, relative: str) -> list[Any] | None:
-        """The [digest, findings] entry of `relative` (still to be checked against the text), if any."""
+        """The [digest, findings, imports] entry of `relative` (still to be checked against the text), if any."""
         return self.entries.get(relative)
 
-    def update(self, stored: Mapping[str, list[Any]], checked: Iterable[str]) -> None:
+    def update(
+        self, stored: Mapping[str, list[Any]], checked: Iterable[str], present: Container[str] | None = None
+    ) -> None:
         """Take the new entries of the files `checked` now, and drop those of files that are gone.
 
+        `present`: the project's files as the scan just walked them; an entry of a file neither there nor
+        checked now is dropped without asking the file system (None: ask it, one stat per entry).
         A file a rule failed on has no new entry: its old one (for another text) is never matched again.
         """
+        checked = set(checked)
         for relative in checked:
             if relative in stored and self.entries.get(relative) != stored[relative]:
                 self.entries[relative] = stored[relative]
                 self.dirty = True
-        for relative in [k for k in self.entries if not os.path.exists(os.path.join(self.root, k))]:
+        if present is not None:
+            gone = [k for k in self.entries if k not in present and k not in checked]
+        else:
+            gone = [k for k in self.entries if not os.path.exists(os.path.join(self.root, k))]
+        for relative in gone:
             del self.entries[relative]
             self.dirty = True
 

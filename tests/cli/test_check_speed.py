@@ -8,6 +8,7 @@ import subprocess
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyengineer import checking, results_cache
@@ -82,13 +83,76 @@ def test_in_process_parallel_run_uses_workers_and_the_cache_and_keeps_the_order(
 
 def test_chunks_are_balanced_by_size() -> None:
     jobs = [
-        checking._Job(i, 0, f"/x/{i}.py", size, False, None)
+        checking._Job(i, 0, f"/x/{i}.py", f"{i}.py", size, False, None)
         for i, size in enumerate([90, 10, 50, 40, 30, 20])
     ]
     chunks = checking._chunks(jobs, 2)
     totals = sorted(sum(j.size for j in c) for c in chunks)
     assert totals == [120, 120]
     assert sorted(j.index for c in chunks for j in c) == list(range(6))
+
+
+def test_chunks_weigh_a_cached_file_as_a_fraction_of_one_to_analyse() -> None:
+    # One 1,600-byte file to analyse costs as much as sixteen cached ones of the same size.
+    entry = ["digest", "[]", []]
+    jobs = [checking._Job(0, 0, "/x/new.py", "new.py", 1600, False, None)] + [
+        checking._Job(i, 0, f"/x/{i}.py", f"{i}.py", 1600, False, entry) for i in range(1, 17)
+    ]
+    chunks = checking._chunks(jobs, 2)
+    assert sorted(len(c) for c in chunks) == [1, 16]
+
+
+def test_a_warm_run_in_workers_takes_every_file_from_the_cache_in_order(
+    stdlib_copy: Path, cache_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cached files are read and hashed in the workers too, when there are enough of them to pay for it.
+    serial = _one(check_paths([stdlib_copy], jobs=1, use_cache=False))
+    _one(check_paths([stdlib_copy], jobs=1))
+    pools: list[int | None] = []
+
+    class CountedPool(checking.ProcessPoolExecutor):
+        def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr(checking, "ProcessPoolExecutor", CountedPool)
+    assert _one(check_paths([stdlib_copy], jobs=2)).cached == serial.files_checked
+    assert pools == []  # a few hundred cached files: cheaper here than in workers
+    monkeypatch.setattr(checking, "PARALLEL_MIN_FILES", 2)
+    warm = _one(check_paths([stdlib_copy], jobs=2))
+    assert pools == [2]
+    assert warm.cached == warm.files_checked == serial.files_checked
+    assert _dump(warm) == _dump(serial)
+
+
+def test_a_cache_hit_on_an_ml_file_still_reports_pe201_from_the_recorded_imports(
+    project: Path, cache_folder: Path
+) -> None:
+    (project / "train.py").write_text("import os\nimport torch.nn as nn\n\nmodel = nn.Linear(2, 2)\n")
+    (project / "plain.py").write_text("text = 'torch is only named here'\n")
+    clean = _dump(_check(project, use_cache=False))
+    assert [f["code"] for f in clean if f["path"].endswith("train.py")] == ["PE201"]
+    _check(project)
+    (path,) = (cache_folder / "results").glob("*.json")
+    files = json.loads(path.read_text())["files"]
+    assert files["train.py"][2] == ["os", "torch"]
+    assert files["plain.py"][2] in ([], None)
+    warm = _check(project)
+    assert warm.cached == 4 and _dump(warm) == clean
+    # An entry whose imports are not a list of names is not believed: the text itself is asked again.
+    data = json.loads(path.read_text())
+    data["files"]["train.py"][2] = {"not": "a list"}
+    path.write_text(json.dumps(data))
+    again = _check(project)
+    assert again.cached == 4 and _dump(again) == clean
+
+
+def test_the_entry_of_a_deleted_file_is_dropped(project: Path, cache_folder: Path) -> None:
+    _check(project)
+    (project / "util.py").unlink()
+    _check(project)
+    (path,) = (cache_folder / "results").glob("*.json")
+    assert sorted(json.loads(path.read_text())["files"]) == ["app.py"]
 
 
 # --- the cache's key: each part invalidates ----------------------------------------------------------
@@ -170,7 +234,7 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Path, cache_folder: Pat
     # The right key, but an entry that is not findings: that file is analysed again, never trusted.
     data = json.loads(path.read_text())
     digest = data["files"]["app.py"][0]
-    data["files"]["app.py"] = [digest, '[{"code": "PE000", "oops": true}]']
+    data["files"]["app.py"] = [digest, '[{"code": "PE000", "oops": true}]', []]
     data["files"]["util.py"] = "garbage"
     path.write_text(json.dumps(data))
     again = _check(project)

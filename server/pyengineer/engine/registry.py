@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,7 +201,20 @@ def rule_for(code: str) -> Rule | None:
     return load_rules().get(code)
 
 
+# (select, ignore) -> (the registry's rules when computed, the selected ones). `check` asks once or twice per
+# file with the same settings; the registry is compared by identity, so a rule registered later (tests do)
+# is never missed.
+_SELECTED: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
+
+
 def selected_rules(settings: Settings) -> list[Rule]:
-    return [
-        r for r in load_rules().values() if is_selected(r.code, settings.select, settings.ignore, r.default)
-    ]
+    rules = tuple(load_rules().values())
+    key = (tuple(settings.select), tuple(settings.ignore))
+    known = _SELECTED.get(key)
+    if known is not None and len(known[0]) == len(rules) and all(map(operator.is_, known[0], rules)):
+        return list(known[1])
+    selected = tuple(r for r in rules if is_selected(r.code, key[0], key[1], r.default))
+    if len(_SELECTED) > 64:
+        _SELECTED.clear()
+    _SELECTED[key] = (rules, selected)
+    return list(selected)

@@ -82,6 +82,25 @@ class ParsedSource:
         # Only the nodes that span a line with `import` are walked (a fraction of a long file).
         return imports_from_tree(tree, self.lines, import_line_numbers(self.text))
 
+    def may_import(self, modules: frozenset[str]) -> bool:
+        """False only when the text cannot import any of `modules`: a test of its import lines, no parse.
+
+        The same prefilter the workspace scan trusts for `ml_files` (workspace/scan.py), so a rule that asks
+        this first reports exactly the files the context counts. Once the imports are known it reads them.
+        """
+        if "imports" in self.__dict__:
+            return any(r.top_level in modules for r in self.imports)
+        if "imported_top_levels" in self.__dict__:  # known without the records (a results-cache hit)
+            return not self.imported_top_levels.isdisjoint(modules)
+        text = self.text
+        # A module can only be imported where its name is written: most files name none of them, and a
+        # substring search per name is C-speed work, where the import lines' prefilter is a Python loop.
+        if not any(name in text for name in modules):
+            return False
+        from pyengineer.workspace.scan import may_import, prefilter_for
+
+        return may_import(text.encode("utf-8", "surrogatepass"), prefilter_for(modules))
+
     @cached_property
     def imported_top_levels(self) -> frozenset[str]:
         return frozenset(r.top_level for r in self.imports)

@@ -229,6 +229,7 @@ class WorkspaceIndex:
         self.settings = settings
         self._lock = threading.RLock()
         self.files: dict[str, FileScan] = {}
+        self.walked: list[str] = []  # the sorted Python files and notebooks the last scan() walked
         # The files that import something of interest (a few percent of them), with what context() needs of
         # each (its MlFile, the frameworks it is evidence for), kept in step with `files` by `_put`/`_drop`: so
         # context() never walks all of a 20,000-file index, nor re-derives the unchanged files.
@@ -251,6 +252,8 @@ class WorkspaceIndex:
         walked = walk(self.root, IgnoreRules.for_root(self.root, self.settings.exclude))
         # Notebooks are Python files here: their imports count for the ML files and the frameworks.
         python_files = sorted(walked.python_files + walked.notebooks)
+        # What this scan walked, kept for `check` (which would otherwise walk the tree a second time).
+        self.walked = python_files
         total = len(python_files)
         with self._lock:
             known = self.files

@@ -200,6 +200,17 @@ def _decision(spec: pathspec.GitIgnoreSpec, probe: str, is_dir: bool) -> bool | 
 
 
 def relative_posix(root: Path, path: Path) -> str:
+    top, inner = os.fspath(root), os.fspath(path)
+    # The common case, a normalised absolute path under a normalised absolute root, without relpath's
+    # abspath/split work (a check of 20,000 files asks this for each of them).
+    if (
+        inner.startswith(top)
+        and inner[len(top) : len(top) + 1] == os.sep
+        and os.path.isabs(top)
+        and os.path.normpath(inner) == inner
+        and os.path.normpath(top) == top
+    ):
+        return inner[len(top) + 1 :].replace(os.sep, "/")
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 

@@ -13,6 +13,7 @@ import re
 import tokenize
 import warnings
 from collections.abc import Iterator
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,11 +47,17 @@ def _is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
+@lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    # One per module name: re's own cache holds 512 patterns, and a large tree imports thousands of names.
+    return re.compile(r"\b" + re.escape(name).replace(r"\.", r"\s*\.\s*") + r"\b")
+
+
 def _name_column(lines: list[str], line: int, default: int, name: str, after: int) -> int:
     """Where `name` is written on `line` at or after column `after` (ast does not record module positions)."""
     if 0 < line <= len(lines):
         text = lines[line - 1]
-        found = re.compile(r"\b" + re.escape(name).replace(r"\.", r"\s*\.\s*") + r"\b").search(text, after)
+        found = _name_pattern(name).search(text, after)
         if found:
             return found.start()
     return default

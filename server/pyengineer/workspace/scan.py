@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pyengineer.frameworks import BY_MODULE
@@ -42,6 +43,12 @@ def compile_prefilter(modules: Iterable[str]) -> re.Pattern[bytes]:
         rb"\b(?:import|from)\b[^\n;]*?\b(?:" + names + rb")\b"
         rb"|(?:import_module|__import__)\s*\(\s*[rbuRBU]?['\"](?:" + names + rb")\b"
     )
+
+
+@lru_cache(maxsize=16)
+def prefilter_for(modules: frozenset[str]) -> re.Pattern[bytes]:
+    """compile_prefilter, once per set of modules (a check asks for the same one for every file)."""
+    return compile_prefilter(modules)
 
 
 def _continues(data: bytes, newline: int) -> bool:

@@ -45,7 +45,11 @@ def _how(record: ImportRecord) -> str:
     late=True,
 )
 def ml_boundary(inp: RuleInput) -> Iterator[Finding]:
-    libraries = set(inp.settings.all_ml_libraries)
+    libraries = frozenset(inp.settings.all_ml_libraries)
+    # PE201 is late, so it runs on every results-cache hit too: most files cannot import an ML library, and
+    # telling so from their import lines spares the parse the cache saved.
+    if not inp.source.may_import(libraries):
+        return
     # An import accepted with a PE201 noqa comment is not the file's boundary: the finding moves to the next one.
     records = [
         r
