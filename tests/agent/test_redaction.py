@@ -238,3 +238,34 @@ def test_the_entropy_test_catches_random_values_of_every_alphabet(
     if literal is not None:
         alone = sum(bool(find_secrets(f'connect("{v}")')) for v in values) / len(values)
         assert alone >= literal
+
+
+# --- the scan's shortcuts find what the whole-text patterns find --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgres://admin:s3cretpass@db.example.com/app",
+        "a = 'redis://u:p4ssw0rd@h:6379/0'\nb = 'http://x.org/a://b'\nc = 'amqp://g:Gu3st!x@mq/'",
+        "no newline at the end: ftp://me:Xy7zz9@files.example.com",
+        "x://a:b@c ://\n\n://:@\nsmtp://user:pa55word@mail.example.com:25 and https://u:v@w.example.com",
+    ],
+)
+def test_url_passwords_found_line_by_line_are_those_of_the_whole_text(text: str) -> None:
+    from pyengineer.redaction import _URL_PASSWORD, _url_passwords
+
+    assert [m.span("v") for m in _url_passwords(text)] == [m.span("v") for m in _URL_PASSWORD.finditer(text)]
+
+
+def test_offsets_hold_after_a_character_that_lowers_to_two() -> None:
+    # 'İ'.lower() is two characters: the candidate lines must still point at the right place.
+    text = "name = 'İstanbul'\nDB_PASSWORD = 'kW9#mZ2!qR7$vL4x'\n"
+    (match,) = find_secrets(text)
+    assert text[match.start : match.end] == "kW9#mZ2!qR7$vL4x"
+
+
+def test_a_stripe_key_is_found_by_its_prefix() -> None:
+    key = "sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+    (match,) = find_secrets(f"stripe.api_key = {key!r}\n")
+    assert match.kind == "stripe-key"
