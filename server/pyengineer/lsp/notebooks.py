@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -30,6 +28,8 @@ from pyengineer.findings import Finding
 from pyengineer.lsp import publishing, wire, workspaces
 from pyengineer.lsp.convert import client_units
 from pyengineer.lsp.handlers import ask
+from pyengineer.lsp.notebook_state import CellPart, Layout, Notebook
+from pyengineer.lsp.notebook_state import key as _key
 from pyengineer.lsp.server import PyengineerServer
 from pyengineer.notebooks import BrokenCell, CellSpan, NotebookModule, mask_ipython
 from pyengineer.session import DocumentSnapshot
@@ -40,44 +40,6 @@ log = logging.getLogger(__name__)
 PYTHON = "python"
 # How long a request about a cell waits for the module of the latest change to be built.
 BUILD_WAIT = 10.0
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The module of one state of the notebook, and the cells it was built from (cell k: `cells[k]`)."""
-
-    module: NotebookModule
-    cells: tuple[str, ...]  # the code cells' URIs, in order
-    versions: tuple[int | None, ...]  # their versions when the module was built
-
-    def cell_uri(self, span: CellSpan) -> str:
-        return self.cells[span.cell]
-
-
-@dataclass
-class Notebook:
-    uri: str
-    layout: Layout | None = None
-    revision: int = 0  # the Session document's revision `layout` belongs to
-    changes: int = 0  # didOpen/didChange received
-    built: int = 0  # the change `layout` was built after
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # builds commit in the order changes came
-    current: asyncio.Event = field(default_factory=asyncio.Event)  # set while built == changes
-    # cell URI -> (version, findings) last pushed; a cell not here was never sent anything.
-    pushed: dict[str, tuple[int | None, list[Finding]]] = field(default_factory=dict)
-    # cell URI -> the diagnostics as last written to it (wire.DocumentDiagnostics), for the next publish.
-    wires: dict[str, wire.DocumentDiagnostics] = field(default_factory=dict)
-    by_cell: dict[str, CellSpan] = field(default_factory=dict)  # cell URI (unquoted) -> its span
-    parts: dict[str, _Part] = field(default_factory=dict)  # the last build's cells, by source (_build)
-
-
-# notebook URI (unquoted, as pygls keys it) -> its state
-_notebooks: dict[str, Notebook] = {}
-_cell_owner: dict[str, str] = {}  # cell URI -> notebook URI, both unquoted
-
-
-def _key(uri: str) -> str:
-    return unquote(uri)
 
 
 def _code_cells(ls: PyengineerServer, uri: str) -> list[tuple[str, str, int | None]]:
@@ -97,16 +59,7 @@ def _code_cells(ls: PyengineerServer, uri: str) -> list[tuple[str, str, int | No
     return cells
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One cell's share of the module: its masked text (blank lines if it does not parse) and masked lines."""
-
-    body: str
-    masked: frozenset[int]
-    broken: tuple[int, int, str] | None  # (line, column, message) of the syntax error that blanked it
-
-
-def _part(source: str) -> _Part:
+def _part(source: str) -> CellPart:
     """Mask the cell's IPython syntax and parse it alone: Jupyter runs a cell by itself, so a cell that parses
     alone parses in the module, and a broken one is blanked (the others are checked in full)."""
     body, masked = mask_ipython(source)
@@ -115,19 +68,19 @@ def _part(source: str) -> _Part:
     except SyntaxError as exc:
         lines = source.count("\n") + 1
         where = (max((exc.lineno or 1) - 1, 0), max((exc.offset or 1) - 1, 0), exc.msg)
-        return _Part("\n" * (lines - 1), frozenset(range(lines)), where)
+        return CellPart("\n" * (lines - 1), frozenset(range(lines)), where)
     except PARSE_ERRORS:
         pass  # too deep or too large to parse: the analysis says what it says of such code
-    return _Part(body, masked, None)
+    return CellPart(body, masked, None)
 
 
 def _build(
-    cells: list[tuple[str, str, int | None]], parts: dict[str, _Part]
-) -> tuple[Layout, dict[str, _Part]]:
+    cells: list[tuple[str, str, int | None]], parts: dict[str, CellPart]
+) -> tuple[Layout, dict[str, CellPart]]:
     """The module of the cells (a worker thread). `parts`: the last build's, by cell source: a keystroke
     masks and parses only the cell it changed, where `NotebookModule.from_cells` would do the whole notebook
     (5,000 lines: ~0.3 s of the keystroke)."""
-    kept: dict[str, _Part] = {}
+    kept: dict[str, CellPart] = {}
     spans: list[CellSpan] = []
     broken: list[BrokenCell] = []
     bodies: list[str] = []
@@ -149,24 +102,14 @@ def _build(
     return layout, kept
 
 
-def locate(uri: str) -> tuple[Notebook, CellSpan] | None:
-    """The open notebook and the span of its cell `uri` (None: not a cell of an open notebook)."""
-    owner = _cell_owner.get(_key(uri))
-    state = _notebooks.get(owner) if owner is not None else None
-    if state is None:
-        return None
-    span = state.by_cell.get(_key(uri))
-    return (state, span) if span is not None else None
-
-
 async def _rebuild(ls: PyengineerServer, state: Notebook, version: int | None, first: bool = False) -> None:
     """Build the module of the notebook as it is now and make it the Session document's text."""
     change = state.changes
     async with state.lock:
-        if _notebooks.get(_key(state.uri)) is not state:
+        if not ls.notebooks.is_open(state):
             return  # closed meanwhile
         layout, state.parts = await ls.run_sync(_build, _code_cells(ls, state.uri), state.parts)
-        if _notebooks.get(_key(state.uri)) is not state:
+        if not ls.notebooks.is_open(state):
             return
         if first:
             doc = ls.session.open_document(state.uri, layout.module.text, version)
@@ -176,26 +119,13 @@ async def _rebuild(ls: PyengineerServer, state: Notebook, version: int | None, f
         if doc is None:
             if first:
                 log.info("notebook %s is not a file: not analysed", state.uri)
-                del _notebooks[_key(state.uri)]
+                ls.notebooks.close(state.uri)
             return
-        _set_layout(state, layout, doc.revision, change)
+        ls.notebooks.set_layout(state, layout, doc.revision, change)
     if first:
         doc.publisher = publish
         await workspaces.ensure_loaded(ls, ls.session.workspace_for(doc.path))
     publishing.schedule(ls, state.uri, 0 if first else None)
-
-
-def _set_layout(state: Notebook, layout: Layout, revision: int, change: int) -> None:
-    notebook = _key(state.uri)
-    for cell in state.by_cell:
-        if _cell_owner.get(cell) == notebook:
-            del _cell_owner[cell]
-    state.layout, state.revision, state.built = layout, revision, change
-    state.by_cell = {_key(layout.cell_uri(span)): span for span in layout.module.spans}
-    for cell in state.by_cell:
-        _cell_owner[cell] = notebook
-    if state.built == state.changes:
-        state.current.set()
 
 
 # --- diagnostics -----------------------------------------------------------------------------------------
@@ -218,7 +148,7 @@ def split_by_cell(
 
 def publish(ls: PyengineerServer, snapshot: DocumentSnapshot, findings: list[Finding]) -> None:
     """Push the module's findings to the cells whose diagnostics changed (DocumentState.publisher)."""
-    state = _notebooks.get(_key(snapshot.uri))
+    state = ls.notebooks.get(snapshot.uri)
     if state is None or state.layout is None or state.revision != snapshot.revision:
         return  # not the layout these findings were computed for: the newer revision's analysis publishes
     if state.built != state.changes:
@@ -251,13 +181,13 @@ def register(server: PyengineerServer) -> None:
     async def did_open(ls: PyengineerServer, params: types.DidOpenNotebookDocumentParams) -> None:
         # pygls has put the notebook and its cells into its workspace.
         notebook = params.notebook_document
-        state = _notebooks[_key(notebook.uri)] = Notebook(uri=notebook.uri, changes=1)
+        state = ls.notebooks.open(notebook.uri, changes=1)
         await _rebuild(ls, state, notebook.version, first=True)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
     async def did_change(ls: PyengineerServer, params: types.DidChangeNotebookDocumentParams) -> None:
         # pygls has applied the change (cells added, removed, edited) to its copy.
-        state = _notebooks.get(_key(params.notebook_document.uri))
+        state = ls.notebooks.get(params.notebook_document.uri)
         if state is None:
             return
         state.changes += 1
@@ -281,15 +211,12 @@ def register(server: PyengineerServer) -> None:
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def did_close(ls: PyengineerServer, params: types.DidCloseNotebookDocumentParams) -> None:
         uri = params.notebook_document.uri
-        state = _notebooks.pop(_key(uri), None)
+        state = ls.notebooks.close(uri)
         publishing.clear(ls, ls.session.close_document(uri), uri)
         if state is None:
             return
         for cell_uri in list(state.pushed):
             _clear_cell(ls, state, cell_uri)
-        for cell in state.by_cell:
-            if _cell_owner.get(cell) == _key(uri):
-                del _cell_owner[cell]
 
     wrap_cell_features(server)
 
@@ -394,12 +321,12 @@ async def _current(state: Notebook) -> Layout | None:
     return state.layout
 
 
-async def _locate_current(uri: str) -> tuple[Notebook, Layout, CellSpan] | None:
-    found = locate(uri)
+async def _locate_current(ls: PyengineerServer, uri: str) -> tuple[Notebook, Layout, CellSpan] | None:
+    found = ls.notebooks.locate(uri)
     if found is None:
         return None
     layout = await _current(found[0])
-    found = locate(uri)  # the cell may have moved in the module meanwhile
+    found = ls.notebooks.locate(uri)  # the cell may have moved in the module meanwhile
     if found is None or layout is None:
         return None
     return found[0], layout, found[1]
@@ -435,7 +362,7 @@ Handler = Callable[..., Awaitable[Any]]
 
 def _code_action(original: Handler) -> Handler:
     async def code_action(ls: PyengineerServer, params: types.CodeActionParams) -> Any:
-        found = await _locate_current(params.text_document.uri)
+        found = await _locate_current(ls, params.text_document.uri)
         if found is None:
             return await original(ls, params)
         state, layout, span = found
@@ -460,7 +387,7 @@ def _resolve(original: Handler) -> Handler:
         # Actions listed for a cell carry the notebook's URI in their data (they were made on the module).
         data: Any = action.data
         uri = data.get("uri") if isinstance(data, dict) else None
-        state = _notebooks.get(_key(uri)) if isinstance(uri, str) else None
+        state = ls.notebooks.get(uri) if isinstance(uri, str) else None
         layout = await _current(state) if state is not None else None
         resolved = await original(ls, action)
         if state is None or layout is None:
@@ -472,7 +399,7 @@ def _resolve(original: Handler) -> Handler:
 
 def _hover(original: Handler) -> Handler:
     async def hover(ls: PyengineerServer, params: types.HoverParams) -> Any:
-        found = await _locate_current(params.text_document.uri)
+        found = await _locate_current(ls, params.text_document.uri)
         if found is None:
             return await original(ls, params)
         state, _, span = found

@@ -30,6 +30,7 @@ from pyengineer import __version__
 from pyengineer.lsp.capabilities import ClientFeatures
 from pyengineer.lsp.features import NOTEBOOK_SYNC
 from pyengineer.lsp.logging_bridge import ClientLogHandler
+from pyengineer.lsp.notebook_state import NotebookStates
 from pyengineer.lsp.pygls_compat import (
     CompatProtocol,
     CompatServer,
@@ -231,6 +232,8 @@ class ServerState:
     # Set once the editor's settings have been pulled after `initialized`; loading waits for it.
     configured: asyncio.Event | None = None
     llm_usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # root -> the agent's token usage
+    # The open notebooks' cells and layouts (their modules are Session documents): lsp/notebooks.py.
+    notebooks: NotebookStates = field(default_factory=NotebookStates)
     # "vscode", "neovim" or "other", from initialize (lsp/hints.py): whose commands our advice names.
     editor: str = "other"
     # The deferred handler modules are registered (see handlers/__init__.py); callbacks waiting for that.
