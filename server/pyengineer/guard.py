@@ -219,40 +219,117 @@ class Repo:
         return names[0] if names else "feature/work"
 
 
-def _configures_pyengineer(pyproject: Path) -> bool:
-    """Whether a pyproject.toml holds (or, being broken, may hold) a `[tool.pyengineer]` table."""
-    from pyengineer.workspace.safe_io import MAX_CONFIG_BYTES, read_bytes
+# Settings are cached only from a config file this small (real ones are a few KiB), so a cache file stays small.
+_MAX_CACHED_CONFIG = 64 * 1024
 
-    try:
-        data = read_bytes(pyproject, MAX_CONFIG_BYTES, warn=False)
-    except OSError:  # a FIFO, a device, too large, unreadable: load_settings reports it
-        return True
-    # A TOML key names pyengineer by spelling it, or by escaping a letter of it in a quoted key: a file with
-    # neither configures nothing here and is not parsed (importing `tomllib` costs a third of the guard's start).
-    if b"pyengineer" not in data and b"\\" not in data:
-        return False
+
+def _names_pyengineer(data: bytes) -> bool:
+    """Whether pyproject.toml bytes have a `[tool.pyengineer]` table (or, not being TOML, may have one)."""
     import tomllib
 
     try:
         return "pyengineer" in tomllib.loads(data.decode("utf-8")).get("tool", {})
-    except ValueError:  # TOMLDecodeError and UnicodeDecodeError; load_settings reports it
+    except ValueError:  # TOMLDecodeError and UnicodeDecodeError: load_settings reports it
         return True
+
+
+class SettingsCache:
+    """The protected-branch patterns that pyengineer's settings gave for exactly these config bytes.
+
+    Validating settings means pydantic, which costs the guard five times all the rest of its work: once per
+    change of the config file is enough. One small JSON file per repository under `caches.cache_dir()`,
+    trusted only when it names this pyengineer version, this config file and holds its exact bytes; a
+    missing, stale or unreadable cache is simply not used (`PYENGINEER_CACHE_DIR=off` turns it off).
+    """
+
+    FORMAT = 1
+
+    def __init__(self, root: Path, config: Path, data: bytes) -> None:
+        from pyengineer import __version__
+        from pyengineer.caches import cache_dir
+
+        folder = cache_dir()
+        self.folder = folder / "guard" if folder is not None and len(data) <= _MAX_CACHED_CONFIG else None
+        self.key = {
+            "format": self.FORMAT,
+            "version": __version__,
+            "config": str(config),
+            "bytes": data.decode("latin-1"),  # any bytes, one character each
+        }
+        if self.folder is not None:
+            import zlib
+
+            self.path = self.folder / f"{zlib.crc32(os.fsencode(root)):08x}.json"  # the key tells roots apart
+
+    def load(self) -> tuple[str, ...] | None:
+        if self.folder is None:
+            return None
+        from pyengineer.workspace.safe_io import read_bytes
+
+        try:
+            cached = json.loads(read_bytes(self.path, 8 * _MAX_CACHED_CONFIG, warn=False))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(cached, dict) or any(cached.get(k) != v for k, v in self.key.items()):
+            return None
+        patterns = cached.get("protected_branches")
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            return None
+        return tuple(patterns)
+
+    def save(self, patterns: tuple[str, ...]) -> None:
+        if self.folder is None:
+            return
+        from pyengineer.workspace.safe_io import write_text
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_text(self.folder, self.path, json.dumps({**self.key, "protected_branches": list(patterns)}))
+        except OSError:
+            pass  # a read-only or full cache folder only makes the next call slower
 
 
 def protected_patterns(root: Path) -> tuple[str, ...]:
     """The repository's protected-branch patterns: the defaults unless its pyengineer config says otherwise.
 
-    With a config file present the full, validated settings are loaded (the slow path, with pydantic): only a
-    project without pyengineer configuration takes the fast one.
+    The config file is found as `config.find_config_file` finds it. A pyproject.toml that does not spell
+    "pyengineer" (nor escapes a letter in a quoted key) cannot configure it and is not parsed; otherwise the
+    answer is the cached one for exactly these bytes, or the full, validated settings (the slow path, with
+    pydantic, and with its errors), which are then cached.
     """
     own = root / "pyengineer.toml"
     pyproject = root / "pyproject.toml"
-    configured = own.is_file() or (pyproject.is_file() and _configures_pyengineer(pyproject))
-    if not configured:
+    config = own if own.is_file() else pyproject if pyproject.is_file() else None
+    if config is None:
         return DEFAULT_PROTECTED_BRANCHES
-    from pyengineer.config import load_settings
+    from pyengineer.workspace.safe_io import MAX_CONFIG_BYTES, read_bytes
 
-    return load_settings(root).protected_branches
+    try:
+        data = read_bytes(config, MAX_CONFIG_BYTES, warn=False)
+    except OSError:  # a FIFO, a device, too large, unreadable: load_settings says so
+        from pyengineer.config import load_settings
+
+        return load_settings(root).protected_branches
+    if config == pyproject and b"pyengineer" not in data and b"\\" not in data:
+        return DEFAULT_PROTECTED_BRANCHES
+    cache = SettingsCache(root, config, data)
+    cached = cache.load()
+    if cached is not None:
+        return cached
+    patterns: tuple[str, ...]
+    if config == pyproject and not _names_pyengineer(data):
+        patterns = DEFAULT_PROTECTED_BRANCHES
+    else:
+        from pyengineer.config import load_settings
+
+        patterns = load_settings(root).protected_branches
+    try:
+        unchanged = read_bytes(config, MAX_CONFIG_BYTES, warn=False) == data
+    except OSError:
+        unchanged = False
+    if unchanged:  # what load_settings read is what the key holds
+        cache.save(patterns)
+    return patterns
 
 
 def open_repo(path: Path) -> Repo | None:
