@@ -35,10 +35,18 @@ def payload(tool: str, tool_input: dict[str, Any], cwd: Path) -> dict[str, Any]:
     }
 
 
-def hook(data: dict[str, Any] | bytes, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def hook(
+    data: dict[str, Any] | bytes, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
     return subprocess.run(
-        [PYENGINEER, "guard"], input=raw.decode(), capture_output=True, text=True, cwd=cwd, timeout=30
+        [PYENGINEER, "guard"],
+        input=raw.decode(),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=30,
+        env=env,
     )
 
 
@@ -293,3 +301,150 @@ def test_the_guard_runs_nothing_from_the_repository(on_main: GitRepo, tmp_path: 
     denied(hook(payload("Write", {"file_path": str(on_main.root / "app/api.py")}, on_main.root)))
     assert check_bash("git commit -m x", on_main.root).deny
     assert not marker.exists()
+
+
+# --- what the guard's answer costs (the bench times it; these check what it does to get there) -------------
+
+
+def guard_imports(data: dict[str, Any], env: dict[str, str]) -> tuple[set[str], str]:
+    """The modules the installed `pyengineer guard` script imported to answer `data`, and its answer."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", PYENGINEER, "guard"],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "pyengineer.guard" in modules  # the listing did see our own modules
+    return modules, done.stdout
+
+
+def among(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+# Each costs the guard more than the rest of its answer: GitPython and pydantic hundreds of ms, the engine and
+# the settings more, `subprocess`, `dataclasses` (through `inspect`), `tomllib` and `typing` each 5-20 ms.
+NEVER = (
+    "git",
+    "pydantic",
+    "pydantic_core",
+    "pyengineer.engine",
+    "pyengineer.config",
+    "pyengineer.workspace.scan",
+)
+NOT_TO_ALLOW = (*NEVER, "subprocess", "tomllib", "typing", "argparse", "pyengineer.git.naming")
+NOT_TO_DENY = (*NEVER, "subprocess", "dataclasses", "tomllib", "typing", "argparse", "pyengineer.frameworks")
+
+
+@pytest.fixture
+def cache_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYENGINEER_CACHE_DIR": str(tmp_path / "cache")}
+
+
+def test_an_allowed_call_imports_no_git_library_no_settings_and_no_subprocess(
+    on_main: GitRepo, cache_env: dict[str, str]
+) -> None:
+    bash = payload("Bash", {"command": "pytest -q"}, on_main.root)
+    modules, answer = guard_imports(bash, cache_env)
+    assert answer == ""
+    assert among(modules, NOT_TO_ALLOW) == []
+    on_main.git("switch", "-q", "-c", "feature/x")
+    edit = payload("Edit", {"file_path": str(on_main.root / "app" / "api.py")}, on_main.root)
+    modules, answer = guard_imports(edit, cache_env)
+    assert answer == ""
+    assert among(modules, NOT_TO_ALLOW) == []
+
+
+def test_a_denial_imports_no_git_library_no_settings_and_no_subprocess(
+    on_main: GitRepo, cache_env: dict[str, str]
+) -> None:
+    edit = payload("Edit", {"file_path": str(on_main.root / "app" / "api.py")}, on_main.root)
+    modules, answer = guard_imports(edit, cache_env)
+    assert "git switch -c feature/" in answer  # the suggestion still comes from git/naming
+    assert among(modules, NOT_TO_DENY) == []
+    commit = payload("Bash", {"command": "git commit -m wip"}, on_main.root)
+    modules, answer = guard_imports(commit, cache_env)
+    assert "do not commit to it" in answer
+    assert among(modules, NOT_TO_DENY) == []
+
+
+def test_a_pyproject_that_does_not_name_pyengineer_is_not_parsed(
+    git_repo: RepoFactory, cache_env: dict[str, str]
+) -> None:
+    repo = git_repo(
+        files={"pyproject.toml": '[project]\nname = "app"\n[tool.ruff]\nline-length = 100\n'}, commit=True
+    )
+    edit = payload("Edit", {"file_path": str(repo.root / "app.py")}, repo.root)
+    modules, answer = guard_imports(edit, cache_env)
+    assert "'main' is a protected branch" in answer
+    assert among(modules, NOT_TO_DENY) == []
+
+
+def test_configured_settings_are_validated_once_per_change_of_the_config(
+    git_repo: RepoFactory, cache_env: dict[str, str]
+) -> None:
+    repo = git_repo(
+        files={
+            "pyproject.toml": '[project]\nname = "app"\n[tool.pyengineer]\nprotected-branches = ["release/*"]\n'
+        },
+        commit=True,
+    )
+    edit = payload("Edit", {"file_path": str(repo.root / "app.py")}, repo.root)
+    modules, answer = guard_imports(edit, cache_env)
+    assert answer == ""  # main is not listed
+    assert "pyengineer.config" in modules  # the first call validates the settings...
+    modules, answer = guard_imports(edit, cache_env)
+    assert answer == ""
+    assert among(modules, ("pydantic", "pyengineer.config")) == []  # ...the next reads what they gave
+    # A change of the config is honoured at once, and its errors are reported as before, every time.
+    repo.write("pyproject.toml", '[tool.pyengineer]\nprotected-branches = ["main"]\n')
+    assert "'main' is a protected branch" in (denied(hook(edit, env=cache_env)) or "")
+    repo.write("pyproject.toml", '[tool.pyengineer]\nprotected-branches = "main"\nno-such-key = 1\n')
+    for _ in range(2):
+        broken = hook(edit, env=cache_env)
+        assert broken.returncode == 1 and broken.stdout == ""
+        assert "pyproject.toml" in broken.stderr
+    repo.write("pyproject.toml", '[tool.pyengineer]\nprotected-branches = ["release/*"]\n')
+    assert denied(hook(edit, env=cache_env)) is None
+    # A pyengineer.toml beside it wins, as it does for every command.
+    repo.write("pyengineer.toml", 'protected-branches = ["main"]\n')
+    assert "'main' is a protected branch" in (denied(hook(edit, env=cache_env)) or "")
+
+
+def test_a_broken_pyproject_that_never_names_pyengineer_does_not_turn_the_guard_off(
+    git_repo: RepoFactory, cache_env: dict[str, str]
+) -> None:
+    """It cannot configure pyengineer, so the defaults hold (the guard used to fail on it, allowing everything)."""
+    repo = git_repo(files={"pyproject.toml": "[project\nname = \n"}, commit=True)
+    edit = payload("Edit", {"file_path": str(repo.root / "app.py")}, repo.root)
+    assert "'main' is a protected branch" in (denied(hook(edit, env=cache_env)) or "")
+    repo.write("pyproject.toml", "[tool.pyengineer\n")  # one that may hold our table is still an error
+    assert hook(edit, env=cache_env).returncode == 1
+
+
+def test_a_fifo_head_does_not_hang_the_guard(on_main: GitRepo, cache_env: dict[str, str]) -> None:
+    """A cloned repository's HEAD can be anything: a FIFO blocked every open (and the editor's event loop)."""
+    head = on_main.root / ".git" / "HEAD"
+    head.unlink()
+    os.mkfifo(head)
+    edit = payload("Edit", {"file_path": str(on_main.root / "app" / "api.py")}, on_main.root)
+    assert denied(hook(edit, env=cache_env)) is None  # no branch can be read, so none is protected
+
+
+def test_a_git_call_that_blocks_is_killed_and_reported(on_main: GitRepo, cache_env: dict[str, str]) -> None:
+    """git opens every .gitignore on the way to a file: a FIFO one blocks `check-ignore` for ever."""
+    (on_main.root / "blocked").mkdir()
+    os.mkfifo(on_main.root / "blocked" / ".gitignore")
+    edit = payload("Edit", {"file_path": str(on_main.root / "blocked" / "x.py")}, on_main.root)
+    result = hook(edit, env=cache_env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "did not finish" in result.stderr
+    assert "git check-ignore" in result.stderr

@@ -7,11 +7,13 @@ the hook's documented answer (`hookSpecificOutput.permissionDecision = "deny"` w
 and exiting 0. Everything else gets no output and exit 0, which leaves the decision to Claude Code's own
 permission rules (an explicit "allow" would skip the user's prompts, which is not ours to do).
 
-It runs before every tool call, so it is built for speed: no pydantic, no GitPython, no engine. The branch is
-read from `.git/HEAD`; a git process runs only on the way to a denial (ignored files, existing branch names). The
-hook payload crosses a process boundary, so it is still checked field by field (`HookCall.parse`), and a payload
-that is not what the contract says is an error on stderr with exit 1, which Claude Code shows to the user and
-treats as "not blocked": a broken hook must not wedge every tool call of a session.
+It runs before every tool call, so it is built for speed (docs/agents.md, "How fast the guard answers"): no
+pydantic, no GitPython, no engine, and not `typing`, `subprocess` or `tomllib` either on the way to an answer that
+needs none of them. The branch is read from `.git/HEAD` (bounded and typed, `git.head`); git processes run only on
+the way to a denial (is the file ignored, which branch names exist), both at once, started with `os.posix_spawn`.
+The hook payload crosses a process boundary, so it is still checked field by field (`HookCall.parse`), and a
+payload that is not what the contract says is an error on stderr with exit 1, which Claude Code shows to the user
+and treats as "not blocked": a broken hook must not wedge every tool call of a session.
 """
 
 from __future__ import annotations
@@ -21,11 +23,23 @@ import os
 import re
 import shlex
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES, find_git_dir, matching_protection, read_head
+from pyengineer.git.head import (
+    DEFAULT_PROTECTED_BRANCHES,
+    NO_PROGRAMS,
+    find_git_dir,
+    matching_protection,
+    read_head,
+)
+
+# `typing` alone costs the guard a tenth of its start-up, and every annotation here is a string (`__future__`):
+# mypy takes an `if TYPE_CHECKING:` block as true whatever the name is bound to.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EDIT_TOOLS = {
     "Edit": "file_path",
@@ -37,9 +51,8 @@ HOOK_MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash"
 HOOK_COMMAND = "pyengineer guard"
 # A Write carries the whole file; Claude Code caps tool input well below this.
 MAX_INPUT_BYTES = 4 * 1024 * 1024
-
-if TYPE_CHECKING:
-    import subprocess
+# Claude Code gives the hook 10 s (the `timeout` --install writes); a git process must finish well within it.
+GIT_TIMEOUT = 8.0
 
 # Plain classes, not dataclasses: `dataclasses` imports `inspect`, which alone costs more than the rest of the
 # guard's start-up.
@@ -107,6 +120,66 @@ ALLOW = Decision(False)
 # ----------------------------------------------------------------------------------------------- the repository
 
 
+class GitProcess:
+    """One read-only git command, started at once and waited for when its answer is needed, so that two of
+    them can run side by side.
+
+    `os.posix_spawn`, not `subprocess`: importing `subprocess` (threading, selectors, signal) costs the guard
+    more than running git does. No shell; stdin and stderr are /dev/null; `NO_PROGRAMS` keeps the
+    repository's own config from making git run a program.
+    """
+
+    def __init__(self, root: Path, *args: str) -> None:
+        self.args = args
+        self.deadline = time.monotonic() + GIT_TIMEOUT
+        read_end, write_end = os.pipe()  # both close-on-exec: the child has `write_end` as its stdout only
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, write_end, 1),
+            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+        ]
+        try:
+            self.pid = os.posix_spawnp(
+                "git", ["git", *NO_PROGRAMS, "-C", str(root), *args], os.environ, file_actions=actions
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self._stdout = read_end
+        self._result: tuple[int, str] | None = None
+
+    def result(self) -> tuple[int, str]:
+        """(exit code, stdout); TimeoutError when git has not finished within GIT_TIMEOUT of its start."""
+        if self._result is None:
+            import select
+
+            chunks: list[bytes] = []
+            poller = select.poll()
+            poller.register(self._stdout, select.POLLIN)
+            try:
+                while True:
+                    left = self.deadline - time.monotonic()
+                    if left <= 0 or not poller.poll(left * 1000):
+                        import signal
+
+                        os.kill(self.pid, signal.SIGKILL)
+                        os.waitpid(self.pid, 0)
+                        raise TimeoutError(
+                            f"git {' '.join(self.args)} did not finish within {GIT_TIMEOUT:.0f} s"
+                        )
+                    chunk = os.read(self._stdout, 1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            finally:
+                os.close(self._stdout)
+            _, status = os.waitpid(self.pid, 0)
+            self._result = os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", "replace")
+        return self._result
+
+
 class Repo:
     """A repository as the guard sees it: where it is, its protection patterns, the branch HEAD names."""
 
@@ -115,34 +188,28 @@ class Repo:
         self.git_dir = git_dir
         self.patterns = patterns
         self.branch = branch
-        self._existing: tuple[str, ...] | None = None
+        self._listing: GitProcess | None = None
 
     def protected(self, branch: str | None) -> bool:
         return matching_protection(branch, self.patterns) is not None
 
-    def git(self, *args: str) -> subprocess.CompletedProcess[str]:
-        import subprocess
-
-        # Read-only commands; core.fsmonitor would make git run a program named in the repository's config.
-        return subprocess.run(
-            ["git", "-c", "core.fsmonitor=false", "-C", str(self.root), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+    def list_branches(self) -> None:
+        """Start listing the branch names now, to have them when `existing_branches` is asked."""
+        if self._listing is None:
+            self._listing = GitProcess(
+                self.root, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes"
+            )
 
     def existing_branches(self) -> tuple[str, ...]:
-        if self._existing is None:
-            out = self.git("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes").stdout
-            self._existing = tuple(out.split())
-        return self._existing
+        self.list_branches()
+        assert self._listing is not None
+        return tuple(self._listing.result()[1].split())
 
     def has_local_branch(self, name: str) -> bool:
         return name in self.existing_branches()
 
     def ignored(self, path: Path) -> bool:
-        return self.git("check-ignore", "-q", "--", str(path)).returncode == 0
+        return GitProcess(self.root, "check-ignore", "-q", "--", str(path)).result()[0] == 0
 
     def suggestion(self, paths: Iterable[str] = ()) -> str:
         from pyengineer.git.naming import suggest_branch_names
@@ -152,28 +219,117 @@ class Repo:
         return names[0] if names else "feature/work"
 
 
+# Settings are cached only from a config file this small (real ones are a few KiB), so a cache file stays small.
+_MAX_CACHED_CONFIG = 64 * 1024
+
+
+def _names_pyengineer(data: bytes) -> bool:
+    """Whether pyproject.toml bytes have a `[tool.pyengineer]` table (or, not being TOML, may have one)."""
+    import tomllib
+
+    try:
+        return "pyengineer" in tomllib.loads(data.decode("utf-8")).get("tool", {})
+    except ValueError:  # TOMLDecodeError and UnicodeDecodeError: load_settings reports it
+        return True
+
+
+class SettingsCache:
+    """The protected-branch patterns that pyengineer's settings gave for exactly these config bytes.
+
+    Validating settings means pydantic, which costs the guard five times all the rest of its work: once per
+    change of the config file is enough. One small JSON file per repository under `caches.cache_dir()`,
+    trusted only when it names this pyengineer version, this config file and holds its exact bytes; a
+    missing, stale or unreadable cache is simply not used (`PYENGINEER_CACHE_DIR=off` turns it off).
+    """
+
+    FORMAT = 1
+
+    def __init__(self, root: Path, config: Path, data: bytes) -> None:
+        from pyengineer import __version__
+        from pyengineer.caches import cache_dir
+
+        folder = cache_dir()
+        self.folder = folder / "guard" if folder is not None and len(data) <= _MAX_CACHED_CONFIG else None
+        self.key = {
+            "format": self.FORMAT,
+            "version": __version__,
+            "config": str(config),
+            "bytes": data.decode("latin-1"),  # any bytes, one character each
+        }
+        if self.folder is not None:
+            import zlib
+
+            self.path = self.folder / f"{zlib.crc32(os.fsencode(root)):08x}.json"  # the key tells roots apart
+
+    def load(self) -> tuple[str, ...] | None:
+        if self.folder is None:
+            return None
+        from pyengineer.workspace.safe_io import read_bytes
+
+        try:
+            cached = json.loads(read_bytes(self.path, 8 * _MAX_CACHED_CONFIG, warn=False))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(cached, dict) or any(cached.get(k) != v for k, v in self.key.items()):
+            return None
+        patterns = cached.get("protected_branches")
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            return None
+        return tuple(patterns)
+
+    def save(self, patterns: tuple[str, ...]) -> None:
+        if self.folder is None:
+            return
+        from pyengineer.workspace.safe_io import write_text
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_text(self.folder, self.path, json.dumps({**self.key, "protected_branches": list(patterns)}))
+        except OSError:
+            pass  # a read-only or full cache folder only makes the next call slower
+
+
 def protected_patterns(root: Path) -> tuple[str, ...]:
     """The repository's protected-branch patterns: the defaults unless its pyengineer config says otherwise.
 
-    With a config file present the full, validated settings are loaded (the slow path, with pydantic): only a
-    project without pyengineer configuration takes the fast one.
+    The config file is found as `config.find_config_file` finds it. A pyproject.toml that does not spell
+    "pyengineer" (nor escapes a letter in a quoted key) cannot configure it and is not parsed; otherwise the
+    answer is the cached one for exactly these bytes, or the full, validated settings (the slow path, with
+    pydantic, and with its errors), which are then cached.
     """
     own = root / "pyengineer.toml"
     pyproject = root / "pyproject.toml"
-    configured = own.is_file()
-    if not configured and pyproject.is_file():
-        import tomllib
-
-        try:
-            with pyproject.open("rb") as handle:
-                configured = "pyengineer" in tomllib.load(handle).get("tool", {})
-        except (OSError, ValueError):  # TOMLDecodeError is a ValueError
-            configured = True  # let load_settings report it
-    if not configured:
+    config = own if own.is_file() else pyproject if pyproject.is_file() else None
+    if config is None:
         return DEFAULT_PROTECTED_BRANCHES
-    from pyengineer.config import load_settings
+    from pyengineer.workspace.safe_io import MAX_CONFIG_BYTES, read_bytes
 
-    return load_settings(root).protected_branches
+    try:
+        data = read_bytes(config, MAX_CONFIG_BYTES, warn=False)
+    except OSError:  # a FIFO, a device, too large, unreadable: load_settings says so
+        from pyengineer.config import load_settings
+
+        return load_settings(root).protected_branches
+    if config == pyproject and b"pyengineer" not in data and b"\\" not in data:
+        return DEFAULT_PROTECTED_BRANCHES
+    cache = SettingsCache(root, config, data)
+    cached = cache.load()
+    if cached is not None:
+        return cached
+    patterns: tuple[str, ...]
+    if config == pyproject and not _names_pyengineer(data):
+        patterns = DEFAULT_PROTECTED_BRANCHES
+    else:
+        from pyengineer.config import load_settings
+
+        patterns = load_settings(root).protected_branches
+    try:
+        unchanged = read_bytes(config, MAX_CONFIG_BYTES, warn=False) == data
+    except OSError:
+        unchanged = False
+    if unchanged:  # what load_settings read is what the key holds
+        cache.save(patterns)
+    return patterns
 
 
 def open_repo(path: Path) -> Repo | None:
@@ -213,7 +369,11 @@ def check_edit(call: HookCall) -> Decision:
         return ALLOW
     if relative.startswith(".."):
         return ALLOW
-    if relative == ".git" or relative.startswith(".git" + os.sep) or repo.ignored(path):
+    if relative == ".git" or relative.startswith(".git" + os.sep):
+        return ALLOW  # not code that a commit would carry
+    repo.list_branches()  # the denial's suggestion needs them: listed while git checks the ignore rules
+    if repo.ignored(path):
+        repo.existing_branches()  # waited for all the same, so that no process is left behind
         return ALLOW  # not code that a commit would carry
     return Decision(
         True,

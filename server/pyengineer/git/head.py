@@ -8,21 +8,44 @@ every tool call and so must answer in milliseconds. The full state (status, bran
 from __future__ import annotations
 
 import fnmatch
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 DEFAULT_PROTECTED_BRANCHES = ("main", "master", "develop")
 
+# Config that would make a read-only git command run a program named in the repository's own config.
+NO_PROGRAMS = ("-c", "core.fsmonitor=false")
+
 # HEAD and a `.git` file are a line each; a bigger one is not git's.
 _MAX_HEAD_BYTES = 4096
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
 
 
 def _small_text(path: Path) -> str | None:
+    """The text of a small regular file, or None for anything else.
+
+    The policy of `workspace.safe_io.read_file`, which this layer may not import: a cloned repository's HEAD
+    or `.git` may be a FIFO (an open or read would block the guard, or the server's event loop, for ever), a
+    link to a device, or huge. Checked before the open (a device is never opened) and again on the
+    descriptor, opened non-blocking, read at most `_MAX_HEAD_BYTES`.
+    """
     try:
-        with path.open("rb") as handle:
-            return handle.read(_MAX_HEAD_BYTES).decode("utf-8", errors="replace")
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, _READ_FLAGS)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            data = os.read(fd, _MAX_HEAD_BYTES + 1)
+        finally:
+            os.close(fd)
     except OSError:
         return None
+    if len(data) > _MAX_HEAD_BYTES:
+        return None
+    return data.decode("utf-8", errors="replace")
 
 
 def find_git_dir(path: Path) -> tuple[Path, Path] | None:

@@ -7,8 +7,6 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from pyengineer.frameworks import DATA_LIBRARIES, WEB_FRAMEWORKS
-
 # Module names that say what kind of code a file holds, not what it is about: `users/service.py` is about users.
 _ROLE_STEMS = frozenset(
     {
@@ -143,10 +141,15 @@ def branch_kind(path: str | None, imported: Iterable[str], fix: bool = False) ->
     parts = set(PurePosixPath(path).parts) if path else set()
     if "migrations" in parts or "alembic" in parts:
         return "feature"  # a schema change, whichever framework writes it
-    if modules & WEB_FRAMEWORKS or modules & {"fastapi", "flask", "django", "rest_framework"}:
-        return "feature/api"
-    if modules & DATA_LIBRARIES:
-        return "feature/data-pipeline"
+    if modules:
+        # Only with imports to look at: the framework table's dataclasses cost `pyengineer guard` (which names
+        # a branch from a path alone, on every denial) more than all the rest of its work.
+        from pyengineer.frameworks import DATA_LIBRARIES, WEB_FRAMEWORKS
+
+        if modules & WEB_FRAMEWORKS or modules & {"fastapi", "flask", "django", "rest_framework"}:
+            return "feature/api"
+        if modules & DATA_LIBRARIES:
+            return "feature/data-pipeline"
     if parts & _WEB_PATH_PARTS:
         return "feature/api"
     if parts & _DATA_PATH_PARTS:

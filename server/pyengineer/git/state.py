@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from pyengineer.git.head import matching_protection, read_head
+from pyengineer.git.head import NO_PROGRAMS, matching_protection, read_head
 
 if TYPE_CHECKING:
     from git import Repo
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # `git status` is given this long; then it is asked again without untracked files (see _status).
 STATUS_TIMEOUT = 30.0
 
-__all__ = ["GitState", "Tracking", "matching_protection", "read_git_state", "read_head"]
+__all__ = ["NO_PROGRAMS", "GitState", "Tracking", "matching_protection", "read_git_state", "read_head"]
 
 
 class GitState(BaseModel):
@@ -51,9 +51,6 @@ class GitState(BaseModel):
     ahead: int = 0  # commits on the branch that its upstream lacks
     behind: int = 0  # commits on the upstream that the branch lacks
 
-
-# Config that would make a read-only git command run a program named in the repository's own config.
-NO_PROGRAMS = ("-c", "core.fsmonitor=false")
 
 OPERATION_MARKERS = (
     ("MERGE_HEAD", "merge"),

@@ -17,17 +17,15 @@ a FIFO or a sparse 2 GiB `.py`. Two rules follow (docs/security.md, "Files in a 
 from __future__ import annotations
 
 import errno
-import logging
 import os
-import secrets
 import stat
 import threading
 from pathlib import Path
 
 from pyengineer.errors import PyengineerError
 
-log = logging.getLogger(__name__)
-
+# `logging` and `secrets` are imported where they are used: together they cost `pyengineer guard`, which reads
+# a config file through here before every tool call of a coding agent, more than the rest of its start-up.
 # Python files larger than this are not read (scan, `pyengineer check`) nor analysed (the editor, where the
 # limit counts characters): real modules are far smaller, and parsing a 20 MB file takes minutes and gigabytes.
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -100,7 +98,9 @@ def warn_once(message: str) -> None:
         if len(_warned) > 10_000:
             _warned.clear()
         _warned.add(message)
-    log.warning("%s", message)
+    import logging
+
+    logging.getLogger(__name__).warning("%s", message)
 
 
 # --- reads ---------------------------------------------------------------------------------------------------
@@ -293,6 +293,8 @@ def write_bytes(root: Path | str, path: Path | str, data: bytes) -> None:
         mode = _existing_mode(folder, name, path)
         # A random name, created exclusively and never through a link: a name planted in the repository
         # (the old `<name>.md.tmp`) can neither be predicted nor followed.
+        import secrets
+
         temporary = f".{name}.{secrets.token_hex(8)}.tmp"
         fd = os.open(
             temporary,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pyengineer import __version__
+from pyengineer.caches import cache_dir as cache_dir  # where it always was for its callers
 from pyengineer.workspace.imports import ImportRecord
 from pyengineer.workspace.scan import FileScan
 
@@ -27,15 +28,6 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 KEEP_FILES = 64  # cache files kept (one per workspace root); the least recently written go first
 RACY_NS = 3_000_000_000
-
-
-def cache_dir() -> Path | None:
-    """The folder holding scan caches, or None when caching is turned off."""
-    configured = os.environ.get("PYENGINEER_CACHE_DIR")
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "0", "off", "false", "no") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pyengineer"
 
 
 class ScanCache:
