@@ -113,7 +113,10 @@ def test_a_linked_worktree_on_a_feature_branch_is_not_the_main_checkout(
     assert denied(hook(payload("Write", {"file_path": str(on_main.root / "a.py")}, worktree))) is not None
 
 
-def test_configured_protected_branches_are_honoured(git_repo: RepoFactory) -> None:
+def test_configured_protected_branches_are_honoured(
+    git_repo: RepoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYENGINEER_CACHE_DIR", str(tmp_path / "cache"))  # the guard caches the settings
     repo = git_repo(
         files={"pyproject.toml": '[tool.pyengineer]\nprotected-branches = ["release/*"]\n'}, commit=True
     )
