@@ -46,12 +46,14 @@ class ProjectCheck:
     notes: list[str] = field(default_factory=list)  # what was checked only in part (a notebook's broken cell)
 
 
-def load_project(root: Path, overrides: dict[str, object] | None = None) -> tuple[Settings, WorkspaceContext]:
-    """Settings and a freshly scanned context for the project at `root`."""
+def load_project(
+    root: Path, overrides: dict[str, object] | None = None, jobs: int | None = 1
+) -> tuple[Settings, WorkspaceContext]:
+    """Settings and a freshly scanned context for the project at `root` (`jobs`: as `WorkspaceIndex.scan`)."""
     settings = load_settings(root, overrides, overrides_source="command line")
     config_file = find_config_file(root)
     index = WorkspaceIndex(root, settings, cache_dir())
-    index.scan()
+    index.scan(jobs=jobs)
     git = read_git_state(root, settings.protected_branches)
     return settings, index.context(git=git, config_file=str(config_file) if config_file else None)
 
@@ -303,7 +305,7 @@ def check_paths(
         root = find_root(target)
         project = projects.get(root)
         if project is None:
-            settings, context = load_project(root, overrides)
+            settings, context = load_project(root, overrides, jobs=jobs)
             project = projects[root] = ProjectCheck(root, settings, context)
             if use_baseline:
                 project.baseline = load_baseline(root, settings)

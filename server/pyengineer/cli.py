@@ -201,7 +201,7 @@ def _context(args: argparse.Namespace) -> int:
         print(f"pyengineer: {path}: no such file or folder", file=sys.stderr)
         return EXIT_ERROR
     root = find_root(path)
-    context = build_context(root, load_settings(root))
+    context = build_context(root, load_settings(root), jobs=None)
     if args.json:
         print(json.dumps(context.model_dump(mode="json"), indent=2))
         return EXIT_CLEAN
