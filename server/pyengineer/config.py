@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pyengineer.errors import ConfigError, did_you_mean
-from pyengineer.findings import Severity
 from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES
+from pyengineer.severity import Severity
 from pyengineer.workspace import safe_io
 
 CONFIG_FILE_NAMES = ("pyengineer.toml", "pyproject.toml")
