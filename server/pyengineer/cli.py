@@ -192,6 +192,10 @@ def _fix_branch_name(project: ProjectCheck, paths: Sequence[str]) -> str:
 
 
 def _context(args: argparse.Namespace) -> int:
+    # A one-shot run that builds many objects and frees them by reference counting (the imports' classes
+    # and schemas, a FileScan per file): the collector's passes over them buy nothing (a few percent of the
+    # run), and frozen objects are not written by a pass in the scan's forked workers either.
+    tune_garbage_collector()
     from pyengineer.config import load_settings
     from pyengineer.workspace.context import build_context
     from pyengineer.workspace.markers import find_root
