@@ -194,8 +194,18 @@ def _fix_branch_name(project: ProjectCheck, paths: Sequence[str]) -> str:
 def _context(args: argparse.Namespace) -> int:
     # A one-shot run that builds many objects and frees them by reference counting (the imports' classes
     # and schemas, a FileScan per file): the collector's passes over them buy nothing (a few percent of the
-    # run), and frozen objects are not written by a pass in the scan's forked workers either.
+    # run), and frozen objects are not written by a pass in the scan's forked workers either. Put back after,
+    # for a caller that runs the command in its own process (the tests do).
+    thresholds = gc.get_threshold()
     tune_garbage_collector()
+    try:
+        return _print_context(args)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def _print_context(args: argparse.Namespace) -> int:
     from pyengineer.config import load_settings
     from pyengineer.workspace.context import build_context
     from pyengineer.workspace.markers import find_root
