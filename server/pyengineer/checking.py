@@ -45,21 +45,23 @@ class ProjectCheck:
     notes: list[str] = field(default_factory=list)  # what was checked only in part (a notebook's broken cell)
 
 
-def load_project(root: Path, overrides: dict[str, object] | None = None) -> tuple[Settings, WorkspaceContext]:
-    """Settings and a freshly scanned context for the project at `root`."""
-    settings, context, _, _ = _load_project(root, overrides)
+def load_project(
+    root: Path, overrides: dict[str, object] | None = None, jobs: int | None = 1
+) -> tuple[Settings, WorkspaceContext]:
+    """Settings and a freshly scanned context for the project at `root` (`jobs`: as `WorkspaceIndex.scan`)."""
+    settings, context, _, _ = _load_project(root, overrides, jobs)
     return settings, context
 
 
 def _load_project(
-    root: Path, overrides: dict[str, object] | None
+    root: Path, overrides: dict[str, object] | None, jobs: int | None
 ) -> tuple[Settings, WorkspaceContext, list[str], dict[str, int]]:
     """load_project, the scan's sorted list of the project's Python files and notebooks (relative), and the
     sizes the scan read of them."""
     settings = load_settings(root, overrides, overrides_source="command line")
     config_file = find_config_file(root)
     index = WorkspaceIndex(root, settings, cache_dir())
-    index.scan()
+    index.scan(jobs=jobs)
     git = read_git_state(root, settings.protected_branches)
     context = index.context(git=git, config_file=str(config_file) if config_file else None)
     return settings, context, index.walked, {k: v.stamp[1] for k, v in index.files.items()}
@@ -331,7 +333,7 @@ def check_paths(
         root = find_root(target)
         project = projects.get(root)
         if project is None:
-            settings, context, files, file_sizes = _load_project(root, overrides)
+            settings, context, files, file_sizes = _load_project(root, overrides, jobs)
             walked.append(files)
             sizes.append(file_sizes)
             project = projects[root] = ProjectCheck(root, settings, context)

@@ -8,7 +8,6 @@ Keys may be written kebab-case (TOML style), camelCase (editor style) or snake_c
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pyengineer.errors import ConfigError, did_you_mean
-from pyengineer.findings import Severity
 from pyengineer.git.head import DEFAULT_PROTECTED_BRANCHES
+from pyengineer.severity import Severity
 from pyengineer.workspace import safe_io
 
 CONFIG_FILE_NAMES = ("pyengineer.toml", "pyproject.toml")
@@ -234,6 +233,8 @@ def find_config_file(root: Path) -> Path | None:
         return own
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
+        import tomllib  # (imported where a TOML file is read: a folder without one needs none)
+
         try:
             data = tomllib.loads(_read_config(pyproject))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
@@ -246,6 +247,8 @@ def find_config_file(root: Path) -> Path | None:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The pyengineer table of one config file, or a ConfigError naming the file."""
+    import tomllib
+
     try:
         data = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-    HINT = "hint"
-
-    @property
-    def rank(self) -> int:
-        """Higher is more severe: error 3, warning 2, info 1, hint 0 (for `fail-on`)."""
-        return _RANK[self]
-
-
-_RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1, Severity.HINT: 0}
+# In a module of its own so that config.py (and `pyengineer context`) need not build the models below.
+from pyengineer.severity import Severity as Severity
 
 
 class Position(BaseModel):

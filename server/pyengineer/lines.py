@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from pyengineer.findings import Position, Range
+if TYPE_CHECKING:
+    from pyengineer.findings import Position, Range
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # A line with its end; the last line only when it is not empty.
@@ -140,12 +142,16 @@ class LineIndex:
 
     def position(self, offset: int) -> Position:
         """The (0-based line, code-point column) of a string index (clamped to the text)."""
+        from pyengineer.findings import Position  # (lazily: the scan reads lines with no finding model)
+
         offset = max(0, min(offset, len(self.text)))
         line = bisect_right(self.starts, offset) - 1
         return Position(line=line, character=min(offset - self.starts[line], len(self.lines[line])))
 
     def content_range(self, line: int) -> Range:
         """0-based `line` from its first non-blank character to its end (empty past the text)."""
+        from pyengineer.findings import Range
+
         text = self.line(line)
         return Range.of(line, len(text) - len(text.lstrip()), line, len(text))
 

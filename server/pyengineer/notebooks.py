@@ -45,12 +45,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyengineer.errors import PyengineerError
-from pyengineer.findings import Edit, Finding, Fix, Range
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.imports import PARSE_ERRORS, parse_module
+
+if TYPE_CHECKING:
+    # Imported where findings are placed in cells: the workspace scan reads notebooks without building them.
+    from pyengineer.findings import Edit, Finding, Fix, Range
 
 NOTEBOOK_SUFFIX = ".ipynb"
 # Notebooks keep their outputs (plots as base64 PNG) next to the code: far larger than modules of the same
@@ -447,6 +450,8 @@ class NotebookModule:
                 end_char = len(self.originals[start.position].split("\n")[-1])
             else:
                 return None
+        from pyengineer.findings import Range
+
         first = start.first_line
         return start.cell, Range.of(rng.start.line - first, rng.start.character, end_line - first, end_char)
 
@@ -464,6 +469,8 @@ class NotebookModule:
 
     def to_cells(self, findings: Iterable[Finding]) -> list[Finding]:
         """`findings` (module coordinates, this notebook's) placed in their cells; see the module docstring."""
+        from pyengineer.findings import Range
+
         placed = []
         for finding in findings:
             where = self._cell_range(finding.range)

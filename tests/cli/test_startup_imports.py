@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,25 @@ def test_ask_and_test_still_get_their_own_options() -> None:
     assert "--scope" in test_help and "--allow-no-tests" in test_help
     _, ask_help = imported_modules("ask", "--help")
     assert "--apply" in ask_help and "QUESTION" in ask_help
+
+
+def test_context_outside_a_repository_imports_no_gitpython_engine_agent_or_pool(tmp_path: Path) -> None:
+    """`pyengineer context` pays for what it prints: no GitPython where there is no `.git` (about 60 ms), no
+    finding model (settings and the scan need none), no engine or agent, no TOML or ini parser where there is
+    no such file, and its scan forks without multiprocessing or concurrent.futures (about 30 ms)."""
+    (tmp_path / "app.py").write_text("import torch\n", encoding="utf-8")
+    modules, printed = imported_modules("context", str(tmp_path))
+    assert "torch" in printed
+    assert "pyengineer.workspace.context" in modules
+    unneeded = (
+        "git",
+        "pyengineer.findings",
+        "pyengineer.engine",
+        "pyengineer.agent",
+        "anthropic",
+        "multiprocessing",
+        "concurrent",
+        "tomllib",  # no TOML file in the folder: nothing to parse
+        "configparser",
+    )
+    assert heavy_among(modules, unneeded) == []

@@ -196,3 +196,18 @@ def test_reading_the_state_never_writes_the_index(git_repo: RepoFactory) -> None
     assert (index.read_bytes(), index.stat().st_mtime_ns) == before
     run_git(repo.root, "status", "--porcelain")  # what a plain status does: it does rewrite it
     assert index.read_bytes() != before[0]
+
+
+def test_outside_a_repository_gitpython_is_not_imported(tmp_path: Path) -> None:
+    """No `.git` here or above: "not a repository" is known without GitPython (about 60 ms to import)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from pyengineer.git.state import read_git_state; "
+        f"state = read_git_state(Path({str(tmp_path)!r})); print(state.is_repo, 'git' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from pyengineer.git.head import NO_PROGRAMS, matching_protection, read_head
+from pyengineer.git.head import NO_PROGRAMS, find_git_dir, matching_protection, read_head
 
 if TYPE_CHECKING:
     from git import Repo
@@ -182,6 +182,10 @@ def branch_names(repo: Repo) -> tuple[str, ...]:
 
 def read_git_state(path: Path, protected_branches: Iterable[str] = ("main", "master", "develop")) -> GitState:
     """The git state of the repository containing `path` (a GitState with is_repo=False if none)."""
+    if find_git_dir(path) is None:
+        # No `.git` here or above: not a repository (or a bare one, which is reported as none either), said
+        # without importing GitPython, some 60 ms of a `pyengineer context` run.
+        return GitState()
     import git
 
     repo = open_repo(path)

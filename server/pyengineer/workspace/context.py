@@ -15,6 +15,7 @@ from pyengineer.config import Settings
 from pyengineer.frameworks import BY_DISTRIBUTION, BY_KEY, BY_MODULE
 from pyengineer.git.state import GitState, read_git_state
 from pyengineer.notebooks import NOTEBOOK_SUFFIX
+from pyengineer.parallel import cpu_count
 from pyengineer.workspace.dependencies import (
     pipfile_dependencies,
     pyproject_dependencies,
@@ -36,7 +37,14 @@ from pyengineer.workspace.markers import (
     load_pyproject,
     marker_kind,
 )
-from pyengineer.workspace.scan import FileScan, compile_prefilter, interesting_modules, scan_file, walk
+from pyengineer.workspace.scan import (
+    FileScan,
+    compile_prefilter,
+    interesting_modules,
+    scan_file,
+    scan_files,
+    walk,
+)
 from pyengineer.workspace.scan_cache import ScanCache, cache_dir
 from pyengineer.workspace.typecheck import TypeCheckConfig, type_check_configs
 
@@ -246,9 +254,15 @@ class WorkspaceIndex:
         self._pyproject: dict[str, object] = {}
         self._type_checking: tuple[TypeCheckConfig, ...] = ()
         self._cache = ScanCache(cache_folder, root, self._modules) if cache_folder is not None else None
+        self.forked = 0  # the processes the last scan forked (0: it ran in this one)
 
-    def scan(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Walk the whole tree and scan every Python file (reusing results for unchanged files)."""
+    def scan(self, progress: Callable[[int, int], None] | None = None, jobs: int | None = 1) -> None:
+        """Walk the whole tree and scan every Python file (reusing results for unchanged files).
+
+        `jobs`: the processes to scan in when many files need it (None: one per core; see `scan_files`, which
+        forks only where that is safe). The command line passes it; the language server does not (its
+        threads make a fork unsafe, and its scan runs in the background, beside the editor's work).
+        """
         walked = walk(self.root, IgnoreRules.for_root(self.root, self.settings.exclude))
         # Notebooks are Python files here: their imports count for the ML files and the frameworks.
         python_files = sorted(walked.python_files + walked.notebooks)
@@ -259,14 +273,32 @@ class WorkspaceIndex:
             known = self.files
         cached = self._cache.load() if self._cache is not None and not known else {}
         known = known or cached
-        fresh: dict[str, FileScan] = {}
-        for i, relative in enumerate(python_files):
+        kept: dict[str, FileScan] = {}
+        todo: list[str] = []  # the files to scan: new, or changed since their known scan
+        for relative in python_files:
             previous = known.get(relative)
-            scanned = self._rescan_if_changed(relative, previous)
-            if scanned is not None:
-                fresh[relative] = scanned
-            if progress is not None and (i % 200 == 0 or i == total - 1):
-                progress(i + 1, total)
+            if previous is None:
+                todo.append(relative)
+                continue
+            stamp = self._stamp(relative)
+            if stamp == previous.stamp:
+                kept[relative] = previous
+            elif stamp is not None:  # (None: gone since the walk)
+                todo.append(relative)
+        report = None if progress is None else (lambda done: progress(len(kept) + done, total))
+        scanned, self.forked = scan_files(
+            self.root, todo, self._modules, self._prefilter, cpu_count() if jobs is None else jobs, report
+        )
+        if progress is not None and total and not todo:
+            progress(total, total)
+        found = dict(zip(todo, scanned, strict=True))
+        fresh: dict[str, FileScan] = {}
+        for relative in python_files:  # in the walk's order, whichever process scanned it
+            scan = kept.get(relative)
+            if scan is None:
+                scan = found.get(relative)
+            if scan is not None:
+                fresh[relative] = scan
         with self._lock:
             self.files = fresh
             self._importing = {k: self._derive(k, v) for k, v in fresh.items() if v.imports}
@@ -278,13 +310,20 @@ class WorkspaceIndex:
         if self._cache is not None and fresh != cached:
             self._cache.save(fresh)
 
+    def _stamp(self, relative: str) -> tuple[int, int] | None:
+        """(mtime_ns, size) of a file now, as `FileScan.stamp` holds it; None when it cannot be stat'ed."""
+        try:
+            stat = os.stat(os.path.join(self._root, relative))
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
     def _rescan_if_changed(self, relative: str, previous: FileScan | None) -> FileScan | None:
         if previous is not None:
-            try:
-                stat = os.stat(os.path.join(self._root, relative))
-            except OSError:
+            stamp = self._stamp(relative)
+            if stamp is None:
                 return None
-            if (stat.st_mtime_ns, stat.st_size) == previous.stamp:
+            if stamp == previous.stamp:
                 return previous
         return scan_file(self.root, relative, self._modules, self._prefilter)
 
@@ -537,9 +576,11 @@ def _python_project(markers: list[Marker], python_files: int, notebooks: int = 0
 
 
 def build_context(
-    path: Path, settings: Settings | None = None, config_file: str | None = None
+    path: Path, settings: Settings | None = None, config_file: str | None = None, jobs: int | None = 1
 ) -> WorkspaceContext:
-    """Scan the project containing `path` and describe it (the CLI's one-shot entry point)."""
+    """Scan the project containing `path` and describe it (the CLI's one-shot entry point). `jobs`: as
+    `WorkspaceIndex.scan` takes it (the CLI passes None, one process per core; the agent's tool, in a
+    thread, keeps the default)."""
     from pyengineer.config import find_config_file, load_settings
 
     root = find_root(path)
@@ -549,6 +590,6 @@ def build_context(
         found = find_config_file(root)
         config_file = str(found) if found else None
     index = WorkspaceIndex(root, settings, cache_dir())
-    index.scan()
+    index.scan(jobs=jobs)
     git = read_git_state(root, settings.protected_branches)
     return index.context(git=git, config_file=config_file)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -114,6 +113,8 @@ def pyproject_dependencies(data: dict[str, Any]) -> list[str]:
 
 
 def pipfile_dependencies(path: Path) -> list[str]:
+    import tomllib  # (imported where a Pipfile is read)
+
     try:
         data = tomllib.loads(safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, errors="strict"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +104,8 @@ def find_root(start: Path) -> Path:
 
 
 def load_pyproject(path: Path) -> dict[str, Any]:
+    import tomllib  # (imported where a TOML file is read: a folder without one needs none)
+
     try:
         return tomllib.loads(safe_io.read_text(path, safe_io.MAX_CONFIG_BYTES, errors="strict"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):

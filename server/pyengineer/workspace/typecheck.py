@@ -10,7 +10,6 @@ for them either. It follows the configuration: mypy's `files`, `exclude` and per
 
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import json
 import re
@@ -172,6 +171,8 @@ def _mypy_from_ini(root: Path, name: str) -> TypeCheckConfig | None:
     text = _read(root / name)
     if text is None or "[mypy" not in text:
         return None
+    import configparser  # (imported where an ini file configures mypy: most projects have none)
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text, source=name)
