@@ -87,5 +87,6 @@ def test_context_outside_a_repository_imports_no_gitpython_engine_agent_or_pool(
         "concurrent",
         "tomllib",  # no TOML file in the folder: nothing to parse
         "configparser",
+        "pathspec",  # no .gitignore and no `exclude`: no ignore pattern to compile
     )
     assert heavy_among(modules, unneeded) == []

@@ -8,10 +8,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from pyengineer.workspace import safe_io
+
+if TYPE_CHECKING:  # imported where a .gitignore or `exclude` is compiled: a tree with none never needs it
+    import pathspec
 
 # Folders no user wants scanned, whatever their .gitignore says.
 ALWAYS_SKIPPED_DIRS = frozenset(
@@ -131,7 +133,7 @@ class IgnoreRules:
     @classmethod
     def for_root(cls, root: Path, exclude: Iterable[str] = ()) -> IgnoreRules:
         patterns = list(exclude)
-        rules = cls(root=root, exclude=pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None)
+        rules = cls(root=root, exclude=_spec(patterns) if patterns else None)
         rules.load_gitignore("")
         return rules
 
@@ -146,7 +148,7 @@ class IgnoreRules:
         except OSError:
             self._layers.pop(prefix, None)
             return
-        self._layers[prefix] = _Layer(prefix, pathspec.GitIgnoreSpec.from_lines(lines))
+        self._layers[prefix] = _Layer(prefix, _spec(lines))
 
     def is_ignored(self, relative: str, is_dir: bool = False) -> bool:
         """True if `relative` (posix, relative to root) is excluded or gitignored."""
@@ -174,6 +176,12 @@ class IgnoreRules:
             if is_virtualenv(self.root / parent):
                 return True
         return self.is_ignored(relative, is_dir=is_dir)
+
+
+def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _decision(spec: pathspec.GitIgnoreSpec, probe: str, is_dir: bool) -> bool | None:
