@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from pyengineer.engine.source import ParsedSource
 from pyengineer.findings import Finding
 from pyengineer.git.state import read_git_state
 from pyengineer.notebooks import NotebookError, NotebookModule, is_notebook, read_notebook
+from pyengineer.parallel import balanced_chunks, cpu_count
 from pyengineer.results_cache import ResultsCache, load_findings, make_entry, seed_imports, text_digest
 from pyengineer.workspace import safe_io
 from pyengineer.workspace.context import WorkspaceContext, WorkspaceIndex
@@ -248,30 +248,15 @@ def _run_chunk(chunk: list[_Job]) -> list[_FileResult]:
 HIT_COST = 1 / 16
 
 
-def _cost(job: _Job) -> float:
+def _cost(job: _Job) -> int:
     """What checking `job` is expected to cost, in bytes analysed."""
     size = max(job.size, 1)
-    return size * HIT_COST if job.cached is not None else size
+    return max(1, int(size * HIT_COST)) if job.cached is not None else size
 
 
 def _chunks(jobs: Sequence[_Job], count: int) -> list[list[_Job]]:
-    """`jobs` in `count` chunks of about equal cost: the costliest file first into the lightest chunk."""
-    heap: list[tuple[float, int]] = [(0.0, i) for i in range(count)]
-    chunks: list[list[_Job]] = [[] for _ in range(count)]
-    totals = [0.0] * count
-    for job in sorted(jobs, key=lambda j: -_cost(j)):
-        total, i = heapq.heappop(heap)
-        chunks[i].append(job)
-        totals[i] = total + _cost(job)
-        heapq.heappush(heap, (totals[i], i))
-    return [chunks[i] for i in sorted(range(count), key=lambda i: -totals[i]) if chunks[i]]
-
-
-def cpu_count() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """`jobs` in `count` chunks of about equal expected cost, the costliest first."""
+    return balanced_chunks(jobs, _cost, count)
 
 
 def _run_jobs(
