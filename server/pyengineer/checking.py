@@ -89,7 +89,8 @@ def _python_files(root: Path, target: Path, walked: Sequence[str]) -> Iterable[t
             yield os.path.join(top, relative), relative
 
 
-# Fewer files than this are checked in-process: starting workers costs more than it saves.
+# Less work than this many files to analyse (a cache hit counts HIT_COST of one) is checked in-process:
+# starting workers costs more than it saves.
 PARALLEL_MIN_FILES = 24
 CHUNKS_PER_WORKER = 4  # enough chunks to even out files of unequal cost, few enough to keep overhead low
 
@@ -112,7 +113,7 @@ class _Job:
     relative: str  # to the project root, posix
     size: int
     changed: bool
-    cached: list[Any] | None  # the results cache's [digest, findings] for this file, if it has one
+    cached: list[Any] | None  # the results cache's [digest, findings, imports] for this file, if it has one
 
 
 @dataclass(frozen=True)

@@ -512,7 +512,6 @@ def _url_passwords(text: str) -> Iterable[re.Match[str]]:
     """_URL_PASSWORD's matches, searched only on the lines holding `://`: a match holds no whitespace, so it
     never spans lines, and the pattern has no literal prefix to jump to (over the whole text it cost as much
     as every other format together)."""
-    end = 0
     pos = text.find("://")
     while pos != -1:
         start = text.rfind("\n", 0, pos) + 1

@@ -6,7 +6,8 @@ One JSON file per project root under the user cache dir (`scan_cache.cache_dir()
 - the key of the whole file: the cache format, the pyengineer version, the resolved settings, the selected
   rules, and the workspace facts rules read (`rule_facts`).
 Facts that change often are not in the key: the late rules (PE101 reads the branch and whether the file is
-being changed) run again on every check, on top of the cached findings. A cache that does not parse, was made
+being changed, PE201 whether the file's hand-off document exists) run again on every check, on top of the cached
+findings; the entry keeps the file's imported modules, so that PE201 need not parse it to know. A cache that does not parse, was made
 for another key or root, or holds an entry of the wrong shape is ignored (that entry, or all of it) and
 rebuilt; writes are atomic (a temporary file, then rename), and failing to write only costs speed.
 """
@@ -152,12 +153,12 @@ class ResultsCache:
         return self.entries.get(relative)
 
     def update(
-        self, stored: Mapping[str, list[Any]], checked: Iterable[str], present: Container[str] | None = None
+        self, stored: Mapping[str, list[Any]], checked: Iterable[str], present: Container[str]
     ) -> None:
         """Take the new entries of the files `checked` now, and drop those of files that are gone.
 
         `present`: the project's files as the scan just walked them; an entry of a file neither there nor
-        checked now is dropped without asking the file system (None: ask it, one stat per entry).
+        checked now is dropped without asking the file system.
         A file a rule failed on has no new entry: its old one (for another text) is never matched again.
         """
         checked = set(checked)
@@ -165,11 +166,7 @@ class ResultsCache:
             if relative in stored and self.entries.get(relative) != stored[relative]:
                 self.entries[relative] = stored[relative]
                 self.dirty = True
-        if present is not None:
-            gone = [k for k in self.entries if k not in present and k not in checked]
-        else:
-            gone = [k for k in self.entries if not os.path.exists(os.path.join(self.root, k))]
-        for relative in gone:
+        for relative in [k for k in self.entries if k not in present and k not in checked]:
             del self.entries[relative]
             self.dirty = True
 

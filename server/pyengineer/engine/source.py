@@ -88,9 +88,8 @@ class ParsedSource:
         The same prefilter the workspace scan trusts for `ml_files` (workspace/scan.py), so a rule that asks
         this first reports exactly the files the context counts. Once the imports are known it reads them.
         """
-        if "imports" in self.__dict__:
-            return any(r.top_level in modules for r in self.imports)
-        if "imported_top_levels" in self.__dict__:  # known without the records (a results-cache hit)
+        # Known already: from the imports, or without the records (a results-cache hit seeds the names).
+        if "imports" in self.__dict__ or "imported_top_levels" in self.__dict__:
             return not self.imported_top_levels.isdisjoint(modules)
         text = self.text
         # A module can only be imported where its name is written: most files name none of them, and a
